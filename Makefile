@@ -1,0 +1,47 @@
+# oddsline: `make demo` and `make test` are the two commands a new user needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := demo-output
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	@mkdir -p $(DEMO)
+	$(BIN)/oddsline train examples/data/telco_churn.csv --target churn --positive Yes --out $(DEMO)/churn.odl
+	$(BIN)/oddsline evaluate $(DEMO)/churn.odl examples/data/telco_churn.csv
+	@head -n 6 examples/data/telco_churn.csv > $(DEMO)/five_customers.csv
+	$(BIN)/oddsline predict $(DEMO)/churn.odl $(DEMO)/five_customers.csv --out $(DEMO)/scores.csv
+	@cat $(DEMO)/scores.csv
+	@echo "model file: $(DEMO)/churn.odl   (try: $(BIN)/oddsline inspect $(DEMO)/churn.odl)"
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""oddsline: production logistic regression, from a labelled table to a model people can trust and run.
+
+The public API is listed in ``__all__``; everything else is internal.
+"""
+
+from ._exceptions import (
+    ArtifactError,
+    ConvergenceWarning,
+    DataError,
+    FormatVersionError,
+    IntegrityError,
+    NotAnArtifactError,
+    NotFittedError,
+    OddslineError,
+    ParameterError,
+    ReadError,
+    SchemaError,
+    TargetError,
+)
+from ._version import __version__
+from .artifact import load
+from .estimator import LogisticRegression
+from .features import FeatureSpec, FittedFeatures
+from .io import read_table
+from .model import Model
+from .training import train
+
+__all__ = [
+    "ArtifactError",
+    "ConvergenceWarning",
+    "DataError",
+    "FeatureSpec",
+    "FittedFeatures",
+    "FormatVersionError",
+    "IntegrityError",
+    "LogisticRegression",
+    "Model",
+    "NotAnArtifactError",
+    "NotFittedError",
+    "OddslineError",
+    "ParameterError",
+    "ReadError",
+    "SchemaError",
+    "TargetError",
+    "__version__",
+    "load",
+    "read_table",
+    "train",
+]

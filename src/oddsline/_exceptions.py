@@ -1,0 +1,87 @@
+"""The one exception tree of oddsline.
+
+Every mistake a user can make raises a subclass of :class:`OddslineError` whose message names the
+column, parameter or file at fault and says how to fix it. The CLI turns these into one line on
+stderr and exit code 2; the HTTP layer maps them through one table to a status code.
+
+::
+
+    OddslineError
+    ├── ParameterError        a parameter is out of range or of the wrong kind   (also ValueError)
+    ├── DataError             the input table cannot be used as given            (also ValueError)
+    │   ├── TargetError       the target column is missing, has no usable labels, or --positive is wrong
+    │   └── SchemaError       a feature column is missing or of the wrong type
+    ├── ReadError             a file could not be read as a table                 (also OSError)
+    ├── ArtifactError         a model file is not a valid, intact .odl file
+    │   ├── NotAnArtifactError    pickle, joblib or any other non-.odl file: refused, never executed
+    │   ├── IntegrityError        truncated file or a member whose SHA-256 does not match the manifest
+    │   └── FormatVersionError    written by a format version this oddsline cannot read
+    └── NotFittedError        an estimator was used before ``fit``            (also ValueError, AttributeError)
+
+    ConvergenceWarning        a solver stopped before its tolerance was met   (a UserWarning)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArtifactError",
+    "ConvergenceWarning",
+    "DataError",
+    "FormatVersionError",
+    "IntegrityError",
+    "NotAnArtifactError",
+    "NotFittedError",
+    "OddslineError",
+    "ParameterError",
+    "ReadError",
+    "SchemaError",
+    "TargetError",
+]
+
+
+class OddslineError(Exception):
+    """Base class of every error oddsline raises on purpose."""
+
+
+class ParameterError(OddslineError, ValueError):
+    """A parameter is out of range or of the wrong kind."""
+
+
+class DataError(OddslineError, ValueError):
+    """The input table cannot be used as given."""
+
+
+class TargetError(DataError):
+    """The target column is missing, has no usable labels, or the positive label is wrong."""
+
+
+class SchemaError(DataError):
+    """A feature column is missing or has a type the fitted features cannot use."""
+
+
+class ReadError(OddslineError, OSError):
+    """A file could not be read as a table."""
+
+
+class ArtifactError(OddslineError):
+    """A model file is not a valid, intact .odl file."""
+
+
+class NotAnArtifactError(ArtifactError):
+    """The file is not an .odl file (for example a pickle); it was not executed."""
+
+
+class IntegrityError(ArtifactError):
+    """The file is truncated or a member does not match its recorded SHA-256."""
+
+
+class FormatVersionError(ArtifactError):
+    """The file was written in a format version this oddsline cannot read."""
+
+
+class NotFittedError(OddslineError, ValueError, AttributeError):
+    """An estimator was used before it was fitted."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A solver stopped before reaching its tolerance; the message says why and what to do."""

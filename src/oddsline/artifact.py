@@ -1,0 +1,210 @@
+"""The ``.odl`` model file: a zip of ``manifest.json`` and ``.npy`` arrays, never pickle.
+
+Layout (format version 1)::
+
+    manifest.json     format name and version, oddsline version, creation time, the model's
+                      features, target, threshold, parameters and training facts, and for every
+                      array member its dtype, shape and SHA-256
+    manifest.sha256   SHA-256 of manifest.json, so an edited or damaged manifest is caught too
+    arrays/NAME.npy   numpy arrays, read with allow_pickle=False
+
+Loading checks, before anything is parsed: the zip magic (a pickle or joblib file is named and refused
+without being executed), the member list (no unknown or missing members), member sizes, every SHA-256,
+the array headers (dtype and shape must match the manifest and the byte count), and the format version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._exceptions import FormatVersionError, IntegrityError, NotAnArtifactError
+from ._version import __version__
+from .features import FittedFeatures
+from .io import atomic_path
+from .model import Model
+from .target import BinaryTarget
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save_model"]
+
+FORMAT_NAME = "oddsline-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MANIFEST_DIGEST = "manifest.sha256"
+_ZIP_MAGIC = b"PK\x03\x04"
+_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_MAX_ARRAY_BYTES = 4 * 1024**3
+
+
+def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
+    target = Path(path)
+    arrays = {"coef": np.ascontiguousarray(model.coef, dtype=np.float64)}
+    blobs = {f"arrays/{name}.npy": _npy_bytes(arr) for name, arr in arrays.items()}
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "oddsline_version": __version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "members": {
+            member: {
+                "sha256": hashlib.sha256(blob).hexdigest(),
+                "dtype": arrays[member[len("arrays/") : -len(".npy")]].dtype.str,
+                "shape": list(arrays[member[len("arrays/") : -len(".npy")]].shape),
+                "bytes": len(blob),
+            }
+            for member, blob in blobs.items()
+        },
+        "model": {
+            "kind": "binary_logistic_regression",
+            "target": model.target.to_dict(),
+            "features": model.features.to_dict(),
+            "intercept": model.intercept,
+            "threshold": model.threshold,
+            "params": model.params,
+            "info": model.info,
+        },
+    }
+    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False).encode()
+    with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(MANIFEST, manifest_bytes)
+        zf.writestr(MANIFEST_DIGEST, hashlib.sha256(manifest_bytes).hexdigest() + "\n")
+        for member, blob in blobs.items():
+            zf.writestr(member, blob)
+    return target
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    """Load and verify an ``.odl`` model file."""
+    source = Path(path)
+    if not source.is_file():
+        raise NotAnArtifactError(f"{source}: no such model file; check the path")
+    with open(source, "rb") as fh:
+        head = fh.read(4)
+    if head != _ZIP_MAGIC:
+        raise NotAnArtifactError(f"{source} {_describe_foreign(head)}")
+    try:
+        with zipfile.ZipFile(source) as zf:
+            return _load_zip(source, zf)
+    except zipfile.BadZipFile as exc:
+        raise IntegrityError(
+            f"{source} is truncated or corrupt ({exc}); restore it from the registry or retrain"
+        ) from None
+
+
+def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
+    infos = {info.filename: info for info in zf.infolist()}
+    for required in (MANIFEST, MANIFEST_DIGEST):
+        if required not in infos:
+            raise IntegrityError(f"{source} has no {required}; it is not a complete .odl file")
+    if infos[MANIFEST].file_size > _MAX_MANIFEST_BYTES:
+        raise IntegrityError(f"{source}: manifest.json claims {infos[MANIFEST].file_size} bytes, over the limit")
+    manifest_bytes = _read_member(source, zf, MANIFEST)
+    recorded = _read_member(source, zf, MANIFEST_DIGEST).decode(errors="replace").strip()
+    if hashlib.sha256(manifest_bytes).hexdigest() != recorded:
+        raise IntegrityError(f"{source}: manifest.json does not match its SHA-256; the file was edited or damaged")
+    try:
+        manifest = json.loads(manifest_bytes)
+    except ValueError as exc:
+        raise IntegrityError(f"{source}: manifest.json is not valid JSON ({exc})") from None
+    if manifest.get("format") != FORMAT_NAME:
+        raise NotAnArtifactError(
+            f"{source} is a zip file but not an oddsline model (format {manifest.get('format')!r})"
+        )
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{source} uses model format version {version!r}; this oddsline ({__version__}) reads version "
+            f"{FORMAT_VERSION}; upgrade oddsline to load it"
+        )
+    members: dict[str, Any] = manifest["members"]
+    extra = sorted(set(infos) - set(members) - {MANIFEST, MANIFEST_DIGEST})
+    if extra:
+        raise IntegrityError(f"{source} contains member(s) {extra} that its manifest does not list; refusing it")
+    arrays = {
+        name[len("arrays/") : -len(".npy")]: _read_array(source, zf, infos, name, meta)
+        for name, meta in members.items()
+    }
+    body = manifest["model"]
+    return Model(
+        features=FittedFeatures.from_dict(body["features"]),
+        target=BinaryTarget.from_dict(body["target"]),
+        coef=arrays["coef"],
+        intercept=float(body["intercept"]),
+        threshold=float(body["threshold"]),
+        params=body.get("params", {}),
+        info={**body.get("info", {}), "created_at": manifest.get("created_at"), "file_sha256": _file_sha256(source)},
+    )
+
+
+def _read_member(source: Path, zf: zipfile.ZipFile, name: str) -> bytes:
+    try:
+        return zf.read(name)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise IntegrityError(f"{source}: member {name} is damaged ({exc}); restore the file or retrain") from None
+
+
+def _read_array(
+    source: Path, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], name: str, meta: dict[str, Any]
+) -> NDArray[Any]:
+    if name not in infos:
+        raise IntegrityError(f"{source}: member {name} listed in the manifest is missing")
+    if not name.startswith("arrays/") or not name.endswith(".npy") or "/" in name[len("arrays/") :]:
+        raise IntegrityError(f"{source}: member name {name!r} is not allowed")
+    if infos[name].file_size > _MAX_ARRAY_BYTES or infos[name].file_size != meta.get("bytes"):
+        raise IntegrityError(
+            f"{source}: member {name} has {infos[name].file_size} bytes, manifest says {meta.get('bytes')}"
+        )
+    blob = _read_member(source, zf, name)
+    if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
+        raise IntegrityError(f"{source}: member {name} does not match its SHA-256; the file was edited or damaged")
+    buffer = io.BytesIO(blob)
+    try:
+        major, _minor = np.lib.format.read_magic(buffer)
+        if major == 1:
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(buffer)
+        else:
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(buffer)
+    except ValueError as exc:
+        raise IntegrityError(f"{source}: member {name} is not a valid .npy array ({exc})") from None
+    if dtype.hasobject or dtype.str != meta.get("dtype") or list(shape) != meta.get("shape"):
+        raise IntegrityError(f"{source}: member {name} header ({dtype.str}, {shape}) disagrees with the manifest")
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(blob) - buffer.tell():
+        raise IntegrityError(f"{source}: member {name} header claims a size its bytes do not have")
+    buffer.seek(0)
+    return np.lib.format.read_array(buffer, allow_pickle=False)
+
+
+def _npy_bytes(array: NDArray[Any]) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _describe_foreign(head: bytes) -> str:
+    if head[:1] == b"\x80" or head[:1] in (b"(", b"c", b"]", b"}"):
+        kind = "is a Python pickle (or joblib) file"
+    elif head[:1] == b"\x78" or head[:2] == b"\x1f\x8b":
+        kind = "is a compressed (joblib-style) file"
+    else:
+        kind = "is not an oddsline .odl file"
+    return (
+        f"{kind}; oddsline never unpickles model files because loading a pickle can run arbitrary code. "
+        "Retrain with oddsline (oddsline train) to get an .odl file"
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""The ``oddsline`` command. An optional layer: the library never imports it."""

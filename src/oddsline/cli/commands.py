@@ -1,0 +1,234 @@
+"""The verbs of the ``oddsline`` command: train, evaluate, predict, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .._exceptions import ParameterError, SchemaError
+from ..artifact import load
+from ..io import read_table, write_table
+from ..model import Model
+from ..training import train
+from .progress import Progress
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+
+
+def add_train(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "train",
+        help="train a binary logistic regression on a labelled table",
+        description="Train a binary logistic regression on DATA (CSV or Parquet). Numeric columns are "
+        "median-imputed and standardised; text and boolean columns are one-hot encoded, with an unknown "
+        "bucket for values never seen in training. A seeded, stratified share of the rows is held out "
+        "and the model is evaluated on it.",
+        epilog="Example: oddsline train examples/data/telco_churn.csv --target churn --positive Yes",
+    )
+    p.add_argument("data", metavar="DATA", help="labelled table: .csv, .tsv, .parquet or .arrow")
+    p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
+    p.add_argument(
+        "--positive",
+        metavar="VALUE",
+        help="the target value that is the positive class (required when the target has more than two "
+        "values; otherwise a yes/true/1-like value or the rarer class is chosen and reported)",
+    )
+    p.add_argument("--out", default="model.odl", metavar="FILE", help="model file to write (default: model.odl)")
+    p.add_argument(
+        "--C",
+        type=_positive_float,
+        default=1.0,
+        dest="C",
+        help="inverse L2 penalty strength; 'inf' for none (default 1)",
+    )
+    p.add_argument("--test-size", type=float, default=0.2, help="share of rows held out for evaluation (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
+    p.add_argument("--ignore", action="append", default=[], metavar="COL", help="a column not to use (repeatable)")
+    p.add_argument("--drop-missing-target", action="store_true", help="drop rows whose target is empty (counted)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    p.set_defaults(run=run_train)
+
+
+def add_evaluate(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "evaluate",
+        help="score a labelled table and report log loss, ROC AUC, Brier score and accuracy",
+        description="Evaluate MODEL on DATA, which must hold the model's target column.",
+        epilog="Example: oddsline evaluate model.odl examples/data/telco_churn.csv --json",
+    )
+    p.add_argument("model", metavar="MODEL", help="an .odl model file")
+    p.add_argument("data", metavar="DATA", help="labelled table: .csv, .tsv, .parquet or .arrow")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(run=run_evaluate)
+
+
+def add_predict(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "predict",
+        help="score a table and write probabilities and decisions",
+        description="Score DATA with MODEL and write one row per input row with the probability of the "
+        "positive class and the label decided at the model's threshold.",
+        epilog="Example: oddsline predict model.odl new_customers.csv --out scores.parquet --id customer_id",
+    )
+    p.add_argument("model", metavar="MODEL", help="an .odl model file")
+    p.add_argument("data", metavar="DATA", help="table to score: .csv, .tsv, .parquet or .arrow")
+    p.add_argument("--out", required=True, metavar="FILE", help="output file; .csv or .parquet by its extension")
+    p.add_argument("--id", metavar="COL", help="copy this input column into the output to identify rows")
+    p.set_defaults(run=run_predict)
+
+
+def add_inspect(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "inspect",
+        help="show a model's coefficients, intercept and training facts",
+        description="Show what MODEL learned: the coefficient of every design column (numeric columns in "
+        "standardised units), the intercept, the target classes and how it was trained.",
+        epilog="Example: oddsline inspect model.odl --json | jq .coefficients",
+    )
+    p.add_argument("model", metavar="MODEL", help="an .odl model file")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(run=run_inspect)
+
+
+# -- verbs -------------------------------------------------------------------------------------
+
+
+def run_train(args: argparse.Namespace) -> int:
+    with Progress("oddsline train") as step:
+        step("reading data")
+        table = read_table(args.data)
+        step("fitting")
+        model = train(
+            table,
+            target=args.target,
+            positive=args.positive,
+            C=args.C,
+            test_size=args.test_size,
+            seed=args.seed,
+            ignore=args.ignore,
+            drop_missing_target=args.drop_missing_target,
+        )
+        step("writing model")
+        path = model.save(args.out)
+    evaluation = model.info.get("evaluation", {})
+    if args.json:
+        _print_json(
+            {"model": str(path), "target": model.target.to_dict(), "evaluation": evaluation, "info": model.info}
+        )
+        return 0
+    info = model.info
+    print(
+        f"trained on {info['n_train']} rows ({info['n_design_columns']} design columns), "
+        f"target {model.target.name!r}, positive class {model.target.positive!r} ({model.target.positive_reason})"
+    )
+    fit = info["fit"]
+    print(
+        f"solver {fit['solver']}: {fit['n_iter']} iterations, converged={fit['converged']}, "
+        f"max |gradient| {fit['grad_norm']:.1e}"
+    )
+    if evaluation:
+        print(f"held-out evaluation on {info['n_test']} rows:")
+        _print_metrics(evaluation)
+    print(f"model written to {path}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    table = read_table(args.data)
+    metrics = model.evaluate(table)
+    if args.json:
+        _print_json(metrics)
+    else:
+        print(f"{args.model}: target {model.target.name!r}, positive class {model.target.positive!r}")
+        _print_metrics(metrics)
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    table = read_table(args.data)
+    if args.id is not None and args.id not in table.column_names:
+        raise SchemaError(f"--id column {args.id!r} is not in {args.data}; its columns are {table.column_names}")
+    probability = model.predict_proba(table)[:, 1]
+    labels = model.predict(table)
+    columns: dict[str, Any] = {}
+    if args.id is not None:
+        columns[args.id] = table.column(args.id)
+    columns["probability"] = pa.array(probability)
+    columns["prediction"] = _label_array(list(labels))
+    write_table(pa.table(columns), Path(args.out))
+    print(f"wrote {table.num_rows} predictions to {args.out}")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    summary = _inspect_summary(model)
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"model    {args.model}")
+    print(f"target   {model.target.name!r}: positive {model.target.positive!r}, negative {model.target.negative!r}")
+    print(
+        f"trained  {summary['info'].get('created_at')} on {summary['info'].get('n_train')} rows, "
+        f"C={model.params.get('C')}, threshold {model.threshold}"
+    )
+    width = max(len("intercept"), *(len(n) for n in model.design_names))
+    print(f"\n{'term':<{width}}  coefficient")
+    print(f"{'intercept':<{width}}  {model.intercept: .6f}")
+    for name, value in summary["coefficients"].items():
+        print(f"{name:<{width}}  {value: .6f}")
+    return 0
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _inspect_summary(model: Model) -> dict[str, Any]:
+    return {
+        "target": model.target.to_dict(),
+        "classes": model.classes,
+        "intercept": model.intercept,
+        "coefficients": model.coefficients(),
+        "threshold": model.threshold,
+        "params": model.params,
+        "features": model.features.to_dict(),
+        "info": model.info,
+    }
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    for key in ("log_loss", "roc_auc", "brier", "accuracy"):
+        suffix = f"  (threshold {metrics['threshold']:g})" if key == "accuracy" else ""
+        print(f"  {key:<9} {metrics[key]:.4f}{suffix}")
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def _label_array(labels: list[Any]) -> pa.Array:
+    if len({type(v) for v in labels}) > 1:
+        return pa.array([str(v) for v in labels])
+    return pa.array(labels)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (use 'inf' for no penalty)") from None
+    if not value > 0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"C must be positive, got {text}")
+    return value
+
+
+__all__ = ["ParameterError", "add_evaluate", "add_inspect", "add_predict", "add_train"]

@@ -1,0 +1,74 @@
+"""Entry point of the ``oddsline`` command: parsing, dispatch, and turning errors into exit codes.
+
+Exit codes: 0 success; 1 a check failed or an internal error; 2 a user mistake (bad arguments, bad
+data, a damaged model file), reported as one line on stderr without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+from .._exceptions import OddslineError
+from .._version import __version__
+from . import commands
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line (plus where to get help), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="oddsline",
+        description="Production logistic regression: train a model on a labelled table, evaluate it, "
+        "score new rows, and inspect what it learned.",
+        epilog="Example: oddsline train examples/data/telco_churn.csv --target churn --out churn.odl",
+    )
+    parser.add_argument("--version", action="version", version=f"oddsline {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    verbs.required = True
+    for register in (commands.add_train, commands.add_evaluate, commands.add_predict, commands.add_inspect):
+        register(verbs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except OddslineError as exc:
+        print(f"oddsline {args.verb}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # The reader went away (``oddsline inspect m.odl | head``): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"oddsline {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an oddsline bug: one line by default, the traceback on request
+        if os.environ.get("ODDSLINE_DEBUG"):
+            traceback.print_exc()
+        else:
+            print(
+                f"oddsline {args.verb}: internal error: {type(exc).__name__}: {exc} "
+                "(set ODDSLINE_DEBUG=1 for the traceback and please report it)",
+                file=sys.stderr,
+            )
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

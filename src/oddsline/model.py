@@ -1,0 +1,78 @@
+"""Model: the deployable unit — fitted features, coefficients, target classes, threshold and lineage."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .core.link import expit
+from .features import FittedFeatures
+from .io import TableLike, to_arrow
+from .metrics import evaluate_binary
+from .target import BinaryTarget
+
+__all__ = ["Model"]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A trained binary logistic-regression model that scores raw tables.
+
+    ``coef`` has one entry per design column (``features.design_names``); the decision for a row is
+    ``probability >= threshold``.
+    """
+
+    features: FittedFeatures
+    target: BinaryTarget
+    coef: NDArray[np.float64]
+    intercept: float
+    threshold: float = 0.5
+    params: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[Any]:
+        """Labels in the order of ``predict_proba``'s columns: [negative, positive]."""
+        return self.target.classes
+
+    @property
+    def design_names(self) -> list[str]:
+        return self.features.design_names
+
+    def decision_function(self, data: TableLike) -> NDArray[np.float64]:
+        """Log-odds of the positive class for each row."""
+        X = self.features.transform(to_arrow(data))
+        return X @ self.coef + self.intercept
+
+    def predict_proba(self, data: TableLike) -> NDArray[np.float64]:
+        """(n_rows, 2): probability of the negative and of the positive class."""
+        p = expit(self.decision_function(data))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, data: TableLike) -> NDArray[Any]:
+        """The label decided at the model's threshold for each row."""
+        p = self.predict_proba(data)[:, 1]
+        labels = np.array(self.classes, dtype=object)
+        return labels[(p >= self.threshold).astype(int)]
+
+    def evaluate(self, data: TableLike) -> dict[str, float]:
+        """Log loss, ROC AUC, Brier score and accuracy at the threshold on a labelled table."""
+        table = to_arrow(data)
+        y = self.target.encode(table)
+        p = self.predict_proba(table)[:, 1]
+        return evaluate_binary(y, p, self.threshold)
+
+    def coefficients(self) -> dict[str, float]:
+        """Coefficient of each design column, by name (standardised units for numeric columns)."""
+        return dict(zip(self.design_names, map(float, self.coef), strict=True))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model as one ``.odl`` file (atomically); returns the path."""
+        from .artifact import save_model
+
+        return save_model(self, path)

@@ -1,0 +1,129 @@
+"""The binary target: which column, which value is the positive class, and its 0/1 encoding.
+
+Labels keep their original JSON type (``"Yes"``, ``1``, ``True``) so predictions come back in the
+user's own vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from ._exceptions import TargetError
+
+__all__ = ["BinaryTarget", "resolve_target"]
+
+Label = str | int | float | bool
+
+# Labels that conventionally mark the event of interest; with two classes and no --positive, one of
+# these is the positive class. Otherwise the rarer class is, which is the usual event (churn, default).
+_POSITIVE_WORDS = ("yes", "y", "true", "1", "1.0", "positive", "pos", "bad", "default", "churn", "spam", "fraud")
+
+
+@dataclass(frozen=True)
+class BinaryTarget:
+    name: str
+    negative: Label
+    positive: Label
+    positive_reason: str = "given"
+    # True when the column has more than two values and every non-positive value counts as negative.
+    one_vs_rest: bool = False
+
+    @property
+    def classes(self) -> list[Label]:
+        return [self.negative, self.positive]
+
+    def encode(self, table: pa.Table) -> NDArray[np.float64]:
+        """0.0 for the negative label, 1.0 for the positive; an error for missing or foreign labels."""
+        column = _target_column(table, self.name)
+        if column.null_count:
+            raise TargetError(
+                f"target column {self.name!r} is empty in {column.null_count} row(s); "
+                "drop those rows or fill in their labels (oddsline train --drop-missing-target drops them)"
+            )
+        values = column.to_pylist()
+        positive, negative = _key(self.positive), _key(self.negative)
+        keys = [_key(v) for v in values]
+        foreign = sorted({k for k in keys if k not in (positive, negative)})
+        if foreign and not self.one_vs_rest:
+            raise TargetError(
+                f"target column {self.name!r} has value(s) {foreign[:5]} besides the model's classes "
+                f"{self.classes}; remove those rows"
+            )
+        return np.fromiter((k == positive for k in keys), dtype=np.float64, count=len(keys))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "negative": self.negative,
+            "positive": self.positive,
+            "positive_reason": self.positive_reason,
+            "one_vs_rest": self.one_vs_rest,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BinaryTarget:
+        return cls(
+            data["name"],
+            data["negative"],
+            data["positive"],
+            data.get("positive_reason", "given"),
+            data.get("one_vs_rest", False),
+        )
+
+
+def resolve_target(table: pa.Table, name: str, positive: Label | None = None) -> BinaryTarget:
+    """Find the target column and decide the positive class, with errors that say what to pass."""
+    column = _target_column(table, name)
+    present = column.drop_null()
+    counts = pc.value_counts(present).to_pylist()
+    labels: list[Label] = [c["values"] for c in counts]
+    frequency = {_key(c["values"]): c["counts"] for c in counts}
+    if not labels:
+        raise TargetError(f"target column {name!r} has no values; give a column with labels")
+    if positive is not None:
+        matches = [v for v in labels if _key(v) == _key(positive)]
+        if not matches:
+            matches = [v for v in labels if _key(v).lower() == str(positive).lower()]
+        if len(matches) != 1:
+            shown = ", ".join(repr(v) for v in sorted(labels, key=_key)[:10])
+            raise TargetError(f"--positive {positive!r} never occurs in target column {name!r}; its values are {shown}")
+        chosen = matches[0]
+        others = [v for v in labels if v != chosen]
+        if len(others) == 1:
+            return BinaryTarget(name, others[0], chosen, "given")
+        return BinaryTarget(name, f"not {chosen}", chosen, "given", one_vs_rest=True)
+    if len(labels) == 1:
+        raise TargetError(f"target column {name!r} has only one value ({labels[0]!r}); a classifier needs two")
+    if len(labels) > 2:
+        shown = ", ".join(repr(v) for v in sorted(labels, key=_key)[:10])
+        raise TargetError(
+            f"target column {name!r} has {len(labels)} values ({shown}); "
+            "say which one is the positive class with --positive VALUE (positive=... in Python)"
+        )
+    for word in _POSITIVE_WORDS:
+        hits = [v for v in labels if _key(v).lower() == word]
+        if hits:
+            chosen = hits[0]
+            return BinaryTarget(name, _other(labels, chosen), chosen, f"{chosen!r} names the event")
+    chosen = min(labels, key=lambda v: (frequency[_key(v)], _key(v)))
+    return BinaryTarget(name, _other(labels, chosen), chosen, f"{chosen!r} is the rarer class")
+
+
+def _target_column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    if name not in table.column_names:
+        raise TargetError(f"target column {name!r} is not in the table; its columns are {table.column_names}")
+    return table.column(name)
+
+
+def _key(value: Any) -> str:
+    return str(value)
+
+
+def _other(labels: list[Label], chosen: Label) -> Label:
+    return next(v for v in labels if v != chosen)
