@@ -216,6 +216,7 @@ def _fit_info(result: SolverResult, seconds: float) -> dict[str, Any]:
         "grad_norm": result.grad_norm,
         "message": result.message,
         "timings": dict(result.timings),
+        "counts": dict(result.counts),
         "wall_time": seconds,
     }
 
