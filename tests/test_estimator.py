@@ -113,6 +113,10 @@ def test_sklearn_clone_and_params_round_trip():
         ({"C": 0}, "C must be a positive"),
         ({"C": -1.0}, "C must be"),
         ({"solver": "sag"}, "solver must be"),
+        ({"l1_ratio": 1.5}, "l1_ratio"),
+        ({"solver": "newton", "l1_ratio": 0.5}, "smooth penalties only"),
+        ({"multi_class": "crammer"}, "multi_class"),
+        ({"class_weight": "auto"}, "class_weight"),
         ({"max_iter": 0}, "max_iter"),
         ({"tol": -1}, "tol"),
     ],
@@ -127,8 +131,10 @@ def test_bad_inputs_are_named():
     X, y = _synthetic(n=50)
     with pytest.raises(DataError, match="NaN"):
         LogisticRegression().fit(np.where(X > 1.5, np.nan, X), y)
-    with pytest.raises(DataError, match="exactly two classes"):
-        LogisticRegression().fit(X, np.arange(50) % 3)
+    with pytest.raises(DataError, match="only one class"):
+        LogisticRegression().fit(X, np.zeros(50))
+    with pytest.raises(DataError, match="Unknown label type"):
+        LogisticRegression().fit(X, np.linspace(0, 1, 50))
     with pytest.raises(DataError, match="one label per row"):
         LogisticRegression().fit(X, y[:-1])
     with pytest.raises(DataError, match="non-negative"):
@@ -136,7 +142,7 @@ def test_bad_inputs_are_named():
     with pytest.raises(NotFittedError, match="fit"):
         LogisticRegression().predict(X)
     fitted = LogisticRegression().fit(X, y)
-    with pytest.raises(DataError, match="3 columns but the model was fitted on 8"):
+    with pytest.raises(DataError, match="X has 3 features, but LogisticRegression is expecting 8"):
         fitted.predict(np.ones((5, 3)))
 
 

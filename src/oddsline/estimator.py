@@ -1,7 +1,8 @@
 """LogisticRegression: the scikit-learn-compatible front door to ``core``.
 
-The estimator validates its parameters and inputs once, builds a :class:`core.objective.Problem`, and hands
-it to a solver. All mathematics lives in ``core``.
+The estimator validates parameters and inputs once, builds the problem(s) of ``core`` and hands them to
+a solver. All mathematics lives in ``core``; scikit-learn is not imported unless scikit-learn itself
+calls in (its tags).
 """
 
 from __future__ import annotations
@@ -13,59 +14,82 @@ import warnings
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import softmax
 
 from ._exceptions import ConvergenceWarning, DataError, NotFittedError, ParameterError
+from ._validation import check_weight, check_X, class_weights, encode_labels
 from .core.link import expit
-from .core.objective import Problem, unpack
-from .core.solvers import SolverResult, fit_newton
+from .core.multinomial import MultinomialProblem, center
+from .core.objective import Problem
+from .core.solvers import SolverResult, fit_cd, fit_lbfgs, fit_newton
+from .core.solvers.choice import choose_solver
 
 __all__ = ["LogisticRegression"]
 
-_SOLVERS = ("auto", "newton")
+_SOLVERS = {"newton": fit_newton, "lbfgs": fit_lbfgs, "cd": fit_cd}
+_DEFAULT_MAX_ITER = {"newton": 100, "cd": 200, "lbfgs": 5000}
 
 
 class LogisticRegression:
-    """Binary logistic regression with an L2 penalty (``C=inf``: none), fitted by Newton's method.
+    """Binary and multinomial logistic regression with L2, L1, elastic-net or no penalty.
+
+    Minimises ``sum_i w_i logloss_i + (1/C) ((1 - l1_ratio)/2 ||beta||^2 + l1_ratio ||beta||_1)``
+    with an unpenalised intercept (the scikit-learn convention, so ``C`` moves over unchanged).
 
     Parameters
     ----------
     C : float, default 1.0
-        Inverse penalty strength, as in scikit-learn; ``math.inf`` fits without a penalty.
+        Inverse penalty strength; ``math.inf`` fits without a penalty.
+    l1_ratio : float in [0, 1], default 0.0
+        0 is ridge (L2), 1 is lasso (L1), in between elastic net.
     fit_intercept : bool, default True
-        Fit an unpenalised intercept.
-    solver : {"auto", "newton"}, default "auto"
+    class_weight : None, "balanced" or dict label -> weight
+        Multiplies each row's sample weight by its class's weight.
+    solver : {"auto", "newton", "lbfgs", "cd"}, default "auto"
+        "auto" picks by shape, sparsity and penalty and records why in ``solver_``.
     tol : float, default 1e-8
-        Stop when the largest absolute gradient entry of the objective divided by the total sample
-        weight is at most ``tol``.
-    max_iter : int, default 100
+        Converged when the largest absolute gradient (KKT violation for L1) of the objective divided by
+        the total sample weight is at most ``tol``.
+    max_iter : int or None
+        None means the chosen solver's default (newton 100, cd 200, lbfgs 5000).
+    multi_class : {"auto", "multinomial", "ovr"}, default "auto"
+        With more than two classes: the full softmax ("auto", "multinomial") or one-vs-rest.
+    warm_start : bool, default False
+        Start from the previous fit's coefficients when their shape matches.
 
-    Attributes beyond scikit-learn's: ``converged_``, ``solver_`` (the solver used and why),
-    ``fit_info_`` (iterations, gradient norm, objective, wall time per phase).
+    Attributes beyond scikit-learn's: ``converged_``, ``solver_`` ({"name", "reason"}), ``fit_info_``
+    (iterations, final gradient/KKT norm, objective, wall time per phase).
     """
 
     def __init__(
         self,
         C: float = 1.0,
         *,
+        l1_ratio: float = 0.0,
         fit_intercept: bool = True,
+        class_weight: Any = None,
         solver: str = "auto",
         tol: float = 1e-8,
-        max_iter: int = 100,
+        max_iter: int | None = None,
+        multi_class: str = "auto",
+        warm_start: bool = False,
     ) -> None:
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.multi_class = multi_class
+        self.warm_start = warm_start
 
-    # -- scikit-learn parameter protocol --------------------------------------------------------
+    # -- scikit-learn protocol --------------------------------------------------------------------
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -80,143 +104,224 @@ class LogisticRegression:
 
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k)]
+        changed = [
+            f"{k}={v!r}" for k, v in self.get_params().items() if v is not defaults.get(k) and v != defaults.get(k)
+        ]
         return f"LogisticRegression({', '.join(changed)})"
 
-    # -- fitting --------------------------------------------------------------------------------
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(multi_class=True),
+            input_tags=InputTags(sparse=True),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "coef_")
+
+    # -- fitting ----------------------------------------------------------------------------------
 
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LogisticRegression:
         started = time.perf_counter()
         self._validate_params()
-        X_checked = _check_X(X)
-        classes, y01 = _binary_labels(y, X_checked.shape[0])
-        weight = _check_weight(sample_weight, X_checked.shape[0])
-        problem = Problem(X_checked, y01, weight, C=float(self.C), fit_intercept=self.fit_intercept)
-        solver, reason = self._choose_solver(problem)
-        theta0 = np.zeros(problem.n_params)
-        if self.fit_intercept:
-            rate = float(np.clip(weight @ y01 / problem.total_weight, 1e-12, 1 - 1e-12))
-            theta0[-1] = math.log(rate / (1.0 - rate))
-        result = fit_newton(problem, theta0, tol=self.tol, max_iter=self.max_iter)
-        beta, intercept = unpack(result.theta, self.fit_intercept)
-        self.classes_ = classes
-        self.coef_ = beta.reshape(1, -1).copy()
-        self.intercept_ = np.array([intercept])
-        self.n_features_in_ = problem.n_features
-        self.n_iter_ = np.array([result.n_iter])
-        self.converged_ = result.converged
-        self.solver_ = {"name": solver, "reason": reason}
-        self.fit_info_ = _fit_info(result, time.perf_counter() - started)
-        if not result.converged:
-            warnings.warn(_convergence_advice(result, problem), ConvergenceWarning, stacklevel=2)
-        elif math.isinf(problem.C):
-            _warn_if_separated(problem.linear_predictor(result.theta))
+        X_checked = check_X(X)
+        n = X_checked.shape[0]
+        classes, codes = encode_labels(y, n)
+        weight = check_weight(sample_weight, n) * class_weights(self.class_weight, classes, codes)[codes]
+        if not weight.sum() > 0:
+            raise DataError("every row has weight zero after applying class_weight and sample_weight")
+        K = classes.shape[0]
+        common = {"C": float(self.C), "l1_ratio": float(self.l1_ratio), "fit_intercept": bool(self.fit_intercept)}
+        problems: list[Problem | MultinomialProblem]
+        if K == 2:
+            problems = [Problem(X_checked, (codes == 1).astype(np.float64), weight, **common)]
+        elif self.multi_class == "ovr":
+            problems = [Problem(X_checked, (codes == k).astype(np.float64), weight, **common) for k in range(K)]
+        else:
+            problems = [MultinomialProblem(X_checked, codes, weight, K, **common)]
+        previous = self._previous_theta(problems)
+        results, choices = [], []
+        for i, problem in enumerate(problems):
+            theta0 = previous[i] if previous is not None else _cold_start(problem)
+            result, choice = self._solve(problem, theta0, n_classes=K)
+            if isinstance(problem, MultinomialProblem):
+                result.theta = center(problem, result.theta)
+            results.append(result)
+            choices.append(choice)
+        self._store(problems, results, classes)
+        self.solver_ = choices[0]
+        self.fit_info_ = _fit_info(results, time.perf_counter() - started)
+        for result in results:
+            if not result.converged:
+                warnings.warn(_convergence_advice(result, problems[0]), ConvergenceWarning, stacklevel=2)
+                break
+        else:
+            if math.isinf(self.C) and K == 2:
+                _warn_if_separated(np.asarray(self.decision_function(X_checked)))
         return self
 
     def _validate_params(self) -> None:
         C = self.C
-        if not isinstance(C, (int, float)) or isinstance(C, bool) or not C > 0:
+        if not isinstance(C, (int, float, np.floating, np.integer)) or isinstance(C, bool) or not C > 0:
             raise ParameterError(f"C must be a positive number (math.inf for no penalty), got {C!r}")
-        if self.solver not in _SOLVERS:
-            raise ParameterError(f"solver must be one of {', '.join(_SOLVERS)}, got {self.solver!r}")
-        if not isinstance(self.max_iter, int) or self.max_iter < 1:
-            raise ParameterError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not isinstance(self.tol, (int, float)) or not self.tol > 0:
+        ratio = self.l1_ratio
+        if not isinstance(ratio, (int, float, np.floating, np.integer)) or not 0 <= ratio <= 1:
+            raise ParameterError(f"l1_ratio must be a number in [0, 1], got {ratio!r}")
+        if self.solver not in ("auto", *_SOLVERS):
+            raise ParameterError(f"solver must be one of auto, {', '.join(_SOLVERS)}, got {self.solver!r}")
+        if self.solver in ("newton", "lbfgs") and ratio > 0 and not math.isinf(C):
+            raise ParameterError(
+                f"solver={self.solver!r} handles smooth penalties only; use solver='cd' (or 'auto') with l1_ratio > 0"
+            )
+        if self.max_iter is not None and (not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1):
+            raise ParameterError(f"max_iter must be a positive integer or None, got {self.max_iter!r}")
+        if not isinstance(self.tol, (int, float, np.floating)) or not self.tol > 0:
             raise ParameterError(f"tol must be a positive number, got {self.tol!r}")
+        if self.multi_class not in ("auto", "multinomial", "ovr"):
+            raise ParameterError(f"multi_class must be 'auto', 'multinomial' or 'ovr', got {self.multi_class!r}")
 
-    def _choose_solver(self, problem: Problem) -> tuple[str, str]:
-        if self.solver == "newton":
-            return "newton", "requested"
-        return "newton", f"n_rows={problem.n_rows} >> n_params={problem.n_params} with a smooth penalty"
+    def _solve(
+        self, problem: Problem | MultinomialProblem, theta0: NDArray[np.float64], n_classes: int
+    ) -> tuple[SolverResult, dict[str, str]]:
+        l1 = problem.l1 > 0
+        if self.solver == "auto":
+            name, reason = choose_solver(
+                n_rows=problem.n_rows,
+                n_params=problem.n_params,
+                sparse=not isinstance(problem.X, np.ndarray),
+                l1=l1,
+                n_classes=n_classes,
+            )
+        else:
+            name, reason = self.solver, "requested"
+        max_iter = self.max_iter or _DEFAULT_MAX_ITER[name]
+        result = _SOLVERS[name](problem, theta0, tol=self.tol, max_iter=max_iter)
+        if not result.converged and name == "newton" and not l1:
+            fallback = fit_lbfgs(
+                problem, result.theta, tol=self.tol, max_iter=self.max_iter or _DEFAULT_MAX_ITER["lbfgs"]
+            )
+            reason = (
+                f"{reason}; newton stopped unconverged ({result.message or 'max_iter reached'}), continued with lbfgs"
+            )
+            fallback.n_iter += result.n_iter
+            result, name = fallback, "lbfgs"
+        return result, {"name": name, "reason": reason}
 
-    # -- prediction -----------------------------------------------------------------------------
+    def _previous_theta(self, problems: list[Problem | MultinomialProblem]) -> list[NDArray[np.float64]] | None:
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        thetas = []
+        if isinstance(problems[0], MultinomialProblem):
+            if self.coef_.shape != (problems[0].n_classes, problems[0].n_features):
+                return None
+            parts = [self.coef_.ravel()] + ([self.intercept_] if self.fit_intercept else [])
+            return [np.concatenate(parts)]
+        if self.coef_.shape != (len(problems), problems[0].n_features):
+            return None
+        for k in range(len(problems)):
+            parts = [self.coef_[k]] + ([self.intercept_[k : k + 1]] if self.fit_intercept else [])
+            thetas.append(np.concatenate(parts))
+        return thetas
+
+    def _store(
+        self, problems: list[Problem | MultinomialProblem], results: list[SolverResult], classes: NDArray[Any]
+    ) -> None:
+        first = problems[0]
+        d = first.n_features
+        if isinstance(first, MultinomialProblem):
+            W, b = first.unpack(results[0].theta)
+            coef, intercept = W.copy(), b.copy()
+        else:
+            coef = np.vstack([r.theta[:d] for r in results])
+            intercept = np.array([r.theta[d] if self.fit_intercept else 0.0 for r in results])
+        self.classes_ = classes
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.n_features_in_ = d
+        self.n_iter_ = np.array([r.n_iter for r in results])
+        self.converged_ = all(r.converged for r in results)
+        self._multinomial = isinstance(first, MultinomialProblem)
+
+    # -- prediction -------------------------------------------------------------------------------
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Binary: log-odds of ``classes_[1]`` per row, (n,). Multiclass: (n, K) class scores."""
         self._check_fitted()
-        X_checked = _check_X(X)
+        X_checked = check_X(X)
         if X_checked.shape[1] != self.n_features_in_:
             raise DataError(
-                f"X has {X_checked.shape[1]} columns but the model was fitted on {self.n_features_in_}; "
-                "pass the same columns in the same order"
+                f"X has {X_checked.shape[1]} features, but LogisticRegression is expecting "
+                f"{self.n_features_in_} features as input; pass the columns it was fitted on, in order"
             )
-        return np.asarray(X_checked @ self.coef_[0]) + self.intercept_[0]
+        scores = np.asarray(X_checked @ self.coef_.T) + self.intercept_
+        return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        p = expit(self.decision_function(X))
-        return np.column_stack([1.0 - p, p])
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            return np.column_stack([1.0 - p, p])
+        if self._multinomial:
+            return softmax(scores, axis=1)  # type: ignore[no-any-return]
+        p = expit(scores)
+        return p / p.sum(axis=1, keepdims=True)  # one-vs-rest, normalised as scikit-learn does
+
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        return np.log(self.predict_proba(X))
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
-        positive = self.decision_function(X) > 0
-        return self.classes_[positive.astype(int)]
+        scores = self.decision_function(X)
+        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[index]
+
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Mean accuracy (weighted by ``sample_weight``)."""
+        predicted = self.predict(X)
+        w = check_weight(sample_weight, len(predicted))
+        return float(w @ (predicted == np.asarray(y)) / w.sum())
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise NotFittedError("this LogisticRegression is not fitted yet; call fit(X, y) first")
 
 
-def _check_X(X: ArrayLike) -> NDArray[np.float64] | sp.csr_matrix:
-    if sp.issparse(X):
-        csr = sp.csr_matrix(X, dtype=np.float64)
-        values = csr.data
-        result: NDArray[np.float64] | sp.csr_matrix = csr
+def _cold_start(problem: Problem | MultinomialProblem) -> NDArray[np.float64]:
+    """Zero coefficients; intercepts at the (weighted) log-odds, the optimum of the intercept-only model."""
+    theta = np.zeros(problem.n_params)
+    if not problem.fit_intercept:
+        return theta
+    w = problem.weight
+    if isinstance(problem, MultinomialProblem):
+        share = np.bincount(problem.y, weights=w, minlength=problem.n_classes) / problem.total_weight
+        logs = np.log(np.clip(share, 1e-12, None))
+        theta[-problem.n_classes :] = logs - logs.mean()
     else:
-        try:
-            arr = np.ascontiguousarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"X must be numeric: {exc}; encode strings first (oddsline.FeatureSpec does)") from None
-        if arr.ndim != 2:
-            raise DataError(
-                f"X must be 2-dimensional (rows x columns), got shape {arr.shape}; reshape(-1, 1) for one feature"
-            )
-        values = arr
-        result = arr
-    if result.shape[0] == 0:
-        raise DataError("X has no rows; a fit needs at least one row of each class")
-    if not np.all(np.isfinite(values)):
-        raise DataError("X contains NaN or infinity; impute missing values first (oddsline.FeatureSpec does)")
-    return result
+        rate = float(np.clip(w @ problem.y / problem.total_weight, 1e-12, 1 - 1e-12))
+        theta[-1] = math.log(rate / (1.0 - rate))
+    return theta
 
 
-def _binary_labels(y: ArrayLike, n_rows: int) -> tuple[NDArray[Any], NDArray[np.float64]]:
-    y_arr = np.asarray(y)
-    if y_arr.ndim != 1:
-        y_arr = y_arr.ravel() if y_arr.ndim == 2 and 1 in y_arr.shape else y_arr
-    if y_arr.ndim != 1 or y_arr.shape[0] != n_rows:
-        raise DataError(f"y must be 1-dimensional with one label per row of X ({n_rows}), got shape {np.shape(y)}")
-    classes, codes = np.unique(y_arr, return_inverse=True)
-    if classes.shape[0] != 2:
-        raise DataError(
-            f"y must have exactly two classes for binary logistic regression, found {classes.shape[0]}: "
-            f"{list(classes[:5])}"
-        )
-    return classes, codes.astype(np.float64)
-
-
-def _check_weight(sample_weight: ArrayLike | None, n_rows: int) -> NDArray[np.float64]:
-    if sample_weight is None:
-        return np.ones(n_rows)
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.ndim == 0:
-        w = np.full(n_rows, float(w))
-    if w.shape != (n_rows,):
-        raise DataError(f"sample_weight must have one value per row ({n_rows}), got shape {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise DataError("sample_weight must be finite and non-negative")
-    if not w.sum() > 0:
-        raise DataError("sample_weight sums to zero; at least one row needs a positive weight")
-    return w
-
-
-def _fit_info(result: SolverResult, seconds: float) -> dict[str, Any]:
+def _fit_info(results: list[SolverResult], seconds: float) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for r in results:
+        for k, v in r.timings.items():
+            timings[k] = timings.get(k, 0.0) + v
+        for k, c in r.counts.items():
+            counts[k] = counts.get(k, 0) + c
+    worst = max(results, key=lambda r: r.grad_norm)
     return {
-        "solver": result.solver,
-        "n_iter": result.n_iter,
-        "converged": result.converged,
-        "objective": result.objective,
-        "grad_norm": result.grad_norm,
-        "message": result.message,
-        "timings": dict(result.timings),
-        "counts": dict(result.counts),
+        "solver": results[0].solver,
+        "n_iter": int(sum(r.n_iter for r in results)),
+        "converged": all(r.converged for r in results),
+        "objective": float(sum(r.objective for r in results)),
+        "grad_norm": float(worst.grad_norm),
+        "message": worst.message,
+        "timings": timings,
+        "counts": counts,
         "wall_time": seconds,
     }
 
@@ -238,15 +343,26 @@ def _warn_if_separated(eta: NDArray[np.float64]) -> None:
         )
 
 
-def _convergence_advice(result: SolverResult, problem: Problem) -> str:
-    why = result.message or "the tolerance was not reached"
-    advice = (
-        "If some coefficients are very large the classes may be separable: use a finite C "
-        "(a penalty) or remove the separating column."
-    )
+def _convergence_advice(result: SolverResult, problem: Problem | MultinomialProblem) -> str:
+    why = result.message or "max_iter was reached"
+    X = problem.X
+    advice = []
+    if isinstance(X, np.ndarray) and X.shape[0] > 1:
+        spread = X.std(axis=0)
+        spread = spread[spread > 0]
+        if spread.size and spread.max() / spread.min() > 1e3:
+            advice.append(
+                f"the columns' scales differ by a factor {spread.max() / spread.min():.0e}: standardise them "
+                "(oddsline.FeatureSpec does) so the problem is well conditioned"
+            )
     if math.isinf(problem.C):
-        advice += " Unpenalised fits on collinear columns also stall: drop the aliased columns."
+        advice.append(
+            "without a penalty, separable classes send coefficients to infinity and collinear columns leave "
+            "them undetermined: use a finite C or drop the separating/aliased columns"
+        )
+    if not advice:
+        advice.append("check for (quasi-)separation or collinear columns; a smaller C also helps")
     return (
-        f"{result.solver} stopped after {result.n_iter} iterations with max |gradient| "
-        f"{result.grad_norm:.2e} > tol: {why}. {advice}"
+        f"{result.solver} stopped after {result.n_iter} iterations with gradient/KKT norm "
+        f"{result.grad_norm:.2e} above tol: {why}. Likely cause: " + "; ".join(advice) + "."
     )

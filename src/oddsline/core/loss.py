@@ -37,3 +37,25 @@ def binomial_loss_gradient_hessian(
     loss = float(weight @ (log1pexp(eta) - y * eta))
     p = expit(eta)
     return loss, weight * (p - y), weight * (p * (1.0 - p))
+
+
+def multinomial_loss_gradient(
+    eta: NDArray[np.float64], y: NDArray[np.int64], weight: NDArray[np.float64]
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """Softmax cross-entropy. ``eta`` is (n, K), ``y`` the class index per row.
+
+    Returns (sum of weighted losses, weighted derivative (n, K) = w * (softmax - onehot), softmax (n, K)).
+    The log-sum-exp is shifted by the row maximum so no exp overflows.
+    """
+    shift = eta.max(axis=1, keepdims=True)
+    z = eta - shift
+    np.exp(z, out=z)
+    norm = z.sum(axis=1, keepdims=True)
+    log_norm = np.log(norm[:, 0]) + shift[:, 0]
+    rows = np.arange(eta.shape[0])
+    loss = float(weight @ (log_norm - eta[rows, y]))
+    z /= norm
+    g = z.copy()
+    g[rows, y] -= 1.0
+    g *= weight[:, None]
+    return loss, g, z

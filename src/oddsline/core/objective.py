@@ -67,6 +67,14 @@ class Problem:
         return self.n_features + int(self.fit_intercept)
 
     @property
+    def penalised(self) -> NDArray[np.bool_]:
+        """Which entries of theta the penalty applies to (all but the intercept)."""
+        mask = np.ones(self.n_params, dtype=bool)
+        if self.fit_intercept:
+            mask[-1] = False
+        return mask
+
+    @property
     def l2(self) -> float:
         """Coefficient of ||beta||^2 / 2 in the normalised objective."""
         if math.isinf(self.C):

@@ -1,0 +1,25 @@
+"""Which solver "auto" picks, and why: the reason is recorded on the fitted estimator."""
+
+from __future__ import annotations
+
+__all__ = ["NEWTON_MAX_PARAMS", "choose_solver"]
+
+# Above this many parameters a dense Hessian (p^2 doubles, n p^2 flops a build) costs more than the
+# L-BFGS iterations it saves.
+NEWTON_MAX_PARAMS = 1500
+# Coordinate descent works on the Gram matrix of the model: p^2 doubles.
+CD_MAX_PARAMS = 8000
+
+
+def choose_solver(*, n_rows: int, n_params: int, sparse: bool, l1: bool, n_classes: int) -> tuple[str, str]:
+    if l1:
+        if n_params > CD_MAX_PARAMS:
+            return "cd", f"L1/elastic-net penalty; {n_params} parameters is large for the Gram-form CD"
+        return "cd", "L1/elastic-net penalty: proximal Newton with coordinate descent"
+    if n_params > NEWTON_MAX_PARAMS:
+        return "lbfgs", f"{n_params} parameters > {NEWTON_MAX_PARAMS}: a dense Hessian would cost more than it saves"
+    if n_rows < n_params:
+        return "lbfgs", f"more parameters ({n_params}) than rows ({n_rows})"
+    kind = "multinomial" if n_classes > 2 else "binary"
+    layout = "sparse" if sparse else "dense"
+    return "newton", f"{kind}, {layout}, n_rows={n_rows} >> n_params={n_params}, smooth penalty"
