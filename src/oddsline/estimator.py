@@ -200,9 +200,8 @@ class LogisticRegression:
         max_iter = self.max_iter or _DEFAULT_MAX_ITER[name]
         result = _SOLVERS[name](problem, theta0, tol=self.tol, max_iter=max_iter)
         if not result.converged and name == "newton" and not l1:
-            fallback = fit_lbfgs(
-                problem, result.theta, tol=self.tol, max_iter=self.max_iter or _DEFAULT_MAX_ITER["lbfgs"]
-            )
+            # max_iter was sized for Newton's few, expensive iterations; L-BFGS gets its own budget.
+            fallback = fit_lbfgs(problem, result.theta, tol=self.tol, max_iter=_DEFAULT_MAX_ITER["lbfgs"])
             reason = (
                 f"{reason}; newton stopped unconverged ({result.message or 'max_iter reached'}), continued with lbfgs"
             )
