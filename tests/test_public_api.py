@@ -9,6 +9,7 @@ EXPECTED = {
     "FeatureSpec",
     "FittedFeatures",
     "FormatVersionError",
+    "InputTypeError",
     "IntegrityError",
     "LogisticRegression",
     "Model",

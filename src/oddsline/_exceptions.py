@@ -9,6 +9,7 @@ stderr and exit code 2; the HTTP layer maps them through one table to a status c
     OddslineError
     ├── ParameterError        a parameter is out of range or of the wrong kind   (also ValueError)
     ├── DataError             the input table cannot be used as given            (also ValueError)
+    │   ├── InputTypeError    values that are not numbers where numbers are needed (also TypeError)
     │   ├── TargetError       the target column is missing, has no usable labels, or --positive is wrong
     │   └── SchemaError       a feature column is missing or of the wrong type
     ├── ReadError             a file could not be read as a table                 (also OSError)
@@ -28,6 +29,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "FormatVersionError",
+    "InputTypeError",
     "IntegrityError",
     "NotAnArtifactError",
     "NotFittedError",
@@ -49,6 +51,10 @@ class ParameterError(OddslineError, ValueError):
 
 class DataError(OddslineError, ValueError):
     """The input table cannot be used as given."""
+
+
+class InputTypeError(DataError, TypeError):
+    """Values that are not numbers where numbers are needed."""
 
 
 class TargetError(DataError):

@@ -10,7 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from ._exceptions import DataError, ParameterError
+from ._exceptions import DataError, InputTypeError, ParameterError
+from ._sklearn_interop import data_conversion_warning
 
 __all__ = ["check_X", "check_weight", "class_weights", "encode_labels"]
 
@@ -26,23 +27,27 @@ def check_X(X: ArrayLike) -> Matrix:
         result: Matrix = csr
     else:
         if hasattr(X, "dtype") and np.iscomplexobj(X):
-            raise DataError("X has complex values; logistic regression needs real numbers")
+            raise DataError("Complex data not supported: X has complex values; logistic regression needs real numbers")
         try:
             arr = np.ascontiguousarray(X, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            raise DataError(
+            raise InputTypeError(
                 f"X must be numeric (argument must be a string or a real number): {exc}; "
                 "encode text columns first (oddsline.FeatureSpec does)"
             ) from None
         if arr.ndim != 2:
             raise DataError(
                 f"X must be a 2-d array (rows x columns), got shape {arr.shape}; "
-                "reshape your data with reshape(-1, 1) for a single feature"
+                "Reshape your data with reshape(-1, 1) for a single feature or reshape(1, -1) for a single row"
             )
         values = arr
         result = arr
     if result.shape[0] == 0 or result.shape[1] == 0:
-        raise DataError(f"X has shape {result.shape}: a fit needs at least one sample and one feature")
+        # Worded as scikit-learn words it, so code that matches its messages keeps working.
+        raise DataError(
+            f"X has {result.shape[0]} sample(s) and {result.shape[1]} feature(s) (shape={result.shape}) while a "
+            "minimum of 1 is required: give at least one row and one column"
+        )
     if not np.all(np.isfinite(values)):
         raise DataError("X contains NaN or infinity; impute missing values first (oddsline.FeatureSpec does)")
     return result
@@ -51,10 +56,17 @@ def check_X(X: ArrayLike) -> Matrix:
 def encode_labels(y: ArrayLike, n_rows: int) -> tuple[NDArray[Any], NDArray[np.int64]]:
     """(sorted classes, class index per row); continuous targets and single classes are refused."""
     if y is None:
-        raise DataError("y is required: logistic regression needs a label for every row of X")
+        raise DataError(
+            "LogisticRegression requires y to be passed, but the target y is None; give one label per row of X"
+        )
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-        warnings.warn(_column_vector_warning(), _data_conversion_warning(), stacklevel=3)
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; pass shape (n_samples,), "
+            "for example with y.ravel()",
+            data_conversion_warning(),
+            stacklevel=3,
+        )
         y_arr = y_arr.ravel()
     if y_arr.ndim != 1 or y_arr.shape[0] != n_rows:
         raise DataError(f"y must be 1-d with one label per row of X ({n_rows}), got shape {np.shape(y)}")
@@ -114,16 +126,3 @@ def class_weights(class_weight: Any, classes: NDArray[Any], codes: NDArray[np.in
             out[k] = float(value)
         return out
     raise ParameterError(f"class_weight must be None, 'balanced' or a dict, got {type(class_weight).__name__}")
-
-
-def _column_vector_warning() -> str:
-    return "y is a column vector; pass a 1-d array of shape (n_samples,), for example with y.ravel()"
-
-
-def _data_conversion_warning() -> type[Warning]:
-    # scikit-learn's estimator checks expect its own warning class; without scikit-learn, a UserWarning.
-    try:
-        from sklearn.exceptions import DataConversionWarning
-    except ImportError:
-        return UserWarning
-    return DataConversionWarning  # type: ignore[no-any-return]

@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import softmax
 
-from ._exceptions import ConvergenceWarning, DataError, NotFittedError, ParameterError
+from ._exceptions import ConvergenceWarning, DataError, ParameterError
+from ._sklearn_interop import not_fitted_error
 from ._validation import check_weight, check_X, class_weights, encode_labels
 from .core.link import expit
 from .core.multinomial import MultinomialProblem, center
@@ -284,7 +285,7 @@ class LogisticRegression:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
-            raise NotFittedError("this LogisticRegression is not fitted yet; call fit(X, y) first")
+            raise not_fitted_error("this LogisticRegression is not fitted yet; call fit(X, y) first")
 
 
 def _cold_start(problem: Problem | MultinomialProblem) -> NDArray[np.float64]:
