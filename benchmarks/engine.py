@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from harness import SHARED, Run, binary_objective, machine, markdown_table, timed
-
 import oddsline
+from harness import SHARED, Run, binary_objective, machine, markdown_table, timed
 
 
 def flights_design() -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +30,8 @@ def flights_design() -> tuple[np.ndarray, np.ndarray]:
     y = (df["arr_delay"] > 15).to_numpy(dtype=float)
     weekday = pd.to_datetime(df[["year", "month", "day"]]).dt.dayofweek
     cats = pd.DataFrame(
-        {c: df[c].astype(str) for c in ("carrier", "origin", "dest", "month", "hour")} | {"weekday": weekday.astype(str)}
+        {c: df[c].astype(str) for c in ("carrier", "origin", "dest", "month", "hour")}
+        | {"weekday": weekday.astype(str)}
     )
     onehot = pd.get_dummies(cats, dtype=float).to_numpy()
     nums = df[["distance", "sched_dep_time", "sched_arr_time"]].to_numpy(dtype=float)

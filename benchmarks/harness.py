@@ -54,7 +54,9 @@ def machine() -> str:
     try:
         import threadpoolctl
 
-        blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i.get('architecture')})" for i in threadpoolctl.threadpool_info())
+        blas = ", ".join(
+            f"{i['internal_api']} {i.get('version')} ({i.get('architecture')})" for i in threadpoolctl.threadpool_info()
+        )
     except ImportError:
         blas = "unknown"
     cpu = "unknown"
@@ -72,13 +74,22 @@ def machine() -> str:
 
 
 def markdown_table(title: str, runs: list[Run], reference: float, peer: str | None = None) -> str:
-    best_peer = min((r.median for r in runs if r.contender.startswith(peer or "\0") and _ok(r, reference)), default=None)
-    lines = [f"### {title}", "", "| contender | median s | runs | iterations | rel. objective gap | vs best peer | note |", "|---|---|---|---|---|---|---|"]
+    best_peer = min(
+        (r.median for r in runs if r.contender.startswith(peer or "\0") and _ok(r, reference)), default=None
+    )
+    lines = [
+        f"### {title}",
+        "",
+        "| contender | median s | runs | iterations | rel. objective gap | vs best peer | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         gap = (r.objective - reference) / abs(reference)
         ratio = f"{r.median / best_peer:.2f}x" if best_peer else "-"
         ok = "" if _ok(r, reference) else " **not converged to 1e-6**"
-        lines.append(f"| {r.contender} | {r.median:.3f} | {len(r.seconds)} | {r.n_iter} | {gap:.1e}{ok} | {ratio} | {r.note} |")
+        lines.append(
+            f"| {r.contender} | {r.median:.3f} | {len(r.seconds)} | {r.n_iter} | {gap:.1e}{ok} | {ratio} | {r.note} |"
+        )
     return "\n".join(lines) + "\n"
 
 

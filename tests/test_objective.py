@@ -71,3 +71,34 @@ def test_objective_is_stable_for_huge_linear_predictors():
     f, grad = problem.objective_gradient(np.array([1.0]))
     assert np.isfinite(f) and f == pytest.approx(1000.0)
     assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_restricted_hessian_is_the_submatrix_of_the_full_one(sparse):
+    problem = _problem(n=500, d=7, sparse=sparse)
+    theta = np.linspace(-0.3, 0.4, problem.n_params)
+    full = problem.hessian(theta)
+    for index in (np.array([0, 3, 7]), np.array([1, 2]), np.arange(8)):
+        np.testing.assert_allclose(problem.hessian(theta, index), full[np.ix_(index, index)], rtol=1e-12, atol=1e-15)
+
+
+def test_multinomial_gradient_and_hessian_match_finite_differences():
+    from oddsline.core.multinomial import MultinomialProblem
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = rng.integers(0, 3, size=200)
+    problem = MultinomialProblem(X, y, rng.uniform(0.5, 1.5, size=200), 3, C=0.8)
+    theta = rng.normal(scale=0.3, size=problem.n_params)
+    _, grad = problem.objective_gradient(theta)
+    h = 1e-6
+    eye = np.eye(problem.n_params)
+    fd = np.array([(problem.objective(theta + h * e) - problem.objective(theta - h * e)) / (2 * h) for e in eye])
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+    fd_hess = np.array(
+        [
+            (problem.objective_gradient(theta + h * e)[1] - problem.objective_gradient(theta - h * e)[1]) / (2 * h)
+            for e in eye
+        ]
+    )
+    np.testing.assert_allclose(problem.hessian(theta), fd_hess, rtol=1e-5, atol=1e-8)

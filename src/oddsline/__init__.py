@@ -24,6 +24,7 @@ from .estimator import LogisticRegression
 from .features import FeatureSpec, FittedFeatures
 from .io import read_table
 from .model import Model
+from .regularization import LogisticRegressionCV, RegularizationPath, regularization_path
 from .training import train
 
 __all__ = [
@@ -36,16 +37,19 @@ __all__ = [
     "InputTypeError",
     "IntegrityError",
     "LogisticRegression",
+    "LogisticRegressionCV",
     "Model",
     "NotAnArtifactError",
     "NotFittedError",
     "OddslineError",
     "ParameterError",
     "ReadError",
+    "RegularizationPath",
     "SchemaError",
     "TargetError",
     "__version__",
     "load",
     "read_table",
+    "regularization_path",
     "train",
 ]

@@ -19,7 +19,7 @@ from scipy.special import softmax
 
 from ._exceptions import ConvergenceWarning, DataError, ParameterError
 from ._sklearn_interop import not_fitted_error
-from ._validation import check_weight, check_X, class_weights, encode_labels
+from ._validation import Matrix, check_weight, check_X, class_weights, encode_labels
 from .core.link import expit
 from .core.multinomial import MultinomialProblem, center
 from .core.objective import Problem
@@ -128,6 +128,30 @@ class LogisticRegression:
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LogisticRegression:
         started = time.perf_counter()
         self._validate_params()
+        X_checked, classes, problems = self._prepare(X, y, sample_weight)
+        previous = self._previous_theta(problems)
+        results, choices = [], []
+        for i, problem in enumerate(problems):
+            theta0 = previous[i] if previous is not None else cold_start(problem)
+            result, choice = self._solve(problem, theta0, n_classes=classes.shape[0])
+            results.append(result)
+            choices.append(choice)
+        self._store(problems, results, classes)
+        self.solver_ = choices[0]
+        self.fit_info_ = _fit_info(results, time.perf_counter() - started)
+        for result in results:
+            if not result.converged:
+                warnings.warn(_convergence_advice(result, problems[0]), ConvergenceWarning, stacklevel=2)
+                break
+        else:
+            if math.isinf(self.C) and classes.shape[0] == 2:
+                _warn_if_separated(np.asarray(self.decision_function(X_checked)))
+        return self
+
+    def _prepare(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None
+    ) -> tuple[Matrix, NDArray[Any], list[Problem | MultinomialProblem]]:
+        """Validated X, the sorted classes, and the problem(s) of ``core`` this estimator solves."""
         X_checked = check_X(X)
         n = X_checked.shape[0]
         classes, codes = encode_labels(y, n)
@@ -143,26 +167,7 @@ class LogisticRegression:
             problems = [Problem(X_checked, (codes == k).astype(np.float64), weight, **common) for k in range(K)]
         else:
             problems = [MultinomialProblem(X_checked, codes, weight, K, **common)]
-        previous = self._previous_theta(problems)
-        results, choices = [], []
-        for i, problem in enumerate(problems):
-            theta0 = previous[i] if previous is not None else _cold_start(problem)
-            result, choice = self._solve(problem, theta0, n_classes=K)
-            if isinstance(problem, MultinomialProblem):
-                result.theta = center(problem, result.theta)
-            results.append(result)
-            choices.append(choice)
-        self._store(problems, results, classes)
-        self.solver_ = choices[0]
-        self.fit_info_ = _fit_info(results, time.perf_counter() - started)
-        for result in results:
-            if not result.converged:
-                warnings.warn(_convergence_advice(result, problems[0]), ConvergenceWarning, stacklevel=2)
-                break
-        else:
-            if math.isinf(self.C) and K == 2:
-                _warn_if_separated(np.asarray(self.decision_function(X_checked)))
-        return self
+        return X_checked, classes, problems
 
     def _validate_params(self) -> None:
         C = self.C
@@ -200,6 +205,8 @@ class LogisticRegression:
             name, reason = self.solver, "requested"
         max_iter = self.max_iter or _DEFAULT_MAX_ITER[name]
         result = _SOLVERS[name](problem, theta0, tol=self.tol, max_iter=max_iter)
+        if isinstance(problem, MultinomialProblem):
+            result.theta = center(problem, result.theta)
         if not result.converged and name == "newton" and not l1:
             # max_iter was sized for Newton's few, expensive iterations; L-BFGS gets its own budget.
             fallback = fit_lbfgs(problem, result.theta, tol=self.tol, max_iter=_DEFAULT_MAX_ITER["lbfgs"])
@@ -207,6 +214,8 @@ class LogisticRegression:
                 f"{reason}; newton stopped unconverged ({result.message or 'max_iter reached'}), continued with lbfgs"
             )
             fallback.n_iter += result.n_iter
+            if isinstance(problem, MultinomialProblem):
+                fallback.theta = center(problem, fallback.theta)
             result, name = fallback, "lbfgs"
         return result, {"name": name, "reason": reason}
 
@@ -288,7 +297,7 @@ class LogisticRegression:
             raise not_fitted_error("this LogisticRegression is not fitted yet; call fit(X, y) first")
 
 
-def _cold_start(problem: Problem | MultinomialProblem) -> NDArray[np.float64]:
+def cold_start(problem: Problem | MultinomialProblem) -> NDArray[np.float64]:
     """Zero coefficients; intercepts at the (weighted) log-odds, the optimum of the intercept-only model."""
     theta = np.zeros(problem.n_params)
     if not problem.fit_intercept:

@@ -98,7 +98,12 @@ class MultinomialProblem:
             parts.append(g.sum(axis=0) * scale)
         return loss * scale + self.penalty(theta), np.concatenate(parts)
 
-    def hessian(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    def hessian(self, theta: NDArray[np.float64], index: NDArray[np.intp] | None = None) -> NDArray[np.float64]:
+        """Hessian, or its rows/columns ``index`` of theta (computed in full, then cut)."""
+        full = self._full_hessian(theta)
+        return full if index is None else full[np.ix_(index, index)]
+
+    def _full_hessian(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         """Full Hessian: block (k, l) is X~^T diag(w p_k (delta_kl - p_l)) X~ / sum(w), X~ = [X, 1]."""
         _, _, prob = multinomial_loss_gradient(self.linear_predictor(theta), self.y, self.weight)
         K, d = self.n_classes, self.n_features
