@@ -1,29 +1,42 @@
-"""Shared pieces of the side-by-side benchmarks: timing, objective checks, machine facts, tables."""
+"""Shared pieces of the side-by-side benchmarks: timing, equal-objective calibration, machine facts, tables.
+
+Equal objective: every contender is run at a ladder of its own tolerance, loosest first, and timed at
+the loosest tolerance whose objective is within 1e-6 (relative) of the best objective any run reached.
+A contender that never gets there is timed at its tightest setting and marked "not converged".
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+GAP = 1e-6
+
+
+@dataclasses.dataclass
+class Contender:
+    name: str
+    fit: Callable[[float], Any]  # tolerance -> fitted result
+    objective: Callable[[Any], float]
+    tols: Sequence[float] = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10)
+    repeats: int | None = None  # None: the run's default
+    info: Callable[[Any], str] = lambda result: ""
 
 
 @dataclasses.dataclass
 class Run:
     contender: str
+    tol: float
     seconds: list[float]
     objective: float
-    n_iter: Any = None
     note: str = ""
 
     @property
@@ -40,11 +53,33 @@ def timed(fit: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
     return seconds, result
 
 
-def binary_objective(X: Any, y: np.ndarray, coef: np.ndarray, intercept: float, C: float) -> float:
-    """sum_i logloss_i + ||coef||^2 / (2C), the objective every contender is asked to minimise."""
-    eta = np.asarray(X @ coef).ravel() + intercept
-    loss = float(np.sum(np.logaddexp(0.0, eta) - y * eta))
-    return loss + (0.0 if math.isinf(C) else float(coef @ coef) / (2 * C))
+def race(contenders: Sequence[Contender], repeats: int, log: Callable[[str], None] = print) -> tuple[list[Run], float]:
+    """Calibrate every contender's tolerance to the common objective, then time it; returns (runs, reference)."""
+    ladder: dict[str, list[tuple[float, float]]] = {}
+    for c in contenders:
+        ladder[c.name] = []
+        previous = None
+        for tol in c.tols:
+            seconds, result = timed(lambda c=c, tol=tol: c.fit(tol), 1)
+            value = c.objective(result)
+            ladder[c.name].append((tol, value))
+            log(f"    calibrate {c.name} tol={tol:g}: objective {value:.12g} in {seconds[0]:.2f}s")
+            if previous is not None and abs(previous - value) <= 1e-10 * abs(value):
+                break  # tighter settings no longer move it
+            previous = value
+    reference = min(v for steps in ladder.values() for _, v in steps)
+    runs = []
+    for c in contenders:
+        steps = ladder[c.name]
+        good = [tol for tol, v in steps if (v - reference) / abs(reference) <= GAP]
+        tol = good[0] if good else steps[-1][0]
+        seconds, result = timed(lambda c=c, tol=tol: c.fit(tol), c.repeats or repeats)
+        value = c.objective(result)
+        runs.append(Run(c.name, tol, seconds, value, c.info(result)))
+        log(
+            f"  {c.name}: median {statistics.median(seconds):.3f}s at tol={tol:g}, gap {(value - reference) / abs(reference):.1e}"
+        )
+    return runs, reference
 
 
 def machine() -> str:
@@ -55,7 +90,8 @@ def machine() -> str:
         import threadpoolctl
 
         blas = ", ".join(
-            f"{i['internal_api']} {i.get('version')} ({i.get('architecture')})" for i in threadpoolctl.threadpool_info()
+            f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
+            for i in threadpoolctl.threadpool_info()
         )
     except ImportError:
         blas = "unknown"
@@ -68,30 +104,40 @@ def machine() -> str:
     except OSError:
         pass
     return (
-        f"{dt.date.today().isoformat()}, {platform.machine()} {cpu}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, numpy {numpy.__version__}, scipy {scipy.__version__}, BLAS {blas}"
+        f"{dt.date.today().isoformat()}; {platform.machine()} {cpu}, {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}, numpy {numpy.__version__}, scipy {scipy.__version__}; BLAS {blas}"
     )
 
 
-def markdown_table(title: str, runs: list[Run], reference: float, peer: str | None = None) -> str:
-    best_peer = min(
-        (r.median for r in runs if r.contender.startswith(peer or "\0") and _ok(r, reference)), default=None
-    )
+def versions(*modules: str) -> str:
+    import importlib
+
+    out = []
+    for name in modules:
+        try:
+            out.append(f"{name} {importlib.import_module(name).__version__}")
+        except ImportError:
+            out.append(f"{name} (not installed)")
+    return ", ".join(out)
+
+
+def markdown_table(title: str, runs: list[Run], reference: float, ours: str, peers: Sequence[str]) -> str:
+    def ok(r: Run) -> bool:
+        return (r.objective - reference) / abs(reference) <= GAP
+
+    peer_times = [r.median for r in runs if r.contender in peers and ok(r)]
+    best_peer = min(peer_times, default=None)
     lines = [
-        f"### {title}",
+        f"#### {title}",
         "",
-        "| contender | median s | runs | iterations | rel. objective gap | vs best peer | note |",
+        "| contender | median s | runs | tol used | rel. objective gap | time / best peer | note |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         gap = (r.objective - reference) / abs(reference)
         ratio = f"{r.median / best_peer:.2f}x" if best_peer else "-"
-        ok = "" if _ok(r, reference) else " **not converged to 1e-6**"
+        flag = "" if ok(r) else " **not converged to 1e-6**"
         lines.append(
-            f"| {r.contender} | {r.median:.3f} | {len(r.seconds)} | {r.n_iter} | {gap:.1e}{ok} | {ratio} | {r.note} |"
+            f"| {r.contender} | {r.median:.3f} | {len(r.seconds)} | {r.tol:g} | {gap:.1e}{flag} | {ratio} | {r.note} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _ok(run: Run, reference: float) -> bool:
-    return (run.objective - reference) / abs(reference) <= 1e-6

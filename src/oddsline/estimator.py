@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import softmax
 
@@ -24,7 +25,7 @@ from .core.link import expit
 from .core.multinomial import MultinomialProblem, center
 from .core.objective import Problem
 from .core.solvers import SolverResult, fit_cd, fit_lbfgs, fit_newton
-from .core.solvers.choice import choose_solver
+from .core.solvers.choice import choose_solver, should_whiten
 
 __all__ = ["LogisticRegression"]
 
@@ -197,19 +198,26 @@ class LogisticRegression:
             name, reason = choose_solver(
                 n_rows=problem.n_rows,
                 n_params=problem.n_params,
-                sparse=not isinstance(problem.X, np.ndarray),
+                sparse=sp.issparse(problem.X),
                 l1=l1,
                 n_classes=n_classes,
             )
         else:
             name, reason = self.solver, "requested"
         max_iter = self.max_iter or _DEFAULT_MAX_ITER[name]
-        result = _SOLVERS[name](problem, theta0, tol=self.tol, max_iter=max_iter)
+        whiten = should_whiten(n_rows=problem.n_rows, n_features=problem.n_features, sparse=sp.issparse(problem.X))
+        if name == "lbfgs":
+            result = fit_lbfgs(problem, theta0, tol=self.tol, max_iter=max_iter, whiten=whiten)
+            reason += "; whitened" if whiten else ""
+        else:
+            result = _SOLVERS[name](problem, theta0, tol=self.tol, max_iter=max_iter)
         if isinstance(problem, MultinomialProblem):
             result.theta = center(problem, result.theta)
         if not result.converged and name == "newton" and not l1:
             # max_iter was sized for Newton's few, expensive iterations; L-BFGS gets its own budget.
-            fallback = fit_lbfgs(problem, result.theta, tol=self.tol, max_iter=_DEFAULT_MAX_ITER["lbfgs"])
+            fallback = fit_lbfgs(
+                problem, result.theta, tol=self.tol, max_iter=_DEFAULT_MAX_ITER["lbfgs"], whiten=whiten
+            )
             reason = (
                 f"{reason}; newton stopped unconverged ({result.message or 'max_iter reached'}), continued with lbfgs"
             )

@@ -40,22 +40,43 @@ def binomial_loss_gradient_hessian(
 
 
 def multinomial_loss_gradient(
-    eta: NDArray[np.float64], y: NDArray[np.int64], weight: NDArray[np.float64]
+    eta: NDArray[np.float64],
+    y: NDArray[np.int64],
+    weight: NDArray[np.float64],
+    *,
+    flat_index: NDArray[np.intp] | None = None,
+    unit_weight: bool = False,
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-    """Softmax cross-entropy. ``eta`` is (n, K), ``y`` the class index per row.
+    """Softmax cross-entropy. ``eta`` is (n, K) C-ordered, ``y`` the class index per row.
 
     Returns (sum of weighted losses, weighted derivative (n, K) = w * (softmax - onehot), softmax (n, K)).
-    The log-sum-exp is shifted by the row maximum so no exp overflows.
+    ``flat_index`` (row * K + y, precomputable once per problem) and ``unit_weight`` skip work on the
+    hot path of L-BFGS, where this function is most of an evaluation's cost.
     """
-    shift = eta.max(axis=1, keepdims=True)
-    z = eta - shift
-    np.exp(z, out=z)
-    norm = z.sum(axis=1, keepdims=True)
-    log_norm = np.log(norm[:, 0]) + shift[:, 0]
-    rows = np.arange(eta.shape[0])
-    loss = float(weight @ (log_norm - eta[rows, y]))
-    z /= norm
-    g = z.copy()
-    g[rows, y] -= 1.0
-    g *= weight[:, None]
-    return loss, g, z
+    n, K = eta.shape
+    if flat_index is None:
+        flat_index = np.arange(n) * K + y
+    eta_true = eta.ravel()[flat_index]
+    # Shifting by the row maximum protects exp from overflow but costs two passes; it is only needed
+    # once some |eta| is large (exp(300) * K is still far from float64's limit).
+    if np.abs(eta).max() > 300.0:
+        shift = eta.max(axis=1, keepdims=True)
+        prob = np.exp(eta - shift)
+    else:
+        shift = None
+        prob = np.exp(eta)
+    norm = prob.sum(axis=1)
+    log_norm = np.log(norm)
+    if shift is not None:
+        log_norm += shift[:, 0]
+    prob /= norm[:, None]
+    row_loss = log_norm - eta_true
+    if unit_weight:
+        loss = float(row_loss.sum())
+        g = prob.copy()
+        g.ravel()[flat_index] -= 1.0
+    else:
+        loss = float(weight @ row_loss)
+        g = prob * weight[:, None]
+        g.ravel()[flat_index] -= weight
+    return loss, g, prob

@@ -37,9 +37,22 @@ class MultinomialProblem:
     l1_ratio: float = 0.0
     fit_intercept: bool = True
     total_weight: float = field(init=False)
+    _flat_index: NDArray[np.intp] = field(init=False, repr=False, compare=False)
+    _unit_weight: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "total_weight", float(self.weight.sum()))
+        object.__setattr__(self, "_flat_index", np.arange(self.y.shape[0]) * self.n_classes + self.y)
+        object.__setattr__(self, "_unit_weight", bool(np.all(self.weight == 1.0)))
+
+    def _loss(self, theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+        return multinomial_loss_gradient(
+            self.linear_predictor(theta),
+            self.y,
+            self.weight,
+            flat_index=self._flat_index,
+            unit_weight=self._unit_weight,
+        )
 
     @property
     def n_rows(self) -> int:
@@ -85,14 +98,14 @@ class MultinomialProblem:
         return value
 
     def objective(self, theta: NDArray[np.float64]) -> float:
-        loss, _, _ = multinomial_loss_gradient(self.linear_predictor(theta), self.y, self.weight)
+        loss, _, _ = self._loss(theta)
         return loss / self.total_weight + self.penalty(theta)
 
     def objective_gradient(self, theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         W, _ = self.unpack(theta)
-        loss, g, _ = multinomial_loss_gradient(self.linear_predictor(theta), self.y, self.weight)
+        loss, g, _ = self._loss(theta)
         scale = 1.0 / self.total_weight
-        grad_W = np.asarray(self.X.T @ g).T * scale + self.l2 * W
+        grad_W = np.asarray(g.T @ self.X) * scale + self.l2 * W
         parts = [grad_W.ravel()]
         if self.fit_intercept:
             parts.append(g.sum(axis=0) * scale)
@@ -105,7 +118,7 @@ class MultinomialProblem:
 
     def _full_hessian(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         """Full Hessian: block (k, l) is X~^T diag(w p_k (delta_kl - p_l)) X~ / sum(w), X~ = [X, 1]."""
-        _, _, prob = multinomial_loss_gradient(self.linear_predictor(theta), self.y, self.weight)
+        _, _, prob = self._loss(theta)
         K, d = self.n_classes, self.n_features
         da = d + int(self.fit_intercept)
         H = np.zeros((K, da, K, da))

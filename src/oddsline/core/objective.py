@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from .loss import binomial_loss, binomial_loss_gradient, binomial_loss_gradient_hessian
 
-__all__ = ["BLOCK_ROWS", "Problem", "unpack"]
+__all__ = ["BLOCK_ROWS", "Problem", "second_moment", "unpack"]
 
 # 4096 rows x 200 columns x 8 bytes = 6.5 MB: large enough that BLAS runs at full speed, small enough
 # to stay in the last-level cache next to the Hessian.
@@ -193,6 +193,12 @@ class Problem:
             idx = np.arange(d)
             hess[idx, idx] += self.l2
         return hess
+
+
+def second_moment(X: Matrix, weight: NDArray[np.float64], fit_intercept: bool) -> NDArray[np.float64]:
+    """Weighted second-moment matrix of [X, 1] (or X): X~^T diag(w) X~ / sum(w), built in row blocks."""
+    problem = Problem(X, np.zeros(X.shape[0]), weight, C=math.inf, fit_intercept=fit_intercept)
+    return problem.hessian_from_curvature(weight)
 
 
 def unpack(theta: NDArray[np.float64], fit_intercept: bool) -> tuple[NDArray[np.float64], float]:

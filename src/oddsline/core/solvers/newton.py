@@ -38,6 +38,7 @@ def fit_newton(
     """Minimise the normalised objective; converged when max |gradient| <= tol."""
     theta = np.array(theta0, dtype=np.float64)
     result = SolverResult(theta, False, 0, np.inf, np.inf, "newton")
+    n_gradients = [1]  # a list so the line search can count into it
     t0 = time.perf_counter()
     f, grad = problem.objective_gradient(theta)
     result.add_time("gradient", time.perf_counter() - t0)
@@ -63,7 +64,7 @@ def fit_newton(
             result.add_time("factorise", time.perf_counter() - t0)
         step = solve(-grad)
         t0 = time.perf_counter()
-        found = _line_search(problem, theta, f, grad, step)
+        found = _line_search(problem, theta, f, grad, step, n_gradients)
         result.add_time("line_search", time.perf_counter() - t0)
         if found is None:
             if fresh:
@@ -82,6 +83,7 @@ def fit_newton(
         result.objective, result.grad_norm, result.n_iter = f, float(np.max(np.abs(grad))), max_iter
     result.theta = theta
     result.counts["hessians"] = n_hessians
+    result.counts["gradients"] = n_gradients[0]
     if singular and not result.message:
         result.message = "the Hessian was singular (collinear columns or no penalty on an aliased column)"
     return result
@@ -107,6 +109,7 @@ def _line_search(
     f: float,
     grad: NDArray[np.float64],
     step: NDArray[np.float64],
+    n_gradients: list[int],
 ) -> tuple[NDArray[np.float64], float, NDArray[np.float64], bool] | None:
     """Backtrack from the full step; returns (theta, f, gradient, took the full step) or None."""
     slope = float(grad @ step)
@@ -116,6 +119,7 @@ def _line_search(
     for _ in range(_MAX_HALVINGS):
         candidate = theta + t * step
         f_new, grad_new = problem.objective_gradient(candidate)
+        n_gradients[0] += 1
         if f_new <= f + _ARMIJO * t * slope:
             return candidate, f_new, grad_new, t == 1.0
         # Near the optimum f changes below float64 resolution; then a smaller gradient is the test.
