@@ -134,3 +134,48 @@ def test_newton_falls_back_to_lbfgs_and_says_so():
     model = LogisticRegression(solver="newton", max_iter=1).fit(X, y)
     assert model.converged_
     assert model.solver_["name"] == "lbfgs" and "continued with lbfgs" in model.solver_["reason"]
+
+
+@pytest.mark.parametrize("kind", ["binary", "multinomial"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_whitened_lbfgs_reaches_the_newton_optimum_on_badly_scaled_columns(kind, fit_intercept):
+    from oddsline.core.multinomial import MultinomialProblem
+    from oddsline.core.solvers import fit_lbfgs, fit_newton
+    from oddsline.core.solvers.lbfgs import _Whitening
+    from oddsline.estimator import cold_start
+
+    X, y = _data(kind, seed=21, n=600)
+    X = X * np.logspace(-2, 3, X.shape[1])  # scales 1e-2 .. 1e3
+    w = np.ones(len(y))
+    if kind == "binary":
+        problem = Problem(X, (y == 1).astype(float), w, C=1.0, fit_intercept=fit_intercept)
+    else:
+        problem = MultinomialProblem(X, y, w, 3, C=1.0, fit_intercept=fit_intercept)
+    transform = _Whitening(problem)
+    theta = np.random.default_rng(0).normal(size=problem.n_params)
+    np.testing.assert_allclose(transform.to_theta(transform.to_gamma(theta)), theta, rtol=1e-9, atol=1e-12)
+    whitened = fit_lbfgs(problem, cold_start(problem), tol=1e-9, whiten=True)
+    plain = fit_lbfgs(problem, cold_start(problem), tol=1e-9, max_iter=20_000)
+    reference = fit_newton(problem, cold_start(problem), tol=1e-11)
+    assert whitened.converged or "precision" in whitened.message
+    assert whitened.objective == pytest.approx(reference.objective, rel=1e-12)
+    assert whitened.n_iter < plain.n_iter  # the point of whitening
+
+
+@pytest.mark.parametrize("kind", ["binary", "multinomial"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_wide_designs_are_solved_in_the_row_space(kind, fit_intercept):
+    rng = np.random.default_rng(31)
+    n, d = 80, 300
+    X = rng.normal(size=(n, d))
+    K = 2 if kind == "binary" else 3
+    y = (X[:, :5] @ rng.normal(size=(5, K)) + rng.gumbel(size=(n, K))).argmax(axis=1)
+    w = rng.uniform(0.5, 2.0, size=n)
+    ours = LogisticRegression(C=0.3, fit_intercept=fit_intercept, tol=1e-10).fit(X, y, sample_weight=w)
+    assert "row space" in ours.solver_["reason"] and ours.converged_
+    ref = SkLR(C=0.3, fit_intercept=fit_intercept, solver="lbfgs", tol=1e-12, max_iter=100_000).fit(
+        X, y, sample_weight=w
+    )
+    f_ours = objective(X, y, ours.coef_, ours.intercept_, 0.3, 0.0, w)
+    f_ref = objective(X, y, ref.coef_, ref.intercept_, 0.3, 0.0, w)
+    assert f_ours == pytest.approx(f_ref, rel=1e-9)

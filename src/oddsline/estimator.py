@@ -25,7 +25,8 @@ from .core.link import expit
 from .core.multinomial import MultinomialProblem, center
 from .core.objective import Problem
 from .core.solvers import SolverResult, fit_cd, fit_lbfgs, fit_newton
-from .core.solvers.choice import choose_solver, should_whiten
+from .core.solvers.choice import NEWTON_MAX_PARAMS, choose_solver, should_whiten
+from .core.solvers.row_space import RowSpace
 
 __all__ = ["LogisticRegression"]
 
@@ -193,6 +194,38 @@ class LogisticRegression:
     def _solve(
         self, problem: Problem | MultinomialProblem, theta0: NDArray[np.float64], n_classes: int
     ) -> tuple[SolverResult, dict[str, str]]:
+        """Solve directly, or in the row space of X when the design is wide, dense and has an L2 share."""
+        row_space = _row_space(problem) if self.solver in ("auto", "newton", "lbfgs") else None
+        if row_space is None:
+            return self._solve_direct(problem, theta0, n_classes)
+        gamma = row_space.to_gamma(theta0)
+        tol = self.tol
+        for _ in range(4):
+            # The reduced gradient test is tightened until the original one holds (the maps rotate it).
+            result, choice = self._solve_direct(row_space.problem, gamma, n_classes, tol=tol)
+            gamma = result.theta
+            theta = row_space.to_theta(gamma)
+            objective, grad = problem.objective_gradient(theta)
+            grad_norm = float(np.max(np.abs(grad)))
+            if grad_norm <= self.tol or not result.converged:
+                break
+            tol /= 10
+        result.theta, result.objective, result.grad_norm = theta, objective, grad_norm
+        result.converged = grad_norm <= self.tol or (result.converged and grad_norm <= 1e-6)
+        choice["reason"] = (
+            f"{problem.n_features} columns > {problem.n_rows} rows: solved in the {problem.n_rows}-dimensional "
+            f"row space of X; there: {choice['reason']}"
+        )
+        return result, choice
+
+    def _solve_direct(
+        self,
+        problem: Problem | MultinomialProblem,
+        theta0: NDArray[np.float64],
+        n_classes: int,
+        tol: float | None = None,
+    ) -> tuple[SolverResult, dict[str, str]]:
+        tol = self.tol if tol is None else tol
         l1 = problem.l1 > 0
         if self.solver == "auto":
             name, reason = choose_solver(
@@ -201,30 +234,34 @@ class LogisticRegression:
                 sparse=sp.issparse(problem.X),
                 l1=l1,
                 n_classes=n_classes,
+                unpenalised=problem.l2 == 0 and problem.l1 == 0,
             )
         else:
             name, reason = self.solver, "requested"
         max_iter = self.max_iter or _DEFAULT_MAX_ITER[name]
         whiten = should_whiten(n_rows=problem.n_rows, n_features=problem.n_features, sparse=sp.issparse(problem.X))
         if name == "lbfgs":
-            result = fit_lbfgs(problem, theta0, tol=self.tol, max_iter=max_iter, whiten=whiten)
+            result = fit_lbfgs(problem, theta0, tol=tol, max_iter=max_iter, whiten=whiten)
             reason += "; whitened" if whiten else ""
+            if not result.converged and "precision" in result.message and problem.n_params <= NEWTON_MAX_PARAMS:
+                # L-BFGS's line search works on f, which stops resolving progress before the gradient
+                # of a badly scaled problem is small; Newton steps, accepted on the gradient, finish it.
+                polish = fit_newton(problem, result.theta, tol=tol, max_iter=20)
+                polish.n_iter += result.n_iter
+                result = polish
+                reason += "; polished by Newton at float64 precision"
         else:
-            result = _SOLVERS[name](problem, theta0, tol=self.tol, max_iter=max_iter)
-        if isinstance(problem, MultinomialProblem):
-            result.theta = center(problem, result.theta)
+            result = _SOLVERS[name](problem, theta0, tol=tol, max_iter=max_iter)
         if not result.converged and name == "newton" and not l1:
             # max_iter was sized for Newton's few, expensive iterations; L-BFGS gets its own budget.
-            fallback = fit_lbfgs(
-                problem, result.theta, tol=self.tol, max_iter=_DEFAULT_MAX_ITER["lbfgs"], whiten=whiten
-            )
+            fallback = fit_lbfgs(problem, result.theta, tol=tol, max_iter=_DEFAULT_MAX_ITER["lbfgs"], whiten=whiten)
             reason = (
                 f"{reason}; newton stopped unconverged ({result.message or 'max_iter reached'}), continued with lbfgs"
             )
             fallback.n_iter += result.n_iter
-            if isinstance(problem, MultinomialProblem):
-                fallback.theta = center(problem, fallback.theta)
             result, name = fallback, "lbfgs"
+        if isinstance(problem, MultinomialProblem):
+            result.theta = center(problem, result.theta)
         return result, {"name": name, "reason": reason}
 
     def _previous_theta(self, problems: list[Problem | MultinomialProblem]) -> list[NDArray[np.float64]] | None:
@@ -303,6 +340,16 @@ class LogisticRegression:
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise not_fitted_error("this LogisticRegression is not fitted yet; call fit(X, y) first")
+
+
+def _row_space(problem: Problem | MultinomialProblem) -> RowSpace | None:
+    """The row-space reduction for a wide, dense design with an L2 share, or None where it does not apply."""
+    if sp.issparse(problem.X) or problem.n_features <= problem.n_rows or problem.l2 == 0 or problem.l1 > 0:
+        return None
+    try:
+        return RowSpace(problem)
+    except ValueError:
+        return None
 
 
 def cold_start(problem: Problem | MultinomialProblem) -> NDArray[np.float64]:

@@ -14,6 +14,7 @@ Shape conventions (written here once; every module of ``core`` follows them)
   intercept column.
 - ``y``: (n,) float64 with values 0.0 / 1.0 (binary).
 - ``weight``: (n,) float64, non-negative; all ones when the user gives none.
+- ``offset``: (n,) float64 or None, a fixed term added to the linear predictor.
 - ``theta``: the packed parameter vector the solvers move, (d + 1,) as ``[beta..., b]`` when the
   problem has an intercept, else (d,). ``unpack`` splits it.
 - Row blocks of ``BLOCK_ROWS`` bound every temporary to BLOCK_ROWS x d, never n x d.
@@ -49,6 +50,7 @@ class Problem:
     C: float = 1.0
     l1_ratio: float = 0.0
     fit_intercept: bool = True
+    offset: NDArray[np.float64] | None = None  # added to every linear predictor, never fitted
     total_weight: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +97,8 @@ class Problem:
         eta = np.asarray(self.X @ beta, dtype=np.float64)
         if b != 0.0:
             eta += b
+        if self.offset is not None:
+            eta += self.offset
         return eta
 
     def penalty(self, theta: NDArray[np.float64]) -> float:

@@ -15,7 +15,9 @@ WHITEN_MAX_FEATURES = 2000
 CD_MAX_PARAMS = 8000
 
 
-def choose_solver(*, n_rows: int, n_params: int, sparse: bool, l1: bool, n_classes: int) -> tuple[str, str]:
+def choose_solver(
+    *, n_rows: int, n_params: int, sparse: bool, l1: bool, n_classes: int, unpenalised: bool = False
+) -> tuple[str, str]:
     if l1:
         if n_params > CD_MAX_PARAMS:
             return "cd", f"L1/elastic-net penalty; {n_params} parameters is large for the Gram-form CD"
@@ -27,13 +29,14 @@ def choose_solver(*, n_rows: int, n_params: int, sparse: bool, l1: bool, n_class
         )
     if n_params > NEWTON_MAX_PARAMS:
         return "lbfgs", f"{n_params} parameters > {NEWTON_MAX_PARAMS}: a dense Hessian would cost more than it saves"
-    if n_rows < n_params:
-        return "lbfgs", f"more parameters ({n_params}) than rows ({n_rows})"
+    if n_rows < n_params and unpenalised:
+        return "lbfgs", f"more parameters ({n_params}) than rows ({n_rows}) and no penalty: the Hessian is singular"
     kind = "multinomial" if n_classes > 2 else "binary"
     layout = "sparse" if sparse else "dense"
-    return "newton", f"{kind}, {layout}, n_rows={n_rows} >> n_params={n_params}, smooth penalty"
+    return "newton", f"{kind}, {layout}, {n_params} parameters (a small Hessian), smooth penalty"
 
 
 def should_whiten(*, n_rows: int, n_features: int, sparse: bool) -> bool:
-    """Whiten L-BFGS when the second-moment matrix is cheap next to the iterations it saves."""
-    return not sparse and n_features <= WHITEN_MAX_FEATURES and n_rows >= 2 * (n_features + 1)
+    """Whiten L-BFGS when it is cheap next to the iterations it saves: sparse designs diagonally (one
+    pass), dense ones by the full second-moment factor while d is moderate and n well above d."""
+    return sparse or (n_features <= WHITEN_MAX_FEATURES and n_rows >= 2 * (n_features + 1))

@@ -34,7 +34,7 @@ def fit_lbfgs(
 ) -> SolverResult:
     """Minimise the normalised objective; converged when max |gradient| (in theta) <= tol."""
     t0 = time.perf_counter()
-    transform = _Whitening(problem) if whiten and not sp.issparse(problem.X) else None
+    transform = _Whitening(problem) if whiten else None
     timings = {"whitening": time.perf_counter() - t0} if transform else {}
     evaluations = 0
     last: dict[str, Any] = {}
@@ -88,13 +88,20 @@ def fit_lbfgs(
 
 
 class _Whitening:
-    """theta <-> gamma for beta_k = R gamma_k, per class, in the theta layouts of objective/multinomial."""
+    """theta <-> gamma for beta_k = R gamma_k, per class, in the theta layouts of objective/multinomial.
+
+    Dense designs get the full R = L^-T; sparse ones (too many columns for a d x d factor) the diagonal
+    R = diag(1 / sqrt(E[x_j^2])), which already undoes the skew of hashed or one-hot column frequencies.
+    """
 
     def __init__(self, problem: Any) -> None:
-        moment = second_moment(problem.X, problem.weight, problem.fit_intercept)
-        ridge = 1e-10 * np.trace(moment) / moment.shape[0]
-        lower = cholesky(moment + ridge * np.eye(moment.shape[0]), lower=True)
-        self.R = solve_triangular(lower, np.eye(moment.shape[0]), lower=True).T  # L^-T, upper triangular
+        if sp.issparse(problem.X):
+            self.R = sp.diags(1.0 / _sparse_root_moments(problem.X, problem.weight, problem.fit_intercept))
+        else:
+            moment = second_moment(problem.X, problem.weight, problem.fit_intercept)
+            ridge = 1e-10 * np.trace(moment) / moment.shape[0]
+            lower = cholesky(moment + ridge * np.eye(moment.shape[0]), lower=True)
+            self.R = solve_triangular(lower, np.eye(moment.shape[0]), lower=True).T  # L^-T, upper triangular
         self.n_classes = int(getattr(problem, "n_classes", 1))
         self.d = problem.n_features
         self.fit_intercept = bool(problem.fit_intercept)
@@ -111,10 +118,20 @@ class _Whitening:
         return rows.ravel()
 
     def to_theta(self, gamma: NDArray[np.float64]) -> NDArray[np.float64]:
-        return self._flat(self._rows(gamma) @ self.R.T)
+        return self._flat(np.asarray((self.R @ self._rows(gamma).T).T))
 
     def to_gamma(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
-        return self._flat(solve_triangular(self.R, self._rows(theta).T, lower=False).T)
+        rows = self._rows(theta)
+        if sp.issparse(self.R):
+            return self._flat(rows / self.R.diagonal())
+        return self._flat(solve_triangular(self.R, rows.T, lower=False).T)
 
     def to_gamma_gradient(self, grad: NDArray[np.float64]) -> NDArray[np.float64]:
-        return self._flat(self._rows(grad) @ self.R)
+        return self._flat(np.asarray((self.R.T @ self._rows(grad).T).T))
+
+
+def _sparse_root_moments(X: sp.csr_matrix, weight: NDArray[np.float64], fit_intercept: bool) -> NDArray[np.float64]:
+    """sqrt of the weighted mean of x_j^2 per column (1 for all-zero columns), and 1 for the intercept."""
+    squares = np.asarray(X.multiply(X).T @ weight).ravel() / weight.sum()
+    root = np.sqrt(np.where(squares > 0, squares, 1.0))
+    return np.r_[root, 1.0] if fit_intercept else root

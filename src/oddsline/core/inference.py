@@ -1,0 +1,184 @@
+"""Covariance of fitted coefficients, likelihood statistics, aliasing and collinearity diagnostics.
+
+All functions take a problem of ``objective.py`` (binary) and its optimum theta = [beta..., b]. Counts
+follow frequency-weight semantics: a weight of 2 is the same row twice (as statsmodels' GLM
+freq_weights), so n is sum(w).
+
+Covariances (p = number of parameters, H = Hessian of the penalised negative log-likelihood,
+I = Fisher information of the likelihood alone, s_i = score contribution of row i):
+
+- ``nonrobust``: I^-1 unpenalised; for an L2-penalised fit the sandwich H^-1 I H^-1 of the penalised
+  estimator (its bias is not in it: the intervals are for the penalised target).
+- ``HC0``: H^-1 (sum_i s_i s_i^T) H^-1; ``HC1``: HC0 * n / (n - p).
+- ``cluster``: H^-1 (sum_g S_g S_g^T) H^-1 * G / (G - 1) * (n - 1) / (n - p), S_g the summed scores of group
+  g, as statsmodels' cov_type="cluster".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from .link import expit
+from .objective import BLOCK_ROWS, Problem
+
+__all__ = [
+    "COV_TYPES",
+    "aliased_columns",
+    "condition_number",
+    "covariance",
+    "fisher_information",
+    "log_likelihood",
+    "null_log_likelihood",
+    "vif",
+]
+
+COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+
+
+def fisher_information(problem: Problem, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """X~^T diag(w p (1 - p)) X~, unnormalised, without the penalty."""
+    unpenalised = dataclasses.replace(problem, C=math.inf)
+    return unpenalised.hessian(theta) * problem.total_weight
+
+
+def penalised_hessian(problem: Problem, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Hessian of the unnormalised penalised objective (the L2 part; L1 has none)."""
+    return problem.hessian(theta) * problem.total_weight
+
+
+def covariance(
+    problem: Problem,
+    theta: NDArray[np.float64],
+    cov_type: str = "nonrobust",
+    groups: NDArray[np.int64] | None = None,
+    keep: NDArray[np.intp] | None = None,
+) -> NDArray[np.float64]:
+    """Covariance of theta (restricted to the parameters ``keep``, the non-aliased ones)."""
+    index = np.arange(problem.n_params) if keep is None else keep
+    info = fisher_information(problem, theta)[np.ix_(index, index)]
+    hess = penalised_hessian(problem, theta)[np.ix_(index, index)]
+    bread = np.linalg.inv(hess)
+    if cov_type == "nonrobust":
+        if problem.l2 == 0:
+            return np.linalg.inv(info)
+        return bread @ info @ bread
+    scores_meat, n_groups = _meat(problem, theta, index, groups if cov_type == "cluster" else None)
+    cov = bread @ scores_meat @ bread
+    n, p = problem.total_weight, index.shape[0]
+    if cov_type == "HC1":
+        cov *= n / (n - p)
+    elif cov_type == "cluster":
+        cov *= n_groups / (n_groups - 1) * (n - 1) / (n - p)
+    return cov
+
+
+def _meat(
+    problem: Problem, theta: NDArray[np.float64], index: NDArray[np.intp], groups: NDArray[np.int64] | None
+) -> tuple[NDArray[np.float64], int]:
+    """sum_i s_i s_i^T (or over group sums), built in row blocks so no n x p matrix is formed."""
+    eta = problem.linear_predictor(theta)
+    residual = problem.weight * (problem.y - expit(eta))
+    d = problem.n_features
+    columns = index[index < d]
+    with_intercept = problem.fit_intercept and bool(np.any(index == d))
+    p = index.shape[0]
+    X = problem.X
+    if groups is not None:
+        labels, codes = np.unique(groups, return_inverse=True)
+        sums = np.zeros((labels.shape[0], p))
+    meat = np.zeros((p, p))
+    for start in range(0, problem.n_rows, BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, problem.n_rows)
+        block = X[start:stop][:, columns]
+        block = block.toarray() if sp.issparse(block) else block
+        if with_intercept:
+            block = np.column_stack([block, np.ones(stop - start)])
+        scores = block * residual[start:stop, None]
+        if groups is None:
+            # Frequency weights: a row of weight w stands for w rows whose scores are residual/w each.
+            meat += scores.T @ (
+                scores / np.where(problem.weight[start:stop] > 0, problem.weight[start:stop], 1.0)[:, None]
+            )
+        else:
+            np.add.at(sums, codes[start:stop], scores)
+    if groups is not None:
+        return sums.T @ sums, int(labels.shape[0])
+    return meat, 0
+
+
+def log_likelihood(problem: Problem, theta: NDArray[np.float64]) -> float:
+    eta = problem.linear_predictor(theta)
+    return -float(problem.weight @ (np.logaddexp(0.0, eta) - problem.y * eta))
+
+
+def null_log_likelihood(problem: Problem) -> float:
+    """Log-likelihood of the intercept-only model (or of p = 1/2 everywhere without an intercept)."""
+    w, y = problem.weight, problem.y
+    if not problem.fit_intercept:
+        return -float(w.sum()) * math.log(2.0)
+    rate = float(w @ y / w.sum())
+    if rate in (0.0, 1.0):
+        return 0.0
+    return float(w @ y) * math.log(rate) + float(w @ (1 - y)) * math.log(1 - rate)
+
+
+def aliased_columns(problem: Problem, tol: float = 1e-9) -> NDArray[np.intp]:
+    """Parameters that are exact linear combinations of earlier ones (R's NA coefficients).
+
+    Ordered elimination on the correlation-scaled Gram matrix of [X, 1], the intercept first, so that
+    (as in R) the later of two dependent columns is reported: a full one-hot block loses its last
+    level, never the intercept.
+    """
+    unpenalised = dataclasses.replace(problem, C=math.inf, y=np.zeros(problem.n_rows))
+    gram = unpenalised.hessian_from_curvature(problem.weight)  # X~^T W X~ / sum(w)
+    p = gram.shape[0]
+    order = np.r_[p - 1, np.arange(p - 1)] if problem.fit_intercept else np.arange(p)
+    gram = gram[np.ix_(order, order)]
+    scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
+    scaled = gram / np.outer(scale, scale)
+    zero = np.diag(gram) <= 1e-300  # an all-zero column is aliased with everything
+    aliased = []
+    basis: list[int] = []
+    for j in range(p):
+        if zero[j]:
+            aliased.append(order[j])
+            continue
+        if basis:
+            sub = scaled[np.ix_(basis, basis)]
+            coef = np.linalg.solve(sub, scaled[basis, j])
+            residual = scaled[j, j] - scaled[basis, j] @ coef
+        else:
+            residual = scaled[j, j]
+        if residual <= tol:
+            aliased.append(order[j])
+        else:
+            basis.append(j)
+    return np.array(sorted(aliased), dtype=np.intp)
+
+
+def vif(X: NDArray[np.float64], weight: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """Variance inflation factor of each column: the diagonal of the inverse correlation matrix."""
+    w = np.ones(X.shape[0]) if weight is None else weight
+    mean = w @ X / w.sum()
+    centred_cov = (X - mean).T @ ((X - mean) * w[:, None]) / w.sum()
+    sd = np.sqrt(np.diag(centred_cov))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = centred_cov / np.outer(sd, sd)
+    out = np.full(X.shape[1], np.inf)
+    ok = sd > 0
+    inv = np.linalg.pinv(corr[np.ix_(ok, ok)])
+    out[ok] = np.diag(inv)
+    return out
+
+
+def condition_number(problem: Problem) -> float:
+    """Condition number of [X, 1] with columns scaled to unit length (Belsley, Kuh and Welsch)."""
+    gram = dataclasses.replace(problem, C=math.inf).hessian_from_curvature(problem.weight)
+    scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
+    values = np.linalg.eigvalsh(gram / np.outer(scale, scale))
+    return float(np.sqrt(values.max() / max(values.min(), 1e-300)))
