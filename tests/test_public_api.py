@@ -3,6 +3,13 @@
 import oddsline
 
 EXPECTED = {
+    "wald_test",
+    "lr_test",
+    "inference",
+    "SeparationError",
+    "LRTestResult",
+    "InferenceResult",
+    "InferenceError",
     "ArtifactError",
     "ConvergenceWarning",
     "DataError",

@@ -8,6 +8,7 @@ from ._exceptions import (
     ConvergenceWarning,
     DataError,
     FormatVersionError,
+    InferenceError,
     InputTypeError,
     IntegrityError,
     NotAnArtifactError,
@@ -16,12 +17,14 @@ from ._exceptions import (
     ParameterError,
     ReadError,
     SchemaError,
+    SeparationError,
     TargetError,
 )
 from ._version import __version__
 from .artifact import load
 from .estimator import LogisticRegression
 from .features import FeatureSpec, FittedFeatures
+from .inference import InferenceResult, LRTestResult, inference, lr_test, wald_test
 from .io import read_table
 from .model import Model
 from .regularization import LogisticRegressionCV, RegularizationPath, regularization_path
@@ -34,8 +37,11 @@ __all__ = [
     "FeatureSpec",
     "FittedFeatures",
     "FormatVersionError",
+    "InferenceError",
+    "InferenceResult",
     "InputTypeError",
     "IntegrityError",
+    "LRTestResult",
     "LogisticRegression",
     "LogisticRegressionCV",
     "Model",
@@ -46,10 +52,14 @@ __all__ = [
     "ReadError",
     "RegularizationPath",
     "SchemaError",
+    "SeparationError",
     "TargetError",
     "__version__",
+    "inference",
     "load",
+    "lr_test",
     "read_table",
     "regularization_path",
     "train",
+    "wald_test",
 ]

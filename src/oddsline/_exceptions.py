@@ -11,7 +11,9 @@ stderr and exit code 2; the HTTP layer maps them through one table to a status c
     ├── DataError             the input table cannot be used as given            (also ValueError)
     │   ├── InputTypeError    values that are not numbers where numbers are needed (also TypeError)
     │   ├── TargetError       the target column is missing, has no usable labels, or --positive is wrong
-    │   └── SchemaError       a feature column is missing or of the wrong type
+    │   ├── SchemaError       a feature column is missing or of the wrong type
+    │   └── SeparationError   the classes are (quasi-)separated: no maximum-likelihood estimate exists
+    ├── InferenceError        the statistics asked for are not valid for this fit (L1 p-values, ...)
     ├── ReadError             a file could not be read as a table                 (also OSError)
     ├── ArtifactError         a model file is not a valid, intact .odl file
     │   ├── NotAnArtifactError    pickle, joblib or any other non-.odl file: refused, never executed
@@ -29,6 +31,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "FormatVersionError",
+    "InferenceError",
     "InputTypeError",
     "IntegrityError",
     "NotAnArtifactError",
@@ -37,6 +40,7 @@ __all__ = [
     "ParameterError",
     "ReadError",
     "SchemaError",
+    "SeparationError",
     "TargetError",
 ]
 
@@ -63,6 +67,21 @@ class TargetError(DataError):
 
 class SchemaError(DataError):
     """A feature column is missing or has a type the fitted features cannot use."""
+
+
+class SeparationError(DataError):
+    """The classes are (quasi-)completely separated, so the unpenalised estimate does not exist.
+
+    ``columns`` holds the indices of the design columns in the separating direction.
+    """
+
+    def __init__(self, message: str, columns: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.columns = columns
+
+
+class InferenceError(OddslineError, ValueError):
+    """The requested statistics are not valid for this fit (for example naive p-values after L1)."""
 
 
 class ReadError(OddslineError, OSError):

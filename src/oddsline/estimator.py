@@ -18,12 +18,14 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import softmax
 
-from ._exceptions import ConvergenceWarning, DataError, ParameterError
+from ._exceptions import ConvergenceWarning, DataError, ParameterError, SeparationError
 from ._sklearn_interop import not_fitted_error
 from ._validation import Matrix, check_weight, check_X, class_weights, encode_labels
+from .core.firth import fit_firth
 from .core.link import expit
 from .core.multinomial import MultinomialProblem, center
 from .core.objective import Problem
+from .core.separation import find_separation
 from .core.solvers import SolverResult, fit_cd, fit_lbfgs, fit_newton
 from .core.solvers.choice import NEWTON_MAX_PARAMS, choose_solver, should_whiten
 from .core.solvers.row_space import RowSpace
@@ -60,6 +62,10 @@ class LogisticRegression:
         With more than two classes: the full softmax ("auto", "multinomial") or one-vs-rest.
     warm_start : bool, default False
         Start from the previous fit's coefficients when their shape matches.
+    firth : bool, default False
+        Fit Firth's bias-reduced penalised likelihood (binary, with ``C=math.inf``): finite estimates
+        even when the classes are separated. Without it, an unpenalised fit on separated classes raises
+        :class:`SeparationError` naming the columns involved.
 
     Attributes beyond scikit-learn's: ``converged_``, ``solver_`` ({"name", "reason"}), ``fit_info_``
     (iterations, final gradient/KKT norm, objective, wall time per phase).
@@ -77,6 +83,7 @@ class LogisticRegression:
         max_iter: int | None = None,
         multi_class: str = "auto",
         warm_start: bool = False,
+        firth: bool = False,
     ) -> None:
         self.C = C
         self.l1_ratio = l1_ratio
@@ -87,6 +94,7 @@ class LogisticRegression:
         self.max_iter = max_iter
         self.multi_class = multi_class
         self.warm_start = warm_start
+        self.firth = firth
 
     # -- scikit-learn protocol --------------------------------------------------------------------
 
@@ -130,12 +138,18 @@ class LogisticRegression:
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LogisticRegression:
         started = time.perf_counter()
         self._validate_params()
-        X_checked, classes, problems = self._prepare(X, y, sample_weight)
+        _X_checked, classes, problems = self._prepare(X, y, sample_weight)
         previous = self._previous_theta(problems)
         results, choices = [], []
         for i, problem in enumerate(problems):
             theta0 = previous[i] if previous is not None else cold_start(problem)
-            result, choice = self._solve(problem, theta0, n_classes=classes.shape[0])
+            if self.firth:
+                result = fit_firth(problem, theta0, tol=self.tol, max_iter=self.max_iter or 100)  # type: ignore[arg-type]
+                choice = {"name": "firth", "reason": "requested: Firth's bias-reduced likelihood"}
+            else:
+                result, choice = self._solve(problem, theta0, n_classes=classes.shape[0])
+                if isinstance(problem, Problem) and problem.l2 == 0 and problem.l1 == 0:
+                    _raise_if_separated(problem, result)
             results.append(result)
             choices.append(choice)
         self._store(problems, results, classes)
@@ -145,9 +159,6 @@ class LogisticRegression:
             if not result.converged:
                 warnings.warn(_convergence_advice(result, problems[0]), ConvergenceWarning, stacklevel=2)
                 break
-        else:
-            if math.isinf(self.C) and classes.shape[0] == 2:
-                _warn_if_separated(np.asarray(self.decision_function(X_checked)))
         return self
 
     def _prepare(
@@ -190,6 +201,10 @@ class LogisticRegression:
             raise ParameterError(f"tol must be a positive number, got {self.tol!r}")
         if self.multi_class not in ("auto", "multinomial", "ovr"):
             raise ParameterError(f"multi_class must be 'auto', 'multinomial' or 'ovr', got {self.multi_class!r}")
+        if self.firth and (not math.isinf(C) or ratio > 0):
+            raise ParameterError(
+                "firth=True replaces the L1/L2 penalty by Firth's: use LogisticRegression(firth=True, C=math.inf)"
+            )
 
     def _solve(
         self, problem: Problem | MultinomialProblem, theta0: NDArray[np.float64], n_classes: int
@@ -395,16 +410,22 @@ def _fit_info(results: list[SolverResult], seconds: float) -> dict[str, Any]:
 _SEPARATION_ETA = 30.0
 
 
-def _warn_if_separated(eta: NDArray[np.float64]) -> None:
-    n_extreme = int(np.sum(np.abs(eta) > _SEPARATION_ETA))
-    if n_extreme:
-        warnings.warn(
-            f"{n_extreme} row(s) are fitted with probability 0 or 1 to machine precision: the classes are "
-            "(quasi-)separated, so the unpenalised coefficients run to infinity and their values are "
-            "arbitrary. Use a finite C (a penalty) or remove the separating column.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+def _raise_if_separated(problem: Problem, result: SolverResult) -> None:
+    """Confirm suspected separation with the linear programme and name the columns involved."""
+    eta = problem.linear_predictor(result.theta)
+    if result.converged and not np.any(np.abs(eta[problem.weight > 0]) > _SEPARATION_ETA):
+        return
+    found = find_separation(problem.X, problem.y, problem.weight, problem.fit_intercept)
+    if found is None:
+        return
+    names = ", ".join(f"x{j}" for j in found.columns) or "the intercept alone"
+    raise SeparationError(
+        f"{found.kind} separation: a combination of column(s) {names} separates the classes "
+        f"({found.n_separated_rows} rows are predicted perfectly), so the maximum-likelihood estimate does "
+        "not exist and the coefficients run to infinity. Use LogisticRegression(firth=True, C=math.inf) "
+        "for finite bias-reduced estimates, a finite C (a penalty), or drop those columns",
+        columns=found.columns,
+    )
 
 
 def _convergence_advice(result: SolverResult, problem: Problem | MultinomialProblem) -> str:

@@ -51,10 +51,22 @@ def find_separation(
     )
     if result.status != 0 or -result.fun <= _TOL * signed.shape[0]:
         return None
-    direction = result.x / scale
-    margins = signed @ result.x
+    # The first LP proves separation; a second names the fewest columns: minimise ||beta||_1 over the
+    # separating directions whose margins add up to at least the first one's (a sparse direction).
+    p = signed.shape[1]
+    total = -float(result.fun)
+    sparse_lp = linprog(
+        c=np.ones(2 * p),
+        A_ub=np.vstack([np.hstack([-signed, signed]), np.r_[-signed.sum(axis=0), signed.sum(axis=0)][None, :]]),
+        b_ub=np.r_[np.zeros(signed.shape[0]), -total],
+        bounds=[(0.0, None)] * (2 * p),
+        method="highs",
+    )
+    unit_direction = sparse_lp.x[:p] - sparse_lp.x[p:] if sparse_lp.status == 0 else result.x
+    margins = signed @ unit_direction
+    direction = unit_direction / scale
     d = dense.shape[1]
-    columns = tuple(int(j) for j in np.flatnonzero(np.abs(result.x[:d]) > _TOL))
+    columns = tuple(int(j) for j in np.flatnonzero(np.abs(unit_direction[:d]) > 1e-9 * np.abs(unit_direction).max()))
     n_separated = int(np.sum(margins > _TOL))
     kind = "complete" if n_separated == signed.shape[0] else "quasi-complete"
     return Separation(kind, direction, columns, n_separated)

@@ -1,0 +1,343 @@
+"""Statistical inference for fitted logistic regressions: standard errors, p-values, intervals, tests.
+
+``inference(estimator, X, y)`` returns an :class:`InferenceResult` whose numbers match statsmodels'
+``Logit``/``GLM(Binomial)``/``MNLogit`` where those apply, and which also covers what they refuse:
+L2-penalised fits (the sandwich covariance of the penalised estimator, labelled as such), Firth fits
+(finite estimates and profile intervals under separation), and aliased columns (reported like R's NA
+coefficients and left out of the covariance instead of crashing). L1 fits get no naive p-values: the
+selection makes them invalid; seeded bootstrap intervals are offered instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.stats import chi2, norm
+
+from ._exceptions import InferenceError, NotFittedError, ParameterError
+from .core.firth import firth_penalised_loglik
+from .core.inference import (
+    COV_TYPES,
+    aliased_columns,
+    condition_number,
+    covariance,
+    log_likelihood,
+    null_log_likelihood,
+)
+from .core.multinomial import MultinomialProblem
+from .core.objective import Problem
+from .core.profile import profile_interval
+from .core.solvers import fit_newton
+from .estimator import LogisticRegression, cold_start
+from .inference_result import InferenceResult, LRTestResult
+
+__all__ = ["InferenceResult", "LRTestResult", "inference", "lr_test", "wald_test"]
+
+
+def inference(
+    estimator: LogisticRegression,
+    X: ArrayLike,
+    y: ArrayLike,
+    sample_weight: ArrayLike | None = None,
+    *,
+    cov_type: str = "nonrobust",
+    groups: ArrayLike | None = None,
+    ci: str = "wald",
+    level: float = 0.95,
+    feature_names: list[str] | None = None,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+) -> InferenceResult:
+    """Coefficient table and model statistics of a fitted ``estimator`` on the data it was fitted on.
+
+    cov_type: "nonrobust" (inverse Fisher information), "HC0", "HC1", or "cluster" (with ``groups``).
+    ci: "wald", "profile" (profile likelihood) or "bootstrap" (seeded; the only choice after L1).
+    """
+    if not hasattr(estimator, "coef_"):
+        raise NotFittedError("fit the estimator before asking for inference (estimator.fit(X, y))")
+    if cov_type not in COV_TYPES:
+        raise ParameterError(f"cov_type must be one of {', '.join(COV_TYPES)}, got {cov_type!r}")
+    if cov_type == "cluster" and groups is None:
+        raise ParameterError("cov_type='cluster' needs groups=... (one cluster label per row)")
+    if ci not in ("wald", "profile", "bootstrap"):
+        raise ParameterError(f"ci must be 'wald', 'profile' or 'bootstrap', got {ci!r}")
+    if not 0 < level < 1:
+        raise ParameterError(f"level must be in (0, 1), got {level!r}")
+    _, classes, problems = estimator._prepare(X, y, sample_weight)
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(problems[0].n_features)]
+    if len(names) != problems[0].n_features:
+        raise ParameterError(f"feature_names has {len(names)} names for {problems[0].n_features} columns")
+    firth = bool(getattr(estimator, "firth", False))
+    if problems[0].l1 > 0 and ci != "bootstrap":
+        raise InferenceError(
+            "no p-values or Wald intervals after an L1/elastic-net fit: the penalty selected the columns "
+            "on the same data, so naive standard errors ignore the selection and are too small "
+            "(post-selection inference). Use ci='bootstrap' for seeded bootstrap intervals, or refit "
+            "the selected columns with an L2 penalty or none on fresh data"
+        )
+    if isinstance(problems[0], MultinomialProblem):
+        return _multinomial(estimator, problems[0], classes, names, cov_type, level)
+    if len(problems) > 1:
+        raise InferenceError("inference for one-vs-rest fits is per class: fit one binary model per class")
+    problem = problems[0]
+    theta = np.r_[estimator.coef_[0], estimator.intercept_[0] if problem.fit_intercept else []]
+    if ci == "bootstrap":
+        return _bootstrap(estimator, problem, theta, names, level, n_bootstrap, random_state)
+    group_codes = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    if group_codes is not None and group_codes.shape[0] != problem.n_rows:
+        raise ParameterError(f"groups has {group_codes.shape[0]} labels for {problem.n_rows} rows")
+    aliased = aliased_columns(problem) if problem.l2 == 0 and not firth else np.array([], dtype=np.intp)
+    keep = np.setdiff1d(np.arange(problem.n_params), aliased)
+    if aliased.size:
+        theta = _refit_without(problem, theta, keep)
+    cov = covariance(problem, theta, cov_type, group_codes, keep)
+    params = theta[keep]
+    bse = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    z = norm.ppf(0.5 + level / 2)
+    if ci == "profile":
+        bounds = [
+            profile_interval(problem, theta, int(j), float(s), level=level, firth=firth)
+            for j, s in zip(keep, bse, strict=True)
+        ]
+        conf_int = np.array(bounds)
+    else:
+        conf_int = np.column_stack([params - z * bse, params + z * bse])
+    llf = log_likelihood(problem, theta)
+    label = _label(problem, firth, cov_type)
+    return _ordered_result(
+        problem,
+        names,
+        keep,
+        params,
+        bse,
+        conf_int,
+        cov,
+        aliased,
+        label=label,
+        ci=ci,
+        level=level,
+        llf=llf,
+        llnull=null_log_likelihood(problem),
+        penalised_llf=firth_penalised_loglik(problem, theta) if firth else None,
+        condition=condition_number(problem),
+    )
+
+
+def _label(problem: Problem, firth: bool, cov_type: str) -> str:
+    if firth:
+        return f"Firth penalised likelihood, {cov_type}"
+    if problem.l2 > 0:
+        return f"L2-penalised (C={problem.C:g}): sandwich covariance of the penalised estimator, {cov_type}"
+    return cov_type
+
+
+def _refit_without(problem: Problem, theta: NDArray[np.float64], keep: NDArray[np.intp]) -> NDArray[np.float64]:
+    """Refit on the non-aliased parameters only (the aliased ones are reported as NaN)."""
+    d = problem.n_features
+    columns = keep[keep < d]
+    reduced = dataclasses.replace(
+        problem,
+        X=np.ascontiguousarray(problem.X[:, columns]),
+        fit_intercept=problem.fit_intercept and bool(np.any(keep == d)),
+    )
+    result = fit_newton(reduced, cold_start(reduced), tol=1e-10, max_iter=200)
+    full = np.zeros_like(theta)
+    full[keep] = result.theta
+    return full
+
+
+def _ordered_result(
+    problem: Problem,
+    names: list[str],
+    keep: NDArray[np.intp],
+    params: NDArray[np.float64],
+    bse: NDArray[np.float64],
+    conf_int: NDArray[np.float64],
+    cov: NDArray[np.float64],
+    aliased: NDArray[np.intp],
+    **facts: Any,
+) -> InferenceResult:
+    """Reorder from theta's [beta..., b] to the reported [intercept, beta...], NaN for aliased."""
+    d = problem.n_features
+    all_names = names + (["intercept"] if problem.fit_intercept else [])
+    order = ([d] if problem.fit_intercept else []) + list(range(d))
+    position = {int(j): i for i, j in enumerate(keep)}
+    k = len(order)
+    full_params = np.full(k, np.nan)
+    full_bse = np.full(k, np.nan)
+    full_ci = np.full((k, 2), np.nan)
+    full_cov = np.full((k, k), np.nan)
+    for out, j in enumerate(order):
+        if j in position:
+            i = position[j]
+            full_params[out], full_bse[out], full_ci[out] = params[i], bse[i], conf_int[i]
+            for out2, j2 in enumerate(order):
+                if j2 in position:
+                    full_cov[out, out2] = cov[i, position[j2]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zvalues = full_params / full_bse
+    pvalues = 2 * norm.sf(np.abs(zvalues))
+    return InferenceResult(
+        params=full_params,
+        bse=full_bse,
+        zvalues=zvalues,
+        pvalues=pvalues,
+        conf_int=full_ci,
+        cov=full_cov,
+        param_names=[all_names[j] for j in order],
+        aliased=[all_names[int(j)] for j in aliased],
+        nobs=float(problem.total_weight),
+        df_model=float(len(keep) - int(problem.fit_intercept)),
+        **facts,
+    )
+
+
+def _bootstrap(
+    estimator: LogisticRegression,
+    problem: Problem,
+    theta: NDArray[np.float64],
+    names: list[str],
+    level: float,
+    n_bootstrap: int,
+    random_state: int,
+) -> InferenceResult:
+    """Percentile intervals from refits on seeded resamples (drawn as multinomial frequency weights)."""
+    if n_bootstrap < 20:
+        raise ParameterError(f"n_bootstrap must be at least 20, got {n_bootstrap}")
+    rng = np.random.default_rng(random_state)
+    n = problem.n_rows
+    draws = np.empty((n_bootstrap, problem.n_params))
+    start = theta
+    for b in range(n_bootstrap):
+        counts = rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
+        resampled = dataclasses.replace(problem, weight=problem.weight * counts)
+        result, _ = estimator._solve_direct(resampled, start, 2)
+        draws[b] = result.theta
+    alpha = (1 - level) / 2
+    conf_int = np.quantile(draws, [alpha, 1 - alpha], axis=0).T
+    bse = draws.std(axis=0, ddof=1)
+    keep = np.arange(problem.n_params)
+    result = _ordered_result(
+        problem,
+        names,
+        keep,
+        theta,
+        bse,
+        conf_int,
+        np.cov(draws, rowvar=False),
+        np.array([], dtype=np.intp),
+        label=f"bootstrap ({n_bootstrap} seeded resamples, seed {random_state})",
+        ci="bootstrap",
+        level=level,
+        llf=log_likelihood(problem, theta),
+        llnull=null_log_likelihood(problem),
+        penalised_llf=None,
+        condition=condition_number(problem),
+    )
+    # Bootstrap standard errors describe spread, not a normal test of a post-selection estimate.
+    return dataclasses.replace(
+        result, zvalues=np.full_like(result.params, np.nan), pvalues=np.full_like(result.params, np.nan)
+    )
+
+
+def _multinomial(
+    estimator: LogisticRegression,
+    problem: MultinomialProblem,
+    classes: NDArray[Any],
+    names: list[str],
+    cov_type: str,
+    level: float,
+) -> InferenceResult:
+    """Unpenalised multinomial in the reference-class parametrisation (class 0 is the baseline, as MNLogit)."""
+    if problem.l2 > 0 or problem.l1 > 0:
+        raise InferenceError("multinomial inference is available for unpenalised fits (C=math.inf) only")
+    if cov_type != "nonrobust":
+        raise InferenceError("multinomial inference supports cov_type='nonrobust' only")
+    K, d = problem.n_classes, problem.n_features
+    W, b = estimator.coef_, estimator.intercept_
+    rel_W = W[1:] - W[0]
+    rel_b = b[1:] - b[0]
+    theta = np.concatenate([W.ravel(), b])
+    hessian = problem.hessian(theta) * problem.total_weight
+    # Free parameters of classes 1..K-1 in theta's layout [W.ravel(), b].
+    free = [k * d + j for k in range(1, K) for j in range(d)]
+    if problem.fit_intercept:
+        free += [K * d + k for k in range(1, K)]
+    cov_free = np.linalg.inv(hessian[np.ix_(free, free)])
+    # Report per class: [intercept, x...] for classes 1..K-1.
+    rows, params = [], []
+    labels = []
+    for k in range(1, K):
+        if problem.fit_intercept:
+            rows.append(free.index(K * d + k))
+            params.append(rel_b[k - 1])
+            labels.append(f"{classes[k]}:intercept")
+        for j in range(d):
+            rows.append(free.index(k * d + j))
+            params.append(rel_W[k - 1, j])
+            labels.append(f"{classes[k]}:{names[j]}")
+    cov = cov_free[np.ix_(rows, rows)]
+    params_arr = np.array(params)
+    bse = np.sqrt(np.diag(cov))
+    z = norm.ppf(0.5 + level / 2)
+    zvalues = params_arr / bse
+    loglik = -problem.objective(theta) * problem.total_weight
+    shares = np.bincount(problem.y, weights=problem.weight, minlength=K) / problem.total_weight
+    llnull = float(problem.weight @ np.log(shares[problem.y]))
+    return InferenceResult(
+        params=params_arr,
+        bse=bse,
+        zvalues=zvalues,
+        pvalues=2 * norm.sf(np.abs(zvalues)),
+        conf_int=np.column_stack([params_arr - z * bse, params_arr + z * bse]),
+        cov=cov,
+        param_names=labels,
+        aliased=[],
+        nobs=float(problem.total_weight),
+        df_model=float((K - 1) * d),
+        label=f"nonrobust, reference class {classes[0]!r}",
+        ci="wald",
+        level=level,
+        llf=loglik,
+        llnull=llnull,
+        penalised_llf=None,
+        condition=float("nan"),
+    )
+
+
+def lr_test(
+    small: LogisticRegression,
+    big: LogisticRegression,
+    X_small: ArrayLike,
+    X_big: ArrayLike,
+    y: ArrayLike,
+    sample_weight: ArrayLike | None = None,
+) -> LRTestResult:
+    """Likelihood-ratio test of a nested pair of unpenalised fits: 2 (llf_big - llf_small) ~ chi2(df)."""
+    results = [inference(model, X, y, sample_weight) for model, X in ((small, X_small), (big, X_big))]
+    if any("penalised" in r.label.lower() for r in results):
+        raise InferenceError("the likelihood-ratio test needs unpenalised fits (C=math.inf) on both sides")
+    df = round(results[1].df_model - results[0].df_model)
+    if df <= 0:
+        raise InferenceError(f"the bigger model must have more free parameters than the smaller one (difference {df})")
+    statistic = 2.0 * (results[1].llf - results[0].llf)
+    return LRTestResult(statistic=float(statistic), df=df, pvalue=float(chi2.sf(max(statistic, 0.0), df)))
+
+
+def wald_test(result: InferenceResult, R: ArrayLike, q: ArrayLike | None = None) -> LRTestResult:
+    """Wald test of the linear hypothesis R params = q (R is r x k over result.param_names)."""
+    R_arr = np.atleast_2d(np.asarray(R, dtype=np.float64))
+    if R_arr.shape[1] != result.params.shape[0]:
+        raise ParameterError(f"R must have {result.params.shape[0]} columns (one per parameter), got {R_arr.shape[1]}")
+    q_arr = np.zeros(R_arr.shape[0]) if q is None else np.atleast_1d(np.asarray(q, dtype=np.float64))
+    if np.any(np.isnan(result.params[np.any(R_arr != 0, axis=0)])):
+        raise InferenceError("the hypothesis involves an aliased parameter, which has no estimate")
+    used = ~np.isnan(result.params)
+    diff = R_arr[:, used] @ result.params[used] - q_arr
+    middle = R_arr[:, used] @ result.cov[np.ix_(used, used)] @ R_arr[:, used].T
+    statistic = float(diff @ np.linalg.solve(middle, diff))
+    df = R_arr.shape[0]
+    return LRTestResult(statistic=statistic, df=df, pvalue=float(chi2.sf(statistic, df)))
