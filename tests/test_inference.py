@@ -62,7 +62,7 @@ def test_islr_default_matches_statsmodels_and_the_published_table(default_data):
 
 @pytest.mark.parametrize("cov_type", ["nonrobust", "HC0", "HC1", "cluster"])
 def test_credit_scoring_covariances_match_statsmodels(credit_data, cov_type):
-    X, y, names, job = credit_data
+    X, y, _, job = credit_data
     groups = pd.factorize(job)[0]
     ours = inference(
         LogisticRegression(C=INF, tol=1e-11).fit(X, y),
