@@ -146,8 +146,8 @@ def test_bad_inputs_are_named():
         fitted.predict(np.ones((5, 3)))
 
 
-def test_separable_data_without_penalty_warns_with_advice():
+def test_separable_data_without_penalty_is_refused_with_advice():
     X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
     y = np.array([0.0, 0.0, 1.0, 1.0])
-    with pytest.warns(oddsline.ConvergenceWarning, match="separat"):
+    with pytest.raises(oddsline.SeparationError, match="firth=True"):
         LogisticRegression(C=math.inf, max_iter=20).fit(X, y)

@@ -262,3 +262,25 @@ def test_bad_arguments(default_data):
         inference(model, X, y, cov_type="cluster")
     with pytest.raises(oddsline.NotFittedError):
         inference(LogisticRegression(), X, y)
+
+
+def test_model_inference_from_kept_matrices_equals_inference_on_the_data(tmp_path):
+    table = oddsline.read_table(DATA / "telco_churn.csv")
+    model = oddsline.train(table, target="churn", positive="Yes", test_size=0.0)
+    kept = oddsline.load(model.save(tmp_path / "m.odl")).inference()
+    recomputed = model.inference(data=table)
+    assert kept.param_names == ["intercept", *model.design_names]
+    np.testing.assert_allclose(kept.params, recomputed.params, rtol=1e-12)
+    np.testing.assert_allclose(kept.bse, recomputed.bse, rtol=1e-9)
+    assert "penalised" in kept.label
+    robust = model.inference(data=table, cov_type="HC1")
+    assert robust.bse.shape == kept.bse.shape
+    with pytest.raises(oddsline.ParameterError, match="training rows"):
+        model.inference(cov_type="HC1")
+
+
+def test_training_names_separating_design_columns():
+    rows = [{"plan": "gold", "x": float(i % 7), "churn": "Yes"} for i in range(20)]
+    rows += [{"plan": "basic", "x": float(i % 5), "churn": "No"} for i in range(20)]
+    with pytest.raises(SeparationError, match="plan="):
+        oddsline.train(rows, target="churn", C=INF, test_size=0.0)

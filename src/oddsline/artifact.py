@@ -48,6 +48,7 @@ _MAX_ARRAY_BYTES = 4 * 1024**3
 def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     arrays = {"coef": np.ascontiguousarray(model.coef, dtype=np.float64)}
+    arrays.update({name: np.ascontiguousarray(value, dtype=np.float64) for name, value in model.statistics.items()})
     blobs = {f"arrays/{name}.npy": _npy_bytes(arr) for name, arr in arrays.items()}
     manifest = {
         "format": FORMAT_NAME,
@@ -129,7 +130,7 @@ def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
     extra = sorted(set(infos) - set(members) - {MANIFEST, MANIFEST_DIGEST})
     if extra:
         raise IntegrityError(f"{source} contains member(s) {extra} that its manifest does not list; refusing it")
-    arrays = {
+    arrays: dict[str, NDArray[Any]] = {
         name[len("arrays/") : -len(".npy")]: _read_array(source, zf, infos, name, meta)
         for name, meta in members.items()
     }
@@ -137,7 +138,8 @@ def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
     return Model(
         features=FittedFeatures.from_dict(body["features"]),
         target=BinaryTarget.from_dict(body["target"]),
-        coef=arrays["coef"],
+        coef=arrays.pop("coef"),
+        statistics=arrays,
         intercept=float(body["intercept"]),
         threshold=float(body["threshold"]),
         params=body.get("params", {}),

@@ -405,9 +405,10 @@ def _fit_info(results: list[SolverResult], seconds: float) -> dict[str, Any]:
     }
 
 
-# |eta| beyond this means a fitted probability within 1e-13 of 0 or 1: for an unpenalised fit that only
-# happens when the classes are (quasi-)separated and the likelihood has no finite maximiser.
-_SEPARATION_ETA = 30.0
+# |eta| beyond this means a fitted probability within 3e-7 of 0 or 1. Unpenalised fits rarely get there
+# unless the classes are (quasi-)separated, and the linear programme then decides; a false alarm only
+# costs that programme.
+_SEPARATION_ETA = 15.0
 
 
 def _raise_if_separated(problem: Problem, result: SolverResult) -> None:

@@ -11,6 +11,7 @@ selection makes them invalid; seeded bootstrap intervals are offered instead.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,10 @@ from .core.inference import (
     aliased_columns,
     condition_number,
     covariance,
+    fisher_information,
     log_likelihood,
     null_log_likelihood,
+    penalised_hessian,
 )
 from .core.multinomial import MultinomialProblem
 from .core.objective import Problem
@@ -34,7 +37,15 @@ from .core.solvers import fit_newton
 from .estimator import LogisticRegression, cold_start
 from .inference_result import InferenceResult, LRTestResult
 
-__all__ = ["InferenceResult", "LRTestResult", "inference", "lr_test", "wald_test"]
+__all__ = [
+    "InferenceResult",
+    "LRTestResult",
+    "inference",
+    "inference_from_information",
+    "information_at_fit",
+    "lr_test",
+    "wald_test",
+]
 
 
 def inference(
@@ -305,6 +316,65 @@ def _multinomial(
         llnull=llnull,
         penalised_llf=None,
         condition=float("nan"),
+    )
+
+
+def information_at_fit(estimator: LogisticRegression, X: ArrayLike, y: ArrayLike) -> dict[str, NDArray[np.float64]]:
+    """What a binary fit keeps for inference without its data: the information matrices at the optimum
+    (over [beta..., intercept]) and [llf, llnull, nobs]."""
+    _, _, problems = estimator._prepare(X, y, None)
+    problem = problems[0]
+    if not isinstance(problem, Problem) or len(problems) > 1:
+        return {}
+    theta = np.r_[estimator.coef_[0], estimator.intercept_[0] if problem.fit_intercept else []]
+    return {
+        "fisher_information": fisher_information(problem, theta),
+        "penalised_hessian": penalised_hessian(problem, theta),
+        "likelihood": np.array([log_likelihood(problem, theta), null_log_likelihood(problem), problem.total_weight]),
+    }
+
+
+def inference_from_information(
+    theta: NDArray[np.float64],
+    statistics: dict[str, NDArray[np.float64]],
+    names: list[str],
+    C: float,
+    level: float = 0.95,
+) -> InferenceResult:
+    """Model-based inference from kept information matrices (theta over [beta..., intercept])."""
+    info, hess = statistics["fisher_information"], statistics["penalised_hessian"]
+    penalised = not math.isinf(C)
+    if penalised:
+        bread = np.linalg.inv(hess)
+        cov = bread @ info @ bread
+    else:
+        cov = np.linalg.inv(info)
+    d = len(names)
+    order = [d, *range(d)]
+    params = theta[order]
+    cov = cov[np.ix_(order, order)]
+    bse = np.sqrt(np.diag(cov))
+    z = norm.ppf(0.5 + level / 2)
+    zvalues = params / bse
+    llf, llnull, nobs = (float(v) for v in statistics["likelihood"])
+    return InferenceResult(
+        params=params,
+        bse=bse,
+        zvalues=zvalues,
+        pvalues=2 * norm.sf(np.abs(zvalues)),
+        conf_int=np.column_stack([params - z * bse, params + z * bse]),
+        cov=cov,
+        param_names=["intercept", *names],
+        aliased=[],
+        nobs=nobs,
+        df_model=float(d),
+        label=f"L2-penalised (C={C:g}): sandwich covariance of the penalised estimator, nonrobust"
+        if penalised
+        else "nonrobust",
+        ci="wald",
+        level=level,
+        llf=llf,
+        llnull=llnull,
     )
 
 

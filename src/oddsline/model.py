@@ -10,8 +10,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._exceptions import ParameterError
 from .core.link import expit
+from .estimator import LogisticRegression
 from .features import FittedFeatures
+from .inference_result import InferenceResult
 from .io import TableLike, to_arrow
 from .metrics import evaluate_binary
 from .target import BinaryTarget
@@ -34,6 +37,9 @@ class Model:
     threshold: float = 0.5
     params: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # Kept from training for inference without the data: "fisher_information", "penalised_hessian"
+    # (over [beta..., intercept], unnormalised) and "likelihood" = [llf, llnull, nobs].
+    statistics: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[Any]:
@@ -70,6 +76,60 @@ class Model:
     def coefficients(self) -> dict[str, float]:
         """Coefficient of each design column, by name (standardised units for numeric columns)."""
         return dict(zip(self.design_names, map(float, self.coef), strict=True))
+
+    def inference(
+        self,
+        data: TableLike | None = None,
+        *,
+        cov_type: str = "nonrobust",
+        groups: Any = None,
+        ci: str = "wald",
+        level: float = 0.95,
+    ) -> InferenceResult:
+        """Coefficient table with standard errors, z, p-values and intervals, in design-column names.
+
+        Without ``data`` it reuses the information matrices kept at training (model-based covariance,
+        Wald intervals); robust or cluster covariances and profile intervals need the training rows.
+        """
+        from .inference import inference, inference_from_information
+
+        if data is None:
+            if cov_type != "nonrobust" or ci != "wald":
+                raise ParameterError(
+                    f"cov_type={cov_type!r} and ci={ci!r} need the training rows: model.inference(data=training_table, ...)"
+                )
+            if not self.statistics:
+                raise ParameterError(
+                    "this model kept no information matrices; pass the training rows: model.inference(data=...)"
+                )
+            theta = np.r_[self.coef, self.intercept]
+            return inference_from_information(
+                theta, self.statistics, self.design_names, float(self.params.get("C", 1.0)), level
+            )
+        table = to_arrow(data)
+        X = self.features.transform(table)
+        y = self.target.encode(table)
+        return inference(
+            self.as_estimator(),
+            X,
+            y,
+            cov_type=cov_type,
+            groups=groups,
+            ci=ci,
+            level=level,
+            feature_names=self.design_names,
+        )
+
+    def as_estimator(self) -> LogisticRegression:
+        """The fitted numeric estimator behind this model (on design matrices, classes 0 and 1)."""
+        C = self.params.get("C", 1.0)
+        estimator = LogisticRegression(C=float(C))
+        estimator.classes_ = np.array([0.0, 1.0])
+        estimator.coef_ = self.coef.reshape(1, -1).copy()
+        estimator.intercept_ = np.array([self.intercept])
+        estimator.n_features_in_ = self.coef.shape[0]
+        estimator._multinomial = False
+        return estimator
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model as one ``.odl`` file (atomically); returns the path."""

@@ -14,10 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from ._exceptions import ParameterError, TargetError
+from ._exceptions import ParameterError, SeparationError, TargetError
 from ._version import __version__
 from .estimator import LogisticRegression
 from .features import FeatureSpec
+from .inference import information_at_fit
 from .io import TableLike, to_arrow
 from .model import Model
 from .target import Label, resolve_target
@@ -60,7 +61,16 @@ def train(
     if y.min() == y.max():
         raise TargetError(f"the training rows hold only one class of {target!r}; lower --test-size or add data")
     estimator = LogisticRegression(C=C)
-    estimator.fit(X, y)
+    try:
+        estimator.fit(X, y)
+    except SeparationError as exc:
+        names = ", ".join(repr(features.design_names[j]) for j in exc.columns)
+        raise SeparationError(
+            f"the classes of {target!r} are separated by {names}: an unpenalised fit has no finite "
+            "estimate. Use a finite C (--C 1), or drop or merge those columns/levels",
+            columns=exc.columns,
+        ) from None
+    statistics = information_at_fit(estimator, X, y)
     info: dict[str, Any] = {
         "n_rows": table.num_rows,
         "n_train": len(train_idx),
@@ -78,6 +88,7 @@ def train(
         features=features,
         target=binary,
         coef=estimator.coef_[0].copy(),
+        statistics=statistics,
         intercept=float(estimator.intercept_[0]),
         threshold=0.5,
         params={"C": _json_number(C), "test_size": test_size, "seed": seed, "penalty": "l2"},

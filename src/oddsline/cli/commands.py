@@ -180,8 +180,13 @@ def run_inspect(args: argparse.Namespace) -> int:
         f"trained  {summary['info'].get('created_at')} on {summary['info'].get('n_train')} rows, "
         f"C={model.params.get('C')}, threshold {model.threshold}"
     )
+    print()
+    if model.statistics:
+        print(model.inference().summary())
+        print("\nnumeric columns are standardised: a coefficient is the change in log-odds per standard deviation")
+        return 0
     width = max(len("intercept"), *(len(n) for n in model.design_names))
-    print(f"\n{'term':<{width}}  coefficient")
+    print(f"{'term':<{width}}  coefficient")
     print(f"{'intercept':<{width}}  {model.intercept: .6f}")
     for name, value in summary["coefficients"].items():
         print(f"{name:<{width}}  {value: .6f}")
@@ -201,6 +206,7 @@ def _inspect_summary(model: Model) -> dict[str, Any]:
         "params": model.params,
         "features": model.features.to_dict(),
         "info": model.info,
+        "inference": model.inference().to_dict() if model.statistics else None,
     }
 
 
