@@ -31,7 +31,7 @@ FLOPS = 95e9  # DGEMM flop/s
 # -- data --------------------------------------------------------------------------------------------
 
 
-def flights_design() -> tuple[np.ndarray, np.ndarray]:
+def flights_design(drop_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """F1: 327k flights, target arr_delay > 15, one-hot carrier/origin/dest/month/hour/weekday + 3 numerics."""
     import pandas as pd
 
@@ -43,7 +43,7 @@ def flights_design() -> tuple[np.ndarray, np.ndarray]:
         {c: df[c].astype(str) for c in ("carrier", "origin", "dest", "month", "hour")}
         | {"weekday": weekday.astype(str)}
     )
-    onehot = pd.get_dummies(cats, dtype=float).to_numpy()
+    onehot = pd.get_dummies(cats, dtype=float, drop_first=drop_first).to_numpy()
     nums = df[["distance", "sched_dep_time", "sched_arr_time"]].to_numpy(dtype=float)
     nums = (nums - nums.mean(axis=0)) / nums.std(axis=0)
     return np.ascontiguousarray(np.column_stack([onehot, nums])), y

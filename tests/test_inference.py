@@ -284,3 +284,16 @@ def test_training_names_separating_design_columns():
     rows += [{"plan": "basic", "x": float(i % 5), "churn": "No"} for i in range(20)]
     with pytest.raises(SeparationError, match="plan="):
         oddsline.train(rows, target="churn", C=INF, test_size=0.0)
+
+
+def test_vif_and_condition_number_match_statsmodels(credit_data):
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    X, y, names, _ = credit_data
+    result = inference(LogisticRegression(C=INF).fit(X, y), X, y, feature_names=names)
+    exog = sm.add_constant(X)
+    expected = [variance_inflation_factor(exog, j + 1) for j in range(X.shape[1])]
+    np.testing.assert_allclose(list(result.extra["vif"].values()), expected, rtol=1e-8)
+    scaled = exog / np.linalg.norm(exog, axis=0)
+    assert result.condition == pytest.approx(np.linalg.cond(scaled), rel=1e-6)
+    assert "condition number" in result.summary()

@@ -26,9 +26,11 @@ from .core.inference import (
     condition_number,
     covariance,
     fisher_information,
+    gram_matrix,
     log_likelihood,
     null_log_likelihood,
     penalised_hessian,
+    vif,
 )
 from .core.multinomial import MultinomialProblem
 from .core.objective import Problem
@@ -100,7 +102,8 @@ def inference(
     group_codes = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
     if group_codes is not None and group_codes.shape[0] != problem.n_rows:
         raise ParameterError(f"groups has {group_codes.shape[0]} labels for {problem.n_rows} rows")
-    aliased = aliased_columns(problem) if problem.l2 == 0 and not firth else np.array([], dtype=np.intp)
+    gram = gram_matrix(problem)
+    aliased = aliased_columns(problem, gram=gram) if problem.l2 == 0 and not firth else np.array([], dtype=np.intp)
     keep = np.setdiff1d(np.arange(problem.n_params), aliased)
     if aliased.size:
         theta = _refit_without(problem, theta, keep)
@@ -118,6 +121,9 @@ def inference(
         conf_int = np.column_stack([params - z * bse, params + z * bse])
     llf = log_likelihood(problem, theta)
     label = _label(problem, firth, cov_type)
+    extra = {}
+    if isinstance(problem.X, np.ndarray) and problem.n_features <= 2000:
+        extra["vif"] = dict(zip(names, map(float, vif(problem.X, problem.weight)), strict=True))
     return _ordered_result(
         problem,
         names,
@@ -133,7 +139,8 @@ def inference(
         llf=llf,
         llnull=null_log_likelihood(problem),
         penalised_llf=firth_penalised_loglik(problem, theta) if firth else None,
-        condition=condition_number(problem),
+        condition=condition_number(problem, gram),
+        extra=extra,
     )
 
 
@@ -327,9 +334,10 @@ def information_at_fit(estimator: LogisticRegression, X: ArrayLike, y: ArrayLike
     if not isinstance(problem, Problem) or len(problems) > 1:
         return {}
     theta = np.r_[estimator.coef_[0], estimator.intercept_[0] if problem.fit_intercept else []]
+    info = fisher_information(problem, theta)
     return {
-        "fisher_information": fisher_information(problem, theta),
-        "penalised_hessian": penalised_hessian(problem, theta),
+        "fisher_information": info,
+        "penalised_hessian": penalised_hessian(problem, theta, info),
         "likelihood": np.array([log_likelihood(problem, theta), null_log_likelihood(problem), problem.total_weight]),
     }
 

@@ -106,6 +106,7 @@ class InferenceResult:
             "bic": self.bic,
             "pseudo_r2_mcfadden": self.prsquared,
             "condition_number": _num(self.condition),
+            "vif": {k: _num(v) for k, v in self.extra.get("vif", {}).items()},
             "aliased": list(self.aliased),
             "coefficients": rows,
         }
@@ -133,6 +134,8 @@ class InferenceResult:
                 f"{name:<{width}} {self.params[i]:>11.4f} {self.bse[i]:>10.4f} {self.zvalues[i]:>8.3f} "
                 f"{self.pvalues[i]:>8.4f} {self.conf_int[i, 0]:>11.4f} {self.conf_int[i, 1]:>11.4f}"
             )
+        if math.isfinite(self.condition):
+            lines.append(f"\ncondition number of the scaled design: {self.condition:.1f} (above 30: collinearity)")
         if self.aliased:
             lines.append(f"\naliased (exact linear combinations of other columns): {', '.join(self.aliased)}")
         return "\n".join(lines)

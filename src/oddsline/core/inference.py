@@ -32,8 +32,10 @@ __all__ = [
     "condition_number",
     "covariance",
     "fisher_information",
+    "gram_matrix",
     "log_likelihood",
     "null_log_likelihood",
+    "penalised_hessian",
     "vif",
 ]
 
@@ -46,9 +48,20 @@ def fisher_information(problem: Problem, theta: NDArray[np.float64]) -> NDArray[
     return unpenalised.hessian(theta) * problem.total_weight
 
 
-def penalised_hessian(problem: Problem, theta: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Hessian of the unnormalised penalised objective (the L2 part; L1 has none)."""
-    return problem.hessian(theta) * problem.total_weight
+def penalised_hessian(
+    problem: Problem, theta: NDArray[np.float64], info: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
+    """Hessian of the unnormalised penalised objective (the L2 part; L1 has none): I + (1 - r)/C on
+    the coefficients' diagonal. Pass ``info`` to reuse a Fisher information already computed."""
+    hess = (fisher_information(problem, theta) if info is None else info).copy()
+    idx = np.arange(problem.n_features)
+    hess[idx, idx] += problem.l2 * problem.total_weight
+    return hess
+
+
+def gram_matrix(problem: Problem) -> NDArray[np.float64]:
+    """X~^T W X~ / sum(w): what aliasing and the condition number are read from (one pass)."""
+    return dataclasses.replace(problem, C=math.inf).hessian_from_curvature(problem.weight)
 
 
 def covariance(
@@ -60,8 +73,9 @@ def covariance(
 ) -> NDArray[np.float64]:
     """Covariance of theta (restricted to the parameters ``keep``, the non-aliased ones)."""
     index = np.arange(problem.n_params) if keep is None else keep
-    info = fisher_information(problem, theta)[np.ix_(index, index)]
-    hess = penalised_hessian(problem, theta)[np.ix_(index, index)]
+    full_info = fisher_information(problem, theta)
+    info = full_info[np.ix_(index, index)]
+    hess = penalised_hessian(problem, theta, full_info)[np.ix_(index, index)]
     bread = np.linalg.inv(hess)
     if cov_type == "nonrobust":
         if problem.l2 == 0:
@@ -127,15 +141,14 @@ def null_log_likelihood(problem: Problem) -> float:
     return float(w @ y) * math.log(rate) + float(w @ (1 - y)) * math.log(1 - rate)
 
 
-def aliased_columns(problem: Problem, tol: float = 1e-9) -> NDArray[np.intp]:
+def aliased_columns(problem: Problem, tol: float = 1e-9, gram: NDArray[np.float64] | None = None) -> NDArray[np.intp]:
     """Parameters that are exact linear combinations of earlier ones (R's NA coefficients).
 
     Ordered elimination on the correlation-scaled Gram matrix of [X, 1], the intercept first, so that
     (as in R) the later of two dependent columns is reported: a full one-hot block loses its last
     level, never the intercept.
     """
-    unpenalised = dataclasses.replace(problem, C=math.inf, y=np.zeros(problem.n_rows))
-    gram = unpenalised.hessian_from_curvature(problem.weight)  # X~^T W X~ / sum(w)
+    gram = gram_matrix(problem) if gram is None else gram
     p = gram.shape[0]
     order = np.r_[p - 1, np.arange(p - 1)] if problem.fit_intercept else np.arange(p)
     gram = gram[np.ix_(order, order)]
@@ -176,9 +189,9 @@ def vif(X: NDArray[np.float64], weight: NDArray[np.float64] | None = None) -> ND
     return out
 
 
-def condition_number(problem: Problem) -> float:
+def condition_number(problem: Problem, gram: NDArray[np.float64] | None = None) -> float:
     """Condition number of [X, 1] with columns scaled to unit length (Belsley, Kuh and Welsch)."""
-    gram = dataclasses.replace(problem, C=math.inf).hessian_from_curvature(problem.weight)
+    gram = gram_matrix(problem) if gram is None else gram
     scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
     values = np.linalg.eigvalsh(gram / np.outer(scale, scale))
     return float(np.sqrt(values.max() / max(values.min(), 1e-300)))
