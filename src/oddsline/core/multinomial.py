@@ -14,7 +14,6 @@ and :func:`center` picks the representative whose intercepts (and unpenalised co
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,13 +21,13 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from .loss import multinomial_loss_gradient
-from .objective import BLOCK_ROWS, Matrix
+from .objective import BLOCK_ROWS, Matrix, ProblemShape
 
 __all__ = ["MultinomialProblem", "center"]
 
 
 @dataclass(frozen=True)
-class MultinomialProblem:
+class MultinomialProblem(ProblemShape):
     X: Matrix
     y: NDArray[np.int64]
     weight: NDArray[np.float64]
@@ -55,14 +54,6 @@ class MultinomialProblem:
         )
 
     @property
-    def n_rows(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
     def n_params(self) -> int:
         return self.n_classes * (self.n_features + int(self.fit_intercept))
 
@@ -71,14 +62,6 @@ class MultinomialProblem:
         mask = np.zeros(self.n_params, dtype=bool)
         mask[: self.n_classes * self.n_features] = True
         return mask
-
-    @property
-    def l2(self) -> float:
-        return 0.0 if math.isinf(self.C) else (1.0 - self.l1_ratio) / (self.C * self.total_weight)
-
-    @property
-    def l1(self) -> float:
-        return 0.0 if math.isinf(self.C) else self.l1_ratio / (self.C * self.total_weight)
 
     def unpack(self, theta: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         kd = self.n_classes * self.n_features

@@ -40,8 +40,39 @@ BLOCK_ROWS = 4096
 Matrix = NDArray[np.float64] | sp.csr_matrix
 
 
+class ProblemShape:
+    """What every problem derives from its data and penalty (binary here, softmax in multinomial.py)."""
+
+    X: Matrix
+    C: float
+    l1_ratio: float
+    total_weight: float
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def l2(self) -> float:
+        """Coefficient of ||beta||^2 / 2 in the normalised objective."""
+        if math.isinf(self.C):
+            return 0.0
+        return (1.0 - self.l1_ratio) / (self.C * self.total_weight)
+
+    @property
+    def l1(self) -> float:
+        """Coefficient of ||beta||_1 in the normalised objective."""
+        if math.isinf(self.C):
+            return 0.0
+        return self.l1_ratio / (self.C * self.total_weight)
+
+
 @dataclass(frozen=True)
-class Problem:
+class Problem(ProblemShape):
     """The fixed part of a fit: data, weights and penalty, validated once, never mutated by a solver."""
 
     X: Matrix
@@ -57,14 +88,6 @@ class Problem:
         object.__setattr__(self, "total_weight", float(self.weight.sum()))
 
     @property
-    def n_rows(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
     def n_params(self) -> int:
         return self.n_features + int(self.fit_intercept)
 
@@ -75,20 +98,6 @@ class Problem:
         if self.fit_intercept:
             mask[-1] = False
         return mask
-
-    @property
-    def l2(self) -> float:
-        """Coefficient of ||beta||^2 / 2 in the normalised objective."""
-        if math.isinf(self.C):
-            return 0.0
-        return (1.0 - self.l1_ratio) / (self.C * self.total_weight)
-
-    @property
-    def l1(self) -> float:
-        """Coefficient of ||beta||_1 in the normalised objective."""
-        if math.isinf(self.C):
-            return 0.0
-        return self.l1_ratio / (self.C * self.total_weight)
 
     # -- pieces of the objective --------------------------------------------------------------
 
