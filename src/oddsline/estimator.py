@@ -29,6 +29,7 @@ from .core.separation import find_separation
 from .core.solvers import SolverResult, fit_cd, fit_lbfgs, fit_newton
 from .core.solvers.choice import NEWTON_MAX_PARAMS, choose_solver, should_whiten
 from .core.solvers.row_space import RowSpace
+from ._threads import numpy_owns_the_cores
 
 __all__ = ["LogisticRegression"]
 
@@ -140,18 +141,8 @@ class LogisticRegression:
         self._validate_params()
         _X_checked, classes, problems = self._prepare(X, y, sample_weight)
         previous = self._previous_theta(problems)
-        results, choices = [], []
-        for i, problem in enumerate(problems):
-            theta0 = previous[i] if previous is not None else cold_start(problem)
-            if self.firth:
-                result = fit_firth(problem, theta0, tol=self.tol, max_iter=self.max_iter or 100)  # type: ignore[arg-type]
-                choice = {"name": "firth", "reason": "requested: Firth's bias-reduced likelihood"}
-            else:
-                result, choice = self._solve(problem, theta0, n_classes=classes.shape[0])
-                if isinstance(problem, Problem) and problem.l2 == 0 and problem.l1 == 0:
-                    _raise_if_separated(problem, result)
-            results.append(result)
-            choices.append(choice)
+        with numpy_owns_the_cores():
+            results, choices = self._fit_problems(problems, previous, classes.shape[0])
         self._store(problems, results, classes)
         self.solver_ = choices[0]
         self.fit_info_ = _fit_info(results, time.perf_counter() - started)
@@ -160,6 +151,26 @@ class LogisticRegression:
                 warnings.warn(_convergence_advice(result, problems[0]), ConvergenceWarning, stacklevel=2)
                 break
         return self
+
+    def _fit_problems(
+        self,
+        problems: list[Problem | MultinomialProblem],
+        previous: list[NDArray[np.float64]] | None,
+        n_classes: int,
+    ) -> tuple[list[SolverResult], list[dict[str, str]]]:
+        results, choices = [], []
+        for i, problem in enumerate(problems):
+            theta0 = previous[i] if previous is not None else cold_start(problem)
+            if self.firth:
+                result = fit_firth(problem, theta0, tol=self.tol, max_iter=self.max_iter or 100)  # type: ignore[arg-type]
+                choice = {"name": "firth", "reason": "requested: Firth's bias-reduced likelihood"}
+            else:
+                result, choice = self._solve(problem, theta0, n_classes=n_classes)
+                if isinstance(problem, Problem) and problem.l2 == 0 and problem.l1 == 0:
+                    _raise_if_separated(problem, result)
+            results.append(result)
+            choices.append(choice)
+        return results, choices
 
     def _prepare(
         self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None

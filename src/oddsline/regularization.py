@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._exceptions import ConvergenceWarning, ParameterError
 from .core.multinomial import MultinomialProblem
+from ._threads import numpy_owns_the_cores
 from .core.path import default_Cs, solve_path, stratified_folds, time_ordered_folds
 from .core.solvers import SolverResult
 from .estimator import LogisticRegression, cold_start
@@ -58,9 +59,12 @@ def regularization_path(
     _, classes, problems = template._prepare(X, y, sample_weight)
     grid = _grid(problems[0], Cs)
     per_output = []
-    for problem in problems:
-        theta0 = cold_start(problem)
-        per_output.append(solve_path(problem, grid, theta0, lambda p, t: template._solve(p, t, classes.shape[0])[0]))
+    with numpy_owns_the_cores():
+        for problem in problems:
+            theta0 = cold_start(problem)
+            per_output.append(
+                solve_path(problem, grid, theta0, lambda p, t: template._solve(p, t, classes.shape[0])[0])
+            )
     return _assemble(problems, per_output, grid, classes, time.perf_counter() - started)
 
 

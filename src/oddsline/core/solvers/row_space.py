@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import LinAlgError, cholesky, solve_triangular
+from scipy.linalg import solve_triangular
 
 __all__ = ["RowSpace"]
 
@@ -27,8 +27,8 @@ class RowSpace:
         X = problem.X
         gram = X @ X.T
         try:
-            self.lower = cholesky(gram, lower=True, check_finite=False)
-        except LinAlgError:
+            self.lower = np.linalg.cholesky(gram)  # numpy's: it runs on the threads that built the Gram
+        except np.linalg.LinAlgError:
             raise ValueError("the rows of X are linearly dependent; the row-space reduction does not apply") from None
         if not np.all(np.isfinite(self.lower)) or np.min(np.abs(np.diag(self.lower))) < 1e-10 * np.max(
             np.abs(np.diag(self.lower))
