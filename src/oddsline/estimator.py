@@ -20,6 +20,7 @@ from scipy.special import softmax
 
 from ._exceptions import ConvergenceWarning, DataError, ParameterError, SeparationError
 from ._sklearn_interop import not_fitted_error
+from ._threads import numpy_owns_the_cores
 from ._validation import Matrix, check_weight, check_X, class_weights, encode_labels
 from .core.firth import fit_firth
 from .core.link import expit
@@ -29,7 +30,6 @@ from .core.separation import find_separation
 from .core.solvers import SolverResult, fit_cd, fit_lbfgs, fit_newton
 from .core.solvers.choice import NEWTON_MAX_PARAMS, choose_solver, should_whiten
 from .core.solvers.row_space import RowSpace
-from ._threads import numpy_owns_the_cores
 
 __all__ = ["LogisticRegression"]
 

@@ -12,8 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._exceptions import ConvergenceWarning, ParameterError
-from .core.multinomial import MultinomialProblem
 from ._threads import numpy_owns_the_cores
+from .core.multinomial import MultinomialProblem
 from .core.path import default_Cs, solve_path, stratified_folds, time_ordered_folds
 from .core.solvers import SolverResult
 from .estimator import LogisticRegression, cold_start
