@@ -102,3 +102,23 @@ def test_multinomial_gradient_and_hessian_match_finite_differences():
         ]
     )
     np.testing.assert_allclose(problem.hessian(theta), fd_hess, rtol=1e-5, atol=1e-8)
+
+
+def test_remembered_data_terms_never_leak_between_points_or_penalties():
+    """The memo of the last theta is keyed by value (in-place edits are seen) and a path's with_penalty
+    shares it only for the data part: every value matches a fresh problem's."""
+    problem = _problem(C=0.7)
+    rng = np.random.default_rng(3)
+    theta = rng.normal(scale=0.3, size=problem.n_params)
+    first = problem.objective_gradient(theta)
+    theta[0] += 0.1  # the same array, edited in place
+    fresh = _problem(C=0.7)
+    np.testing.assert_allclose(problem.objective_gradient(theta)[1], fresh.objective_gradient(theta)[1], rtol=1e-14)
+    assert problem.objective(theta) != first[0]
+    other_C = problem.with_penalty(5.0)
+    reference = _problem(C=5.0)
+    f, grad = other_C.objective_gradient(theta)
+    f_ref, grad_ref = reference.objective_gradient(theta)
+    assert f == pytest.approx(f_ref, rel=1e-14)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-14)
+    np.testing.assert_allclose(other_C.hessian(theta), reference.hessian(theta), rtol=1e-13)

@@ -23,13 +23,14 @@ Shape conventions (written here once; every module of ``core`` follows them)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from .loss import binomial_loss, binomial_loss_gradient, binomial_loss_gradient_hessian
+from .link import expit
+from .loss import binomial_loss_gradient
 
 __all__ = ["BLOCK_ROWS", "Problem", "second_moment", "unpack"]
 
@@ -83,9 +84,18 @@ class Problem(ProblemShape):
     fit_intercept: bool = True
     offset: NDArray[np.float64] | None = None  # added to every linear predictor, never fitted
     total_weight: float = field(init=False)
+    _memo: _DataTerms = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "total_weight", float(self.weight.sum()))
+        object.__setattr__(self, "_memo", _DataTerms())
+
+    def with_penalty(self, C: float) -> Problem:
+        """The same data under another C. The data terms at the last theta carry over: a warm-started
+        path point begins where the previous one ended, so its first gradient costs no pass over X."""
+        other = replace(self, C=float(C))
+        object.__setattr__(other, "_memo", self._memo)
+        return other
 
     @property
     def n_params(self) -> int:
@@ -117,27 +127,40 @@ class Problem(ProblemShape):
             value += self.l1 * float(np.abs(beta).sum())
         return value
 
+    def _terms(self, theta: NDArray[np.float64]) -> _DataTerms:
+        """eta, loss and dloss/deta at theta, remembered for the last theta asked about: solvers ask for
+        the gradient, then the Hessian, at the same point, and a line search's accepted candidate is
+        the next iterate; each repeat would otherwise cost a pass over X."""
+        memo = self._memo
+        if memo.theta is None or not np.array_equal(memo.theta, theta):
+            eta = self.linear_predictor(theta)
+            loss, g_eta = binomial_loss_gradient(eta, self.y, self.weight)
+            memo.theta, memo.eta, memo.loss, memo.g_eta, memo.xtg = theta.copy(), eta, loss, g_eta, None
+        return memo
+
     def objective(self, theta: NDArray[np.float64]) -> float:
         """Normalised objective F(theta) / sum(w)."""
-        eta = self.linear_predictor(theta)
-        return binomial_loss(eta, self.y, self.weight) / self.total_weight + self.penalty(theta)
+        return self._terms(theta).loss / self.total_weight + self.penalty(theta)
 
     def objective_gradient(self, theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         """Normalised objective and the gradient of its smooth part (the L1 term is left to the solver)."""
-        eta = self.linear_predictor(theta)
-        loss, g_eta = binomial_loss_gradient(eta, self.y, self.weight)
-        grad = self._grad_from_eta_derivative(theta, g_eta)
-        return loss / self.total_weight + self.penalty(theta), grad
+        terms = self._terms(theta)
+        if terms.xtg is None:
+            terms.xtg = np.asarray(self.X.T @ terms.g_eta, dtype=np.float64).ravel()
+        beta, _ = unpack(theta, self.fit_intercept)
+        scale = 1.0 / self.total_weight
+        grad = np.empty(self.n_params)
+        grad[: self.n_features] = terms.xtg * scale + self.l2 * beta
+        if self.fit_intercept:
+            grad[-1] = terms.g_eta.sum() * scale
+        return terms.loss * scale + self.penalty(theta), grad
 
     def objective_gradient_hessian(
         self, theta: NDArray[np.float64]
     ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
         """Normalised objective, smooth gradient and Hessian (dense, (n_params, n_params))."""
-        eta = self.linear_predictor(theta)
-        loss, g_eta, h_eta = binomial_loss_gradient_hessian(eta, self.y, self.weight)
-        grad = self._grad_from_eta_derivative(theta, g_eta)
-        hess = self.hessian_from_curvature(h_eta)
-        return loss / self.total_weight + self.penalty(theta), grad, hess
+        f, grad = self.objective_gradient(theta)
+        return f, grad, self.hessian(theta)
 
     def hessian(self, theta: NDArray[np.float64], index: NDArray[np.intp] | None = None) -> NDArray[np.float64]:
         """Hessian of the normalised objective, or only its rows/columns ``index`` of theta.
@@ -145,23 +168,15 @@ class Problem(ProblemShape):
         The restricted form costs n k^2 for k indices instead of n p^2: coordinate descent with a small
         working set never pays for the columns it is not moving.
         """
-        eta = self.linear_predictor(theta)
-        _, _, h_eta = binomial_loss_gradient_hessian(eta, self.y, self.weight)
+        eta = self._terms(theta).eta
+        p = expit(eta)
+        h_eta = self.weight * (p * (1.0 - p))
         if index is None:
             return self.hessian_from_curvature(h_eta)
         d = self.n_features
         columns = np.asarray(index[index < d])
         with_intercept = self.fit_intercept and bool(np.any(index == d))
         return self.hessian_from_curvature(h_eta, columns, with_intercept)
-
-    def _grad_from_eta_derivative(self, theta: NDArray[np.float64], g_eta: NDArray[np.float64]) -> NDArray[np.float64]:
-        beta, _ = unpack(theta, self.fit_intercept)
-        scale = 1.0 / self.total_weight
-        grad = np.empty(self.n_params)
-        grad[: self.n_features] = np.asarray(self.X.T @ g_eta).ravel() * scale + self.l2 * beta
-        if self.fit_intercept:
-            grad[-1] = g_eta.sum() * scale
-        return grad
 
     def hessian_from_curvature(
         self,
@@ -206,6 +221,17 @@ class Problem(ProblemShape):
             idx = np.arange(d)
             hess[idx, idx] += self.l2
         return hess
+
+
+@dataclass
+class _DataTerms:
+    """The data part of the objective at one theta (see Problem._terms)."""
+
+    theta: NDArray[np.float64] | None = None
+    eta: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    loss: float = 0.0
+    g_eta: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    xtg: NDArray[np.float64] | None = None
 
 
 def second_moment(X: Matrix, weight: NDArray[np.float64], fit_intercept: bool) -> NDArray[np.float64]:

@@ -27,7 +27,8 @@ def solve_path(problem: Any, Cs: Sequence[float], theta0: NDArray[np.float64], s
     results = []
     theta = theta0
     for C in Cs:
-        result = solve(dataclasses.replace(problem, C=float(C)), theta)
+        at_C = problem.with_penalty(C) if hasattr(problem, "with_penalty") else dataclasses.replace(problem, C=float(C))
+        result = solve(at_C, theta)
         theta = result.theta
         results.append(result)
     return results
