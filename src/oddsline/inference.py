@@ -123,7 +123,8 @@ def inference(
     label = _label(problem, firth, cov_type)
     extra = {}
     if isinstance(problem.X, np.ndarray) and problem.n_features <= 2000:
-        extra["vif"] = dict(zip(names, map(float, vif(problem.X, problem.weight)), strict=True))
+        vif_gram = gram if problem.fit_intercept else None
+        extra["vif"] = dict(zip(names, map(float, vif(problem.X, problem.weight, vif_gram)), strict=True))
     return _ordered_result(
         problem,
         names,

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from .link import expit
-from .objective import BLOCK_ROWS, Problem
+from .objective import BLOCK_ROWS, Matrix, Problem, second_moment
 
 __all__ = [
     "COV_TYPES",
@@ -174,18 +174,25 @@ def aliased_columns(problem: Problem, tol: float = 1e-9, gram: NDArray[np.float6
     return np.array(sorted(aliased), dtype=np.intp)
 
 
-def vif(X: NDArray[np.float64], weight: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
-    """Variance inflation factor of each column: the diagonal of the inverse correlation matrix."""
+def vif(X: Matrix, weight: NDArray[np.float64] | None = None, gram: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """Variance inflation factor of each column: the diagonal of the inverse correlation matrix.
+
+    Read from the weighted second moments of [X, 1] (``gram``, as ``gram_matrix`` of a problem with
+    an intercept gives them; computed in row blocks when not given): cov = E[x x'] - E[x] E[x]'. No
+    centred copy of X is made.
+    """
+    d = X.shape[1]
     w = np.ones(X.shape[0]) if weight is None else weight
-    mean = w @ X / w.sum()
-    centred_cov = (X - mean).T @ ((X - mean) * w[:, None]) / w.sum()
-    sd = np.sqrt(np.diag(centred_cov))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corr = centred_cov / np.outer(sd, sd)
-    out = np.full(X.shape[1], np.inf)
-    ok = sd > 0
-    inv = np.linalg.pinv(corr[np.ix_(ok, ok)])
-    out[ok] = np.diag(inv)
+    if gram is None or gram.shape[0] != d + 1:
+        gram = second_moment(X, w, fit_intercept=True)
+    mean = gram[:d, d]
+    centred_cov = gram[:d, :d] - np.outer(mean, mean)
+    sd = np.sqrt(np.maximum(np.diag(centred_cov), 0.0))
+    out = np.full(d, np.inf)
+    # A column constant up to rounding has no variance to inflate: report inf, as for an exact constant.
+    ok = sd > 1e-12 * np.maximum(np.abs(mean), 1.0)
+    corr = centred_cov[np.ix_(ok, ok)] / np.outer(sd[ok], sd[ok])
+    out[ok] = np.diag(np.linalg.pinv(corr))
     return out
 
 
