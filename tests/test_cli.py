@@ -119,6 +119,26 @@ def test_damaged_model_file_is_refused_and_no_output_written(telco_model, telco_
 
 
 def test_every_verb_has_help():
-    for verb in ("train", "evaluate", "predict", "inspect"):
+    for verb in ("train", "evaluate", "predict", "inspect", "spec"):
         result = run(verb, "--help")
         assert result.returncode == 0 and "Example:" in result.stdout, verb
+
+
+def test_spec_infer_then_train_with_the_edited_spec(telco_path, tmp_path):
+    inferred = run("spec", "infer", str(telco_path), "--target", "churn")
+    assert inferred.returncode == 0, inferred.stderr
+    assert '{"name": "contract", "kind": "categorical"}  # text with 3 levels: one-hot' in inferred.stdout
+    edited = inferred.stdout.replace(
+        '{"name": "tenure", "kind": "numeric"}', '{"name": "tenure", "kind": "numeric", "bins": 4}'
+    )
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(edited)
+    out = tmp_path / "m.odl"
+    trained = run("train", str(telco_path), "--target", "churn", "--spec", str(spec), "--out", str(out), "--json")
+    assert trained.returncode == 0, trained.stderr
+    names = oddsline.load(out).design_names
+    assert "tenure=(-inf, 9]" in names and "tenure" not in names
+    spec.write_text(edited.replace('"kind": "numeric", "bins": 4', '"kind": "numeric", "bins": 4, "bogus": 1'))
+    _one_line_error(
+        run("train", str(telco_path), "--target", "churn", "--spec", str(spec), "--out", str(out)), 2, "bogus"
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,13 +14,36 @@ from numpy.typing import NDArray
 from ._exceptions import ParameterError
 from .core.link import expit
 from .estimator import LogisticRegression
-from .features import FittedFeatures
+from .features import FittedFeatures, FittedNumeric, TransformReport
 from .inference_result import InferenceResult
 from .io import TableLike, to_arrow
 from .metrics import evaluate_binary
+from .scoring import RowScorer, block_log_odds, probability
 from .target import BinaryTarget
 
-__all__ = ["Model"]
+__all__ = ["Explanation", "Model", "OneRow"]
+
+_SCRATCH = TransformReport()  # predict_one without a report: the counts are not wanted
+
+
+class OneRow(NamedTuple):
+    """The score of one row: probability of the positive class, decision at the threshold, its label."""
+
+    probability: float
+    decision: bool
+    label: Any
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Additive log-odds contributions: ``base + values[i].sum()`` is row i's log-odds."""
+
+    base: float
+    names: list[str]
+    values: NDArray[np.float64]  # (n_rows, len(names))
+
+    def to_dict(self, row: int = 0) -> dict[str, float]:
+        return dict(zip(self.names, map(float, self.values[row]), strict=True))
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,7 @@ class Model:
     # Kept from training for inference without the data: "fisher_information", "penalised_hessian"
     # (over [beta..., intercept], unnormalised) and "likelihood" = [llf, llnull, nobs].
     statistics: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    _row_scorer: RowScorer | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def classes(self) -> list[Any]:
@@ -50,14 +75,14 @@ class Model:
     def design_names(self) -> list[str]:
         return self.features.design_names
 
-    def decision_function(self, data: TableLike) -> NDArray[np.float64]:
-        """Log-odds of the positive class for each row."""
-        X = self.features.transform(to_arrow(data))
-        return X @ self.coef + self.intercept
+    def decision_function(self, data: TableLike, report: TransformReport | None = None) -> NDArray[np.float64]:
+        """Log-odds of the positive class for each row; input events (imputed, unseen, ...) go to ``report``."""
+        X = self.features.transform(to_arrow(data), report)
+        return block_log_odds(self.features, X, self.coef, self.intercept)
 
-    def predict_proba(self, data: TableLike) -> NDArray[np.float64]:
+    def predict_proba(self, data: TableLike, report: TransformReport | None = None) -> NDArray[np.float64]:
         """(n_rows, 2): probability of the negative and of the positive class."""
-        p = expit(self.decision_function(data))
+        p = expit(self.decision_function(data, report))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, data: TableLike) -> NDArray[Any]:
@@ -66,6 +91,38 @@ class Model:
         labels = np.array(self.classes, dtype=object)
         return labels[(p >= self.threshold).astype(int)]
 
+    def predict_one(self, row: Mapping[str, Any], report: TransformReport | None = None) -> OneRow:
+        """Score one dict row (no pandas, no arrays): the same probability as the table path, bit for bit."""
+        scorer = self._row_scorer
+        if scorer is None:
+            scorer = RowScorer.compile(self.features, self.coef, self.intercept)
+            object.__setattr__(self, "_row_scorer", scorer)
+        p = probability(scorer.log_odds(row, _SCRATCH if report is None else report))
+        decision = p >= self.threshold
+        return OneRow(p, decision, self.target.classes[1] if decision else self.target.classes[0])
+
+    def explain(self, data: TableLike, *, by: str = "column") -> Explanation:
+        """Each feature's exact additive contribution to each row's log-odds, against the training mean.
+
+        For a linear model the SHAP value of design column j is coef_j * (x_j - mean_j) (interventional,
+        features independent): exact, no sampling. ``base`` (the log-odds at the training mean) plus a
+        row's contributions is its log-odds. ``by="column"`` sums them per source column (a one-hot
+        block is one column), ``by="design"`` keeps one per design column.
+        """
+        if "design_mean" not in self.statistics:
+            raise ParameterError("this model kept no training means of its design columns; retrain it to explain")
+        mean = self.statistics["design_mean"]
+        X = self.features.transform(to_arrow(data))
+        contributions = (X - mean) * self.coef
+        base = float(mean @ self.coef + self.intercept)
+        if by == "design":
+            return Explanation(base, self.design_names, contributions)
+        if by != "column":
+            raise ParameterError(f"by must be 'column' or 'design', got {by!r}")
+        names = [column.name for column, _ in self.features.blocks()]
+        grouped = np.column_stack([contributions[:, block].sum(axis=1) for _, block in self.features.blocks()])
+        return Explanation(base, names, grouped)
+
     def evaluate(self, data: TableLike) -> dict[str, float]:
         """Log loss, ROC AUC, Brier score and accuracy at the threshold on a labelled table."""
         table = to_arrow(data)
@@ -73,9 +130,19 @@ class Model:
         p = self.predict_proba(table)[:, 1]
         return evaluate_binary(y, p, self.threshold)
 
-    def coefficients(self) -> dict[str, float]:
-        """Coefficient of each design column, by name (standardised units for numeric columns)."""
-        return dict(zip(self.design_names, map(float, self.coef), strict=True))
+    def coefficients(self, *, original_units: bool = False) -> dict[str, float]:
+        """Coefficient of each design column, by name (standardised units for numeric columns).
+
+        ``original_units=True`` reports a standardised numeric column's coefficient per unit of the
+        raw value (coef / scale) — where the column is an affine function of the raw value (no log,
+        clipping or bins); other columns are unchanged.
+        """
+        values = dict(zip(self.design_names, map(float, self.coef), strict=True))
+        if original_units:
+            for column, block in self.features.blocks():
+                if isinstance(column, FittedNumeric) and column.linear:
+                    values[column.name] = float(self.coef[block.start]) / column.scale
+        return values
 
     def inference(
         self,

@@ -55,9 +55,8 @@ def train(
     spec = spec or FeatureSpec.infer(table, target=target, ignore=ignore)
     train_idx, test_idx = stratified_split(y_all, test_size, seed)
     train_table = table.take(pa.array(train_idx))
-    features = spec.fit(train_table)
-    X = features.transform(train_table)
     y = y_all[train_idx]
+    features, X = spec.fit_transform(train_table, y)
     if y.min() == y.max():
         raise TargetError(f"the training rows hold only one class of {target!r}; lower --test-size or add data")
     estimator = LogisticRegression(C=C)
@@ -71,6 +70,7 @@ def train(
             columns=exc.columns,
         ) from None
     statistics = information_at_fit(estimator, X, y)
+    statistics["design_mean"] = X.mean(axis=0)  # the reference point of Model.explain
     info: dict[str, Any] = {
         "n_rows": table.num_rows,
         "n_train": len(train_idx),

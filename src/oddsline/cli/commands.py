@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from .._exceptions import ParameterError, SchemaError
 from ..artifact import load
+from ..features import FeatureSpec
 from ..io import read_table, write_table
 from ..model import Model
 from ..training import train
@@ -25,10 +26,11 @@ def add_train(verbs: Subparsers) -> None:
     p = verbs.add_parser(
         "train",
         help="train a binary logistic regression on a labelled table",
-        description="Train a binary logistic regression on DATA (CSV or Parquet). Numeric columns are "
-        "median-imputed and standardised; text and boolean columns are one-hot encoded, with an unknown "
-        "bucket for values never seen in training. A seeded, stratified share of the rows is held out "
-        "and the model is evaluated on it.",
+        description="Train a binary logistic regression on DATA (CSV or Parquet). Without --spec the "
+        "encoding is inferred: numbers median-imputed and standardised, text one-hot (target-encoded past "
+        "50 levels) with an unknown bucket for values never seen in training, booleans 0/1, timestamps "
+        "as hour/day/month/age. A seeded, stratified share of the rows is held out and the model is "
+        "evaluated on it.",
         epilog="Example: oddsline train examples/data/telco_churn.csv --target churn --positive Yes",
     )
     p.add_argument("data", metavar="DATA", help="labelled table: .csv, .tsv, .parquet or .arrow")
@@ -50,6 +52,12 @@ def add_train(verbs: Subparsers) -> None:
     p.add_argument("--test-size", type=float, default=0.2, help="share of rows held out for evaluation (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
     p.add_argument("--ignore", action="append", default=[], metavar="COL", help="a column not to use (repeatable)")
+    p.add_argument(
+        "--spec",
+        metavar="FILE",
+        help="feature spec (.yaml or .json) saying how each column is encoded; default: inferred "
+        "(see `oddsline spec infer`)",
+    )
     p.add_argument("--drop-missing-target", action="store_true", help="drop rows whose target is empty (counted)")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     p.set_defaults(run=run_train)
@@ -103,6 +111,7 @@ def run_train(args: argparse.Namespace) -> int:
     with Progress("oddsline train") as step:
         step("reading data")
         table = read_table(args.data)
+        spec = FeatureSpec.load(args.spec) if args.spec else None
         step("fitting")
         model = train(
             table,
@@ -113,6 +122,7 @@ def run_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             ignore=args.ignore,
             drop_missing_target=args.drop_missing_target,
+            spec=spec,
         )
         step("writing model")
         path = model.save(args.out)

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from .._exceptions import OddslineError
 from .._version import __version__
-from . import commands
+from . import commands, spec_command
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -38,7 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"oddsline {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     verbs.required = True
-    for register in (commands.add_train, commands.add_evaluate, commands.add_predict, commands.add_inspect):
+    for register in (
+        commands.add_train,
+        commands.add_evaluate,
+        commands.add_predict,
+        commands.add_inspect,
+        spec_command.add_spec,
+    ):
         register(verbs)
     return parser
 

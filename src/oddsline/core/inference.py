@@ -174,7 +174,9 @@ def aliased_columns(problem: Problem, tol: float = 1e-9, gram: NDArray[np.float6
     return np.array(sorted(aliased), dtype=np.intp)
 
 
-def vif(X: Matrix, weight: NDArray[np.float64] | None = None, gram: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+def vif(
+    X: Matrix, weight: NDArray[np.float64] | None = None, gram: NDArray[np.float64] | None = None
+) -> NDArray[np.float64]:
     """Variance inflation factor of each column: the diagonal of the inverse correlation matrix.
 
     Read from the weighted second moments of [X, 1] (``gram``, as ``gram_matrix`` of a problem with

@@ -1,120 +1,266 @@
-"""FeatureSpec: which source columns feed the model and how each is encoded.
+"""FeatureSpec: which source columns feed the model and how each is encoded — declared in YAML, JSON
+or Python, or inferred from a table with the reasons printed beside each choice.
 
-A spec holds no data. ``FeatureSpec.fit(table)`` learns medians, scales and vocabularies from the
-training rows only (so nothing of a held-out split leaks into the encoding) and returns
-:class:`FittedFeatures`, which holds numbers and strings, never code.
+A spec holds no data. ``fit`` learns medians, scales, vocabularies and encodings from the training
+rows only, so nothing of a held-out split leaks in; ``fit_transform`` also returns the training design
+matrix, in which target-encoded columns are cross-fitted (a row never sees its own label).
+
+    columns:
+      - {name: tenure, kind: numeric, clip: [0.01, 0.99]}
+      - {name: contract, kind: categorical, min_frequency: 20}
+      - {name: zip, kind: target, smoothing: 20}
+      - {kind: interaction, columns: [tenure, monthly_charges]}
+    strict: false
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
-from .fitted import MISSING_LEVEL, FittedCategorical, FittedFeatures, FittedNumeric, as_category, as_float
+from .boolean import BOOLEAN_DEFAULTS, fit_boolean, looks_boolean
+from .categorical import CATEGORICAL_DEFAULTS, fit_categorical
+from .datetime_parts import DATETIME_DEFAULTS, fit_datetime
+from .fitted import FittedColumn, FittedFeatures
+from .hashing import HASHED_DEFAULTS, FittedHashed
+from .interaction import INTERACTION_DEFAULTS, fit_interaction
+from .numeric import NUMERIC_DEFAULTS, fit_numeric
+from .report import TransformReport
+from .target_encoding import TARGET_DEFAULTS, fit_target_encoding
+from .values import as_category
 
 __all__ = ["KINDS", "ColumnSpec", "FeatureSpec"]
 
-KINDS = ("numeric", "categorical")
+KINDS: dict[str, dict[str, Any]] = {
+    "numeric": NUMERIC_DEFAULTS,
+    "passthrough": {},  # the number as it is: no scaling (missing values still imputed and counted)
+    "categorical": CATEGORICAL_DEFAULTS,
+    "boolean": BOOLEAN_DEFAULTS,
+    "datetime": DATETIME_DEFAULTS,
+    "target": TARGET_DEFAULTS,
+    "hashed": HASHED_DEFAULTS,
+    "interaction": INTERACTION_DEFAULTS,
+}
+_CHOICES = {
+    "impute": ("median", "mean", "constant"),
+    "scale": ("standard", "robust", "none"),
+    "out_of_range": ("count", "clip", "error"),
+    "unseen": ("bucket", "error"),
+}
+# Inference: a text column with at most this many levels is one-hot encoded, above it target-encoded;
+# one whose levels are nearly all distinct looks like an identifier and is left out.
+ONE_HOT_MAX_LEVELS = 50
+IDENTIFIER_SHARE = 0.9
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One source column: ``numeric`` (median impute, standardise) or ``categorical`` (one-hot)."""
+    """One source column (or, for ``interaction``, a pair) and its encoding options."""
 
     name: str
     kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""  # why ``infer`` chose this kind; printed as a comment
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise SchemaError(f"column {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        allowed = KINDS[self.kind]
+        unknown = sorted(set(self.options) - set(allowed))
+        if unknown:
+            raise SchemaError(
+                f"column {self.name!r} ({self.kind}): unknown option(s) {unknown}; "
+                f"the options of {self.kind} are {sorted(allowed) or 'none'}"
+            )
+        for key, value in self.options.items():
+            if key in _CHOICES and value not in _CHOICES[key]:
+                raise SchemaError(f"column {self.name!r}: {key} must be one of {list(_CHOICES[key])}, got {value!r}")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The options with the kind's defaults filled in."""
+        return {**KINDS[self.kind], **self.options}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = (
+            {"name": self.name, "kind": self.kind} if self.kind != "interaction" else {"kind": self.kind}
+        )
+        return body | dict(self.options)
 
 
 @dataclass(frozen=True)
 class FeatureSpec:
     columns: tuple[ColumnSpec, ...]
+    strict: bool = False
+
+    # -- declaring --------------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
+        if not isinstance(data, Mapping) or not isinstance(data.get("columns"), list):
+            raise SchemaError("a feature spec is a mapping with a list under 'columns'")
+        columns = []
+        for i, entry in enumerate(data["columns"]):
+            if not isinstance(entry, Mapping) or "kind" not in entry:
+                raise SchemaError(
+                    f"spec column #{i + 1} must be a mapping with at least 'kind' (and 'name'), got {entry!r}"
+                )
+            options = {k: v for k, v in entry.items() if k not in ("name", "kind")}
+            if entry["kind"] == "interaction":
+                pair = options.get("columns")
+                name = "*".join(map(str, pair)) if isinstance(pair, list) else "interaction"
+            elif "name" not in entry:
+                raise SchemaError(f"spec column #{i + 1} ({entry['kind']}) has no 'name'")
+            else:
+                name = str(entry["name"])
+            columns.append(ColumnSpec(name, str(entry["kind"]), options))
+        unknown = sorted(set(data) - {"columns", "strict"})
+        if unknown:
+            raise SchemaError(f"unknown spec key(s) {unknown}; a spec has 'columns' and optionally 'strict'")
+        return cls(tuple(columns), bool(data.get("strict", False)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": [c.to_dict() for c in self.columns], "strict": self.strict}
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureSpec:
+        """Read a spec from a .yaml/.yml or .json file."""
+        p = Path(path)
+        if not p.is_file():
+            raise SchemaError(f"{p}: no such spec file")
+        text = p.read_text(encoding="utf-8")
+        try:
+            if p.suffix.lower() == ".json":
+                data = json.loads(text)
+            else:
+                import yaml
+
+                data = yaml.safe_load(text)
+        except Exception as exc:  # the parsers' own errors carry line and column
+            raise SchemaError(f"{p} is not a valid spec file: {str(exc).splitlines()[0]}") from None
+        return cls.from_dict(data)
+
+    def to_yaml(self) -> str:
+        """YAML text, with each inferred column's reason as a comment, ready to edit."""
+        lines = ["# oddsline feature spec: edit kinds and options, then `oddsline train --spec this.yaml`", "columns:"]
+        for c in self.columns:
+            body = json.dumps(c.to_dict(), ensure_ascii=False)
+            lines.append(f"  - {body}" + (f"  # {c.reason}" if c.reason else ""))
+        lines.append(
+            f"strict: {'true' if self.strict else 'false'}  # true: refuse input columns the model does not use"
+        )
+        return "\n".join(lines) + "\n"
+
+    # -- inferring ----------------------------------------------------------------------------------
 
     @classmethod
     def infer(cls, table: pa.Table, *, target: str | None = None, ignore: Iterable[str] = ()) -> FeatureSpec:
-        """Numbers become numeric features; strings and booleans categorical. Other types must be ignored."""
+        """Numbers -> numeric, two-valued -> boolean, text -> categorical (<= 50 levels) or target-encoded,
+        timestamps -> datetime; identifiers and empty columns are left out (say so with ``ignore``)."""
         skip = set(ignore) | ({target} if target else set())
         unknown = sorted(skip - set(table.column_names) - ({target} if target else set()))
         if unknown:
             raise SchemaError(
                 f"cannot ignore {', '.join(map(repr, unknown))}: no such column; columns are {table.column_names}"
             )
-        columns = []
-        for name in table.column_names:
-            if name in skip:
-                continue
-            column_type = table.schema.field(name).type
-            if (
-                pa.types.is_integer(column_type)
-                or pa.types.is_floating(column_type)
-                or pa.types.is_decimal(column_type)
-            ):
-                columns.append(ColumnSpec(name, "numeric"))
-            elif (
-                pa.types.is_boolean(column_type)
-                or pa.types.is_string(column_type)
-                or pa.types.is_large_string(column_type)
-                or pa.types.is_dictionary(column_type)
-            ):
-                columns.append(ColumnSpec(name, "categorical"))
-            elif pa.types.is_null(column_type):
-                raise SchemaError(f"column {name!r} is empty in every row; ignore it (--ignore {name})")
-            else:
-                raise SchemaError(
-                    f"column {name!r} has type {column_type}, which this version cannot encode; "
-                    f"ignore it (--ignore {name}) or convert it to a number or string first"
-                )
+        columns = [
+            _infer_column(name, table.column(name), table.num_rows) for name in table.column_names if name not in skip
+        ]
         if not columns:
             raise SchemaError("no feature columns are left after removing the target and ignored columns")
         return cls(tuple(columns))
 
-    def fit(self, table: pa.Table) -> FittedFeatures:
-        missing = [c.name for c in self.columns if c.name not in table.column_names]
+    # -- fitting ------------------------------------------------------------------------------------
+
+    def fit(self, table: pa.Table, y: NDArray[np.float64] | None = None) -> FittedFeatures:
+        return self.fit_transform(table, y)[0]
+
+    def fit_transform(
+        self, table: pa.Table, y: NDArray[np.float64] | None = None
+    ) -> tuple[FittedFeatures, NDArray[np.float64]]:
+        """(the fitted features, the training design matrix). Target-encoded columns need ``y`` (0/1)
+        and are cross-fitted in the returned matrix."""
+        sources = {s for c in self.columns for s in _sources(c)}
+        missing = sorted(sources - set(table.column_names))
         if missing:
             raise SchemaError(f"the training table lacks column(s) {', '.join(map(repr, missing))} named in the spec")
-        fitted: list[FittedNumeric | FittedCategorical] = []
-        for col in self.columns:
-            data = table.column(col.name)
-            if col.kind == "numeric":
-                fitted.append(_fit_numeric(col.name, data))
+        kinds = {c.name: c.kind for c in self.columns}
+        fitted: list[FittedColumn] = []
+        out_of_fold: dict[int, NDArray[np.float64]] = {}
+        for c in self.columns:
+            options = c.settings
+            data = table.column(c.name) if c.kind != "interaction" else None
+            if c.kind == "numeric":
+                fitted.append(fit_numeric(c.name, data, options))
+            elif c.kind == "passthrough":
+                fitted.append(fit_numeric(c.name, data, {**NUMERIC_DEFAULTS, "scale": "none"}))
+            elif c.kind == "categorical":
+                fitted.append(fit_categorical(c.name, data, options))
+            elif c.kind == "boolean":
+                fitted.append(fit_boolean(c.name, data, options))
+            elif c.kind == "datetime":
+                fitted.append(fit_datetime(c.name, data, options))
+            elif c.kind == "hashed":
+                fitted.append(FittedHashed(c.name, int(options["bits"])))
+            elif c.kind == "target":
+                if y is None:
+                    raise SchemaError(f"column {c.name!r} is target-encoded: fitting it needs the labels (y)")
+                encoder, values = fit_target_encoding(c.name, data, np.asarray(y, dtype=np.float64), options)
+                out_of_fold[len(fitted)] = values
+                fitted.append(encoder)
             else:
-                fitted.append(_fit_categorical(col.name, data))
-        return FittedFeatures(tuple(fitted))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"columns": [{"name": c.name, "kind": c.kind} for c in self.columns]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
-        return cls(tuple(ColumnSpec(c["name"], c["kind"]) for c in data["columns"]))
+                fitted.append(fit_interaction(table, options, kinds))
+        features = FittedFeatures(tuple(fitted), self.strict)
+        X = features.transform(table.select(features.source_columns), TransformReport())
+        for position, values in out_of_fold.items():
+            X[:, features.blocks()[position][1]] = values[:, None]
+        return features, X
 
 
-def _fit_numeric(name: str, data: pa.ChunkedArray) -> FittedNumeric:
-    values = as_float(name, data)
-    present = values[~np.isnan(values)]
-    if present.size == 0:
-        raise SchemaError(f"column {name!r} has no values in the training rows; ignore it (--ignore {name})")
-    median = float(np.median(present))
-    imputed = np.where(np.isnan(values), median, values)
-    mean = float(imputed.mean())
-    std = float(imputed.std())
-    # A constant column carries no information; scale 1 keeps it at exactly zero instead of dividing by 0.
-    return FittedNumeric(name, median=median, mean=mean, scale=std if std > 0 else 1.0)
+def _sources(c: ColumnSpec) -> list[str]:
+    return [str(s) for s in c.options.get("columns", [])] if c.kind == "interaction" else [c.name]
 
 
-def _fit_categorical(name: str, data: pa.ChunkedArray) -> FittedCategorical:
-    strings = as_category(data)
-    counts = pc.value_counts(strings)
-    levels = []
-    for item in counts.to_pylist():
-        levels.append(MISSING_LEVEL if item["values"] is None else item["values"])
-    return FittedCategorical(name, tuple(sorted(levels)))
+def _infer_column(name: str, data: pa.ChunkedArray, n_rows: int) -> ColumnSpec:
+    column_type = data.type
+    present = n_rows - data.null_count
+    if pa.types.is_null(column_type) or present == 0:
+        raise SchemaError(f"column {name!r} is empty in every row; ignore it (--ignore {name})")
+    if pa.types.is_boolean(column_type):
+        return ColumnSpec(name, "boolean", reason="true/false values")
+    if pa.types.is_timestamp(column_type) or pa.types.is_date(column_type):
+        return ColumnSpec(name, "datetime", reason=f"{column_type}: hour, day of week, month and age")
+    if pa.types.is_integer(column_type) or pa.types.is_floating(column_type) or pa.types.is_decimal(column_type):
+        distinct = len(pc.unique(data))
+        if distinct <= 2 and looks_boolean(data):
+            return ColumnSpec(name, "boolean", reason="numbers taking only the values 0 and 1")
+        return ColumnSpec(
+            name, "numeric", reason=f"{column_type}, {distinct} distinct values: median-imputed, standardised"
+        )
+    if pa.types.is_string(column_type) or pa.types.is_large_string(column_type) or pa.types.is_dictionary(column_type):
+        levels = len(pc.unique(as_category(data)))
+        if levels <= 2 and looks_boolean(data):
+            return ColumnSpec(name, "boolean", reason="text spelling true/false, yes/no or 1/0")
+        if levels <= ONE_HOT_MAX_LEVELS:
+            return ColumnSpec(name, "categorical", reason=f"text with {levels} levels: one-hot")
+        if levels >= IDENTIFIER_SHARE * present:
+            raise SchemaError(
+                f"column {name!r} has {levels} distinct values in {present} rows: it looks like an identifier, "
+                f"which cannot generalise; ignore it (--ignore {name}) or declare it in a spec"
+            )
+        return ColumnSpec(
+            name, "target", reason=f"text with {levels} levels (> {ONE_HOT_MAX_LEVELS}): cross-fitted target encoding"
+        )
+    raise SchemaError(
+        f"column {name!r} has type {column_type}, which oddsline cannot encode; "
+        f"ignore it (--ignore {name}) or convert it to a number, text or timestamp first"
+    )

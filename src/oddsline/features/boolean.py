@@ -1,0 +1,105 @@
+"""Boolean columns: one design column, 1 for true and 0 for false.
+
+Accepted spellings (any case): true/false, yes/no, y/n, 1/0, t/f. A missing value gets its own
+``<missing>`` column when the training rows had missing values; otherwise it is imputed with the
+training majority and counted. Any other value is an error naming the column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from .._exceptions import SchemaError
+from .categorical import MISSING_LEVEL
+from .report import TransformReport
+from .values import as_category, category_of
+
+__all__ = ["BOOLEAN_DEFAULTS", "FittedBoolean", "fit_boolean", "looks_boolean"]
+
+BOOLEAN_DEFAULTS: dict[str, Any] = {}
+
+_TRUTH = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0, "1": 1.0, "0": 0.0, "t": 1.0, "f": 0.0}
+
+
+def _truth(name: str, level: str) -> float:
+    value = _TRUTH.get(level.lower())
+    if value is None:
+        raise SchemaError(f"column {name!r} is boolean but holds {level!r}; use true/false, yes/no or 1/0")
+    return value
+
+
+def looks_boolean(data: pa.ChunkedArray) -> bool:
+    levels = [v for v in pc.unique(as_category(data)).to_pylist() if v is not None]
+    return (
+        0 < len(levels) <= 2
+        and all(v.lower() in _TRUTH for v in levels)
+        and len({_TRUTH[v.lower()] for v in levels}) == len(levels)
+    )
+
+
+@dataclass(frozen=True)
+class FittedBoolean:
+    name: str
+    indicator: bool  # training rows had missing values: they get a <missing> column
+    fill: float  # else a missing value is imputed with the majority
+
+    kind = "boolean"
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    @property
+    def design_names(self) -> list[str]:
+        return [self.name] + ([f"{self.name}={MISSING_LEVEL}"] if self.indicator else [])
+
+    def encode(self, table: pa.Table, out: NDArray[np.float64], report: TransformReport) -> None:
+        encoded = pc.dictionary_encode(as_category(table.column(self.name))).combine_chunks()
+        lookup = np.array([_truth(self.name, v) for v in encoded.dictionary.to_pylist()] + [np.nan])
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        if encoded.null_count:
+            indices = np.where(encoded.is_null().to_numpy(zero_copy_only=False), len(lookup) - 1, indices)
+        v = lookup[indices.astype(np.int64)]
+        missing = np.isnan(v)
+        if missing.any():
+            if self.indicator:
+                out[:, 1] = missing
+                v[missing] = 0.0
+            else:
+                report.add("imputed", self.name, int(missing.sum()))
+                v[missing] = self.fill
+        out[:, 0] = v
+
+    def encode_row(self, row: dict[str, Any], report: TransformReport) -> list[tuple[int, float]]:
+        level = category_of(row[self.name])
+        if level is None:
+            if self.indicator:
+                return [(1, 1.0)]
+            report.add("imputed", self.name)
+            return [(0, self.fill)] if self.fill else []
+        value = _truth(self.name, level)
+        return [(0, value)] if value else []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "indicator": self.indicator, "fill": self.fill}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FittedBoolean:
+        return cls(d["name"], bool(d["indicator"]), float(d["fill"]))
+
+
+def fit_boolean(name: str, data: pa.ChunkedArray, options: dict[str, Any]) -> FittedBoolean:
+    probe = FittedBoolean(name, indicator=True, fill=0.0)
+    out = np.zeros((len(data), 2))
+    probe.encode(pa.table({name: data}), out, TransformReport())
+    present = out[:, 1] == 0
+    if not present.any():
+        raise SchemaError(f"column {name!r} has no values in the training rows; ignore it (--ignore {name})")
+    majority = 1.0 if out[present, 0].mean() >= 0.5 else 0.0
+    return FittedBoolean(name, indicator=bool((~present).any()), fill=majority)
