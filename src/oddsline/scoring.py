@@ -46,15 +46,19 @@ def block_log_odds(
 class RowScorer:
     """Scores one dict row: encoders and coefficient blocks resolved once, no numpy on the hot path."""
 
-    plan: tuple[tuple[Callable[[dict[str, Any], TransformReport], list[tuple[int, float]]], tuple[float, ...]], ...]
+    plan: tuple[Callable[[dict[str, Any], TransformReport], float], ...]  # each column's partial sum
     intercept: float
     sources: frozenset[str]
     strict: bool
 
     @classmethod
     def compile(cls, features: FittedFeatures, coef: NDArray[np.float64], intercept: float) -> RowScorer:
-        plan = tuple((column.encode_row, tuple(float(c) for c in coef[block])) for column, block in features.blocks())
-        return cls(plan, float(intercept), frozenset(features.source_columns), features.strict)
+        plan = []
+        for column, block in features.blocks():
+            coefs = tuple(float(c) for c in coef[block])
+            specialised = getattr(column, "partial_scorer", None)
+            plan.append(specialised(coefs) if specialised is not None else _generic(column.encode_row, coefs))
+        return cls(tuple(plan), float(intercept), frozenset(features.source_columns), features.strict)
 
     def log_odds(self, row: Mapping[str, Any], report: TransformReport) -> float:
         values = row if isinstance(row, dict) else dict(row)
@@ -62,13 +66,8 @@ class RowScorer:
             self._check(values, report)
         report.rows += 1
         total = 0.0
-        for encode, coef in self.plan:
-            part = 0.0
-            for j, v in encode(values, report):
-                c = coef[j]
-                if c != 0.0:
-                    part += c * v
-            total += part
+        for partial in self.plan:
+            total += partial(values, report)
         return total + self.intercept
 
     def _check(self, values: dict[str, Any], report: TransformReport) -> None:
@@ -83,6 +82,18 @@ class RowScorer:
             raise SchemaError(f"row has column(s) {', '.join(map(repr, extra))} the model does not use (strict schema)")
         for name in extra:
             report.add("unexpected_column", name)
+
+
+def _generic(
+    encode: Callable[[dict[str, Any], TransformReport], list[tuple[int, float]]], coef: tuple[float, ...]
+) -> Callable[[dict[str, Any], TransformReport], float]:
+    def score(row: dict[str, Any], report: TransformReport) -> float:
+        part = 0.0
+        for j, v in encode(row, report):
+            part += coef[j] * v
+        return part
+
+    return score
 
 
 def probability(log_odds: float) -> float:

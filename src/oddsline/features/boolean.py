@@ -7,6 +7,7 @@ training majority and counted. Any other value is an error naming the column.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,27 @@ class FittedBoolean:
             return [(0, self.fill)] if self.fill else []
         value = _truth(self.name, level)
         return [(0, value)] if value else []
+
+    def partial_scorer(self, coef: tuple[float, ...]) -> Callable[[dict[str, Any], TransformReport], float]:
+        """The block's share of the log-odds for one row: true -> coef, false -> 0, by one dict lookup for
+        bools, 0/1 and the lower-case spellings (True == 1 == 1.0 share a dict key)."""
+        name, c0 = self.name, coef[0]
+        fast: dict[Any, float] = {True: c0, False: 0.0}
+        fast.update({spelling: c0 if truth else 0.0 for spelling, truth in _TRUTH.items()})
+        plain = (bool, int, float, str)
+
+        def score(row: dict[str, Any], report: TransformReport) -> float:
+            raw = row[name]
+            if raw.__class__ in plain:
+                value = fast.get(raw)
+                if value is not None:
+                    return value
+            part = 0.0
+            for j, value in self.encode_row(row, report):
+                part += coef[j] * value
+            return part
+
+        return score
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "indicator": self.indicator, "fill": self.fill}

@@ -10,6 +10,7 @@ zeros and the row scores on its other columns; each such value is counted (or, w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,31 @@ class FittedCategorical:
     def encode_row(self, row: dict[str, Any], report: TransformReport) -> list[tuple[int, float]]:
         code = self.code_of(row[self.name], report)
         return [(code, 1.0)] if code >= 0 else []
+
+    def partial_scorer(self, coef: tuple[float, ...]) -> Callable[[dict[str, Any], TransformReport], float]:
+        """The block's share of the log-odds for one row: its level's coefficient (a one-hot block's
+        partial sum is exactly that one term), looked up in a single dict."""
+        name, unseen_error = self.name, self.unseen == "error"
+        by_level = {level: coef[code] for level, code in self._index.items()}
+        rare = set(self.rare_levels)
+        missing_value = by_level.get(MISSING_LEVEL)
+
+        def score(row: dict[str, Any], report: TransformReport) -> float:
+            raw = row[name]
+            if raw.__class__ is str:
+                value = by_level.get(raw)
+                if value is not None:
+                    if rare and raw in rare:
+                        report.add("rare", name)
+                    return value
+            elif raw is None and missing_value is not None:
+                return missing_value
+            self.code_of(raw, report)  # the slow path: counts (or refuses) unseen and rare values
+            level = category_of(raw)
+            return by_level.get(MISSING_LEVEL if level is None else level, 0.0)
+
+        del unseen_error
+        return score
 
     def to_dict(self) -> dict[str, Any]:
         return {

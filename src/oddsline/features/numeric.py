@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +134,30 @@ class FittedNumeric:
         if missing and self.indicator:
             terms.append((len(self.edges) + 1 if self.edges else 1, 1.0))
         return terms
+
+    def partial_scorer(self, coef: tuple[float, ...]) -> Callable[[dict[str, Any], TransformReport], float]:
+        """The block's share of the log-odds for one row, for the common case (a float in range, no
+        log or bins) inline; anything else takes ``encode_row``, the same arithmetic in full."""
+        name, low, high, center, scale = self.name, self.low, self.high, self.center, self.scale
+        c0 = coef[0]
+        simple = not (self.edges or self.log1p)
+        clip_low, clip_high = self.clip_low, self.clip_high
+
+        def score(row: dict[str, Any], report: TransformReport) -> float:
+            raw = row[name]
+            if simple and (raw.__class__ is float or raw.__class__ is int) and low <= raw <= high:
+                v = float(raw)
+                if v < clip_low:
+                    v = clip_low
+                elif v > clip_high:
+                    v = clip_high
+                return 0.0 + c0 * ((v - center) / scale)
+            part = 0.0
+            for j, value in self.encode_row(row, report):
+                part += coef[j] * value
+            return part
+
+        return score
 
     def to_dict(self) -> dict[str, Any]:
         return {
