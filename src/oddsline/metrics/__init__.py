@@ -1,0 +1,41 @@
+"""Metrics of binary probabilistic predictions, their curves, calibration diagnostics, and bootstrap
+confidence intervals. ``y`` is 0/1, ``p`` the probability of class 1; every metric takes weights."""
+
+from .bootstrap import BOOTSTRAP_METRICS, bootstrap_intervals
+from .curves import lift_table, pr_curve, roc_curve
+from .evaluate import evaluate, evaluate_binary
+from .reliability import brier_decomposition, calibration_slope_intercept, expected_calibration_error, reliability_curve
+from .scores import (
+    accuracy,
+    at_threshold,
+    average_precision,
+    brier_score,
+    confusion,
+    log_loss,
+    precision_at_k,
+    recall_at_k,
+    roc_auc,
+)
+
+__all__ = [
+    "BOOTSTRAP_METRICS",
+    "accuracy",
+    "at_threshold",
+    "average_precision",
+    "bootstrap_intervals",
+    "brier_decomposition",
+    "brier_score",
+    "calibration_slope_intercept",
+    "confusion",
+    "evaluate",
+    "evaluate_binary",
+    "expected_calibration_error",
+    "lift_table",
+    "log_loss",
+    "pr_curve",
+    "precision_at_k",
+    "recall_at_k",
+    "reliability_curve",
+    "roc_auc",
+    "roc_curve",
+]
