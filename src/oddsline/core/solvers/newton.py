@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.linalg import solve_triangular
 
@@ -38,6 +39,8 @@ _REUSE_CONTRACTION = 0.25
 # A sampled Hessian uses about this many rows (at least 50 per parameter); below 4x that, no sampling.
 _SAMPLE_ROWS = 20_000
 _SAMPLE_ROWS_PER_PARAM = 50
+# Rows a column must be non-zero in, within the sample, for the sampled curvature to be trusted.
+_MIN_SUPPORT = 30
 # A sampled-Hessian step contracting the gradient below this is in Newton's fast phase: go full.
 _SAMPLED_CONTRACTION = 0.2
 
@@ -81,8 +84,10 @@ def fit_newton(
         t0 = time.perf_counter()
         found = _line_search(problem, theta, f, grad, step, n_gradients)
         result.add_time("line_search", time.perf_counter() - t0)
-        if sampled and (found is None or np.max(np.abs(found[2])) < _SAMPLED_CONTRACTION * grad_norm):
-            sample = solve = None  # a failed sampled step is retried, a fast one continued, on the full Hessian
+        if sampled and (found is None or not found[3] or np.max(np.abs(found[2])) < _SAMPLED_CONTRACTION * grad_norm):
+            # A fast step means the local phase has begun; a failed or backtracked one that the sample
+            # misjudges the curvature (a rare column): either way the full Hessian takes over.
+            sample = solve = None
             if found is None:
                 continue
         if found is None:
@@ -118,6 +123,13 @@ def _row_sample(problem: Problem) -> Problem | None:
         return None
     weight = problem.weight[::stride]
     if not weight.sum() > 0:
+        return None
+    # Every column must be seen often enough in the sample: a rare level (a destination flown once)
+    # missing from it leaves only the penalty on that diagonal, and with a weak penalty the sampled
+    # Newton step in that direction is enormous.
+    X = problem.X
+    in_sample = X[::stride].getnnz(axis=0) if sp.issparse(X) else np.count_nonzero(X[::stride], axis=0)
+    if np.min(in_sample, initial=_MIN_SUPPORT) < _MIN_SUPPORT:
         return None
     changes = {
         "X": problem.X[::stride],
