@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[report]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -20,12 +20,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	@mkdir -p $(DEMO)
-	$(BIN)/oddsline train examples/data/telco_churn.csv --target churn --positive Yes --out $(DEMO)/churn.odl
-	$(BIN)/oddsline evaluate $(DEMO)/churn.odl examples/data/telco_churn.csv
+	$(BIN)/oddsline train examples/data/telco_churn.csv --target churn --positive Yes --calibrate isotonic --threshold cost:fp=1,fn=5 --out $(DEMO)/churn.odl
+	$(BIN)/oddsline evaluate $(DEMO)/churn.odl examples/data/telco_churn.csv --report $(DEMO)/model_card.html
 	@head -n 6 examples/data/telco_churn.csv > $(DEMO)/five_customers.csv
 	$(BIN)/oddsline predict $(DEMO)/churn.odl $(DEMO)/five_customers.csv --out $(DEMO)/scores.csv
 	@cat $(DEMO)/scores.csv
 	@echo "model file: $(DEMO)/churn.odl   (try: $(BIN)/oddsline inspect $(DEMO)/churn.odl)"
+	@echo "model card: $(DEMO)/model_card.html   (open it in a browser; it works offline)"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks

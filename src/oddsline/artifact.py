@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from ._exceptions import FormatVersionError, IntegrityError, NotAnArtifactError
 from ._version import __version__
+from .calibration import Calibrator
 from .features import FittedFeatures
 from .io import atomic_path
 from .model import Model
@@ -70,6 +71,7 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
             "features": model.features.to_dict(),
             "intercept": model.intercept,
             "threshold": model.threshold,
+            "calibrator": None if model.calibrator is None else model.calibrator.to_dict(),
             "params": model.params,
             "info": model.info,
         },
@@ -142,6 +144,7 @@ def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
         statistics=arrays,
         intercept=float(body["intercept"]),
         threshold=float(body["threshold"]),
+        calibrator=None if body.get("calibrator") is None else Calibrator.from_dict(body["calibrator"]),
         params=body.get("params", {}),
         info={**body.get("info", {}), "created_at": manifest.get("created_at"), "file_sha256": _file_sha256(source)},
     )

@@ -12,12 +12,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._exceptions import ParameterError
+from .calibration import Calibrator
 from .core.link import expit
 from .estimator import LogisticRegression
 from .features import FittedFeatures, FittedNumeric, TransformReport
 from .inference_result import InferenceResult
 from .io import TableLike, to_arrow
-from .metrics import evaluate_binary
+from .metrics import evaluate
 from .scoring import RowScorer, block_log_odds, probability
 from .target import BinaryTarget
 
@@ -64,6 +65,7 @@ class Model:
     # Kept from training for inference without the data: "fisher_information", "penalised_hessian"
     # (over [beta..., intercept], unnormalised) and "likelihood" = [llf, llnull, nobs].
     statistics: dict[str, NDArray[np.float64]] = field(default_factory=dict)
+    calibrator: Calibrator | None = None  # applied to every probability; raw=True skips it
     _row_scorer: RowScorer | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -80,9 +82,14 @@ class Model:
         X = self.features.transform(to_arrow(data), report)
         return block_log_odds(self.features, X, self.coef, self.intercept)
 
-    def predict_proba(self, data: TableLike, report: TransformReport | None = None) -> NDArray[np.float64]:
-        """(n_rows, 2): probability of the negative and of the positive class."""
+    def predict_proba(
+        self, data: TableLike, report: TransformReport | None = None, *, raw: bool = False
+    ) -> NDArray[np.float64]:
+        """(n_rows, 2): probability of the negative and of the positive class — calibrated when the
+        model has a calibrator, unless ``raw=True``."""
         p = expit(self.decision_function(data, report))
+        if self.calibrator is not None and not raw:
+            p = self.calibrator.apply(p)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, data: TableLike) -> NDArray[Any]:
@@ -98,6 +105,8 @@ class Model:
             scorer = RowScorer.compile(self.features, self.coef, self.intercept)
             object.__setattr__(self, "_row_scorer", scorer)
         p = probability(scorer.log_odds(row, _SCRATCH if report is None else report))
+        if self.calibrator is not None:
+            p = self.calibrator.apply_one(p)
         decision = p >= self.threshold
         return OneRow(p, decision, self.target.classes[1] if decision else self.target.classes[0])
 
@@ -123,12 +132,13 @@ class Model:
         grouped = np.column_stack([contributions[:, block].sum(axis=1) for _, block in self.features.blocks()])
         return Explanation(base, names, grouped)
 
-    def evaluate(self, data: TableLike) -> dict[str, float]:
-        """Log loss, ROC AUC, Brier score and accuracy at the threshold on a labelled table."""
+    def evaluate(self, data: TableLike, *, n_bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+        """Every metric on a labelled table (ranking, proper scores, calibration, decisions at the
+        model's threshold) with bootstrap confidence intervals; see ``oddsline.metrics.evaluate``."""
         table = to_arrow(data)
         y = self.target.encode(table)
         p = self.predict_proba(table)[:, 1]
-        return evaluate_binary(y, p, self.threshold)
+        return evaluate(y, p, threshold=self.threshold, n_bootstrap=n_bootstrap, seed=seed)
 
     def coefficients(self, *, original_units: bool = False) -> dict[str, float]:
         """Coefficient of each design column, by name (standardised units for numeric columns).

@@ -16,12 +16,15 @@ from numpy.typing import NDArray
 
 from ._exceptions import ParameterError, SeparationError, TargetError
 from ._version import __version__
+from .calibration import METHODS, fit_calibrator
+from .core.path import stratified_folds
 from .estimator import LogisticRegression
 from .features import FeatureSpec
 from .inference import information_at_fit
 from .io import TableLike, to_arrow
 from .model import Model
 from .target import Label, resolve_target
+from .threshold import choose_threshold
 
 __all__ = ["stratified_split", "train"]
 
@@ -37,11 +40,20 @@ def train(
     spec: FeatureSpec | None = None,
     ignore: Iterable[str] = (),
     drop_missing_target: bool = False,
+    calibrate: str | None = None,
+    threshold: str | float = 0.5,
+    class_weight: str | None = None,
+    folds: int = 5,
 ) -> Model:
     """Fit features and a binary logistic regression on ``data`` and evaluate on a held-out split.
 
     The split is stratified and seeded; features are fitted on the training rows only. With
     ``test_size=0`` every row trains the model and no evaluation is stored.
+
+    ``calibrate`` ("platt" or "isotonic") and a ``threshold`` rule (see ``oddsline.threshold``; a
+    number is used as it is) are fitted on cross-fitted predictions: the training rows are cut into
+    ``folds`` stratified folds, each scored by a model (features included) fitted on the others, so
+    neither the calibrator nor the threshold sees a score of a row its model trained on.
     """
     started = time.perf_counter()
     if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
@@ -59,7 +71,9 @@ def train(
     features, X = spec.fit_transform(train_table, y)
     if y.min() == y.max():
         raise TargetError(f"the training rows hold only one class of {target!r}; lower --test-size or add data")
-    estimator = LogisticRegression(C=C)
+    if calibrate is not None and calibrate not in METHODS:
+        raise ParameterError(f"calibrate must be one of {', '.join(METHODS)} or None, got {calibrate!r}")
+    estimator = LogisticRegression(C=C, class_weight=class_weight)
     try:
         estimator.fit(X, y)
     except SeparationError as exc:
@@ -69,6 +83,17 @@ def train(
             "estimate. Use a finite C (--C 1), or drop or merge those columns/levels",
             columns=exc.columns,
         ) from None
+    calibrator, chosen = None, None
+    if calibrate is not None or isinstance(threshold, str):
+        p_oof = _cross_fitted(spec, train_table, y, C, class_weight, folds, seed)
+        if calibrate is not None:
+            calibrator = fit_calibrator(y, p_oof, calibrate)
+            p_oof = calibrator.apply(p_oof)
+        if isinstance(threshold, str):
+            chosen = choose_threshold(y, p_oof, threshold)
+    decision_threshold = chosen.threshold if chosen is not None else float(threshold)
+    if not 0 <= decision_threshold <= 1:
+        raise ParameterError(f"threshold must be in [0, 1] or a rule such as 'f1', got {threshold!r}")
     statistics = information_at_fit(estimator, X, y)
     statistics["design_mean"] = X.mean(axis=0)  # the reference point of Model.explain
     info: dict[str, Any] = {
@@ -90,8 +115,18 @@ def train(
         coef=estimator.coef_[0].copy(),
         statistics=statistics,
         intercept=float(estimator.intercept_[0]),
-        threshold=0.5,
-        params={"C": _json_number(C), "test_size": test_size, "seed": seed, "penalty": "l2"},
+        threshold=decision_threshold,
+        calibrator=calibrator,
+        params={
+            "C": _json_number(C),
+            "test_size": test_size,
+            "seed": seed,
+            "penalty": "l2",
+            "class_weight": class_weight,
+            "calibrate": calibrate,
+            "threshold_rule": chosen.rule if chosen is not None else None,
+            "folds": folds,
+        },
         info=info,
     )
     if len(test_idx):
@@ -99,6 +134,25 @@ def train(
         info["evaluation"] = model.evaluate(test_table)
     info["train_seconds"] = time.perf_counter() - started
     return model
+
+
+def _cross_fitted(
+    spec: FeatureSpec,
+    table: pa.Table,
+    y: NDArray[np.float64],
+    C: float,
+    class_weight: str | None,
+    folds: int,
+    seed: int,
+) -> NDArray[np.float64]:
+    """Out-of-fold raw probabilities of the training rows (features refitted per fold: no leak)."""
+    out = np.empty(y.shape[0])
+    for fit_rows, held in stratified_folds(y.astype(np.int64), folds, seed):
+        part = table.take(pa.array(fit_rows))
+        features, X = spec.fit_transform(part, y[fit_rows])
+        model = LogisticRegression(C=C, class_weight=class_weight).fit(X, y[fit_rows])
+        out[held] = model.predict_proba(features.transform(table.take(pa.array(held))))[:, 1]
+    return out
 
 
 def stratified_split(

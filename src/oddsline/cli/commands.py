@@ -58,6 +58,21 @@ def add_train(verbs: Subparsers) -> None:
         help="feature spec (.yaml or .json) saying how each column is encoded; default: inferred "
         "(see `oddsline spec infer`)",
     )
+    p.add_argument(
+        "--calibrate",
+        choices=("platt", "isotonic", "none"),
+        default="none",
+        help="recalibrate probabilities on cross-fitted predictions (default none)",
+    )
+    p.add_argument(
+        "--threshold",
+        default="0.5",
+        metavar="RULE",
+        help="decision threshold: a number, or a rule chosen on cross-fitted predictions: "
+        "cost:fp=1,fn=5 | f1 | fbeta:2 | precision>=0.9 | recall>=0.8 | top=5%% (default 0.5)",
+    )
+    p.add_argument("--class-weight", choices=("balanced",), help="reweight classes to equal total weight")
+    p.add_argument("--folds", type=int, default=5, help="folds for cross-fitted calibration/threshold (default 5)")
     p.add_argument("--drop-missing-target", action="store_true", help="drop rows whose target is empty (counted)")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     p.set_defaults(run=run_train)
@@ -66,13 +81,23 @@ def add_train(verbs: Subparsers) -> None:
 def add_evaluate(verbs: Subparsers) -> None:
     p = verbs.add_parser(
         "evaluate",
-        help="score a labelled table and report log loss, ROC AUC, Brier score and accuracy",
-        description="Evaluate MODEL on DATA, which must hold the model's target column.",
-        epilog="Example: oddsline evaluate model.odl examples/data/telco_churn.csv --json",
+        help="score a labelled table: metrics with bootstrap CIs, and optionally an HTML model card",
+        description="Evaluate MODEL on DATA, which must hold the model's target column: ranking (ROC/PR AUC), "
+        "proper scores (log loss, Brier), calibration (ECE, slope), decisions at the model's threshold, each "
+        "with a seeded bootstrap confidence interval. --report writes a self-contained HTML model card.",
+        epilog="Example: oddsline evaluate model.odl examples/data/telco_churn.csv --report card.html",
     )
     p.add_argument("model", metavar="MODEL", help="an .odl model file")
     p.add_argument("data", metavar="DATA", help="labelled table: .csv, .tsv, .parquet or .arrow")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--report", metavar="FILE", help="also write the HTML model card (plots inline, works offline)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap resamples for the CIs (default 1000; 0: none)",
+    )
     p.set_defaults(run=run_evaluate)
 
 
@@ -123,6 +148,10 @@ def run_train(args: argparse.Namespace) -> int:
             ignore=args.ignore,
             drop_missing_target=args.drop_missing_target,
             spec=spec,
+            calibrate=None if args.calibrate == "none" else args.calibrate,
+            threshold=_threshold(args.threshold),
+            class_weight=args.class_weight,
+            folds=args.folds,
         )
         step("writing model")
         path = model.save(args.out)
@@ -152,12 +181,18 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     model = load(args.model)
     table = read_table(args.data)
-    metrics = model.evaluate(table)
+    metrics = model.evaluate(table, n_bootstrap=args.bootstrap)
+    if args.report:
+        from ..report import write_report
+
+        write_report(model, table, args.report, n_bootstrap=args.bootstrap)
     if args.json:
-        _print_json(metrics)
+        _print_json(metrics | ({"report": args.report} if args.report else {}))
     else:
         print(f"{args.model}: target {model.target.name!r}, positive class {model.target.positive!r}")
         _print_metrics(metrics)
+        if args.report:
+            print(f"model card written to {args.report}")
     return 0
 
 
@@ -220,10 +255,22 @@ def _inspect_summary(model: Model) -> dict[str, Any]:
     }
 
 
-def _print_metrics(metrics: dict[str, float]) -> None:
-    for key in ("log_loss", "roc_auc", "brier", "accuracy"):
-        suffix = f"  (threshold {metrics['threshold']:g})" if key == "accuracy" else ""
-        print(f"  {key:<9} {metrics[key]:.4f}{suffix}")
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    intervals = metrics.get("intervals", {})
+    level = intervals.get("level", 0.95)
+    for key in ("log_loss", "roc_auc", "average_precision", "brier", "ece", "accuracy", "precision", "recall"):
+        if key not in metrics:
+            continue
+        ci = f"  [{intervals[key][0]:.4f}, {intervals[key][1]:.4f}] {level:.0%} CI" if key in intervals else ""
+        suffix = f"  (threshold {metrics['threshold']:g})" if key in ("accuracy", "precision", "recall") else ""
+        print(f"  {key:<17} {metrics[key]:.4f}{ci}{suffix}")
+
+
+def _threshold(text: str) -> str | float:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _print_json(value: Any) -> None:

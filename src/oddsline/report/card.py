@@ -1,0 +1,179 @@
+"""Assemble the model card: metrics with intervals, the plots, coefficients and lineage, in one HTML file.
+
+Self-contained and offline by construction: styles inline, plots inline SVG, no script, no link,
+no font or image from anywhere. The file is written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import metrics as m
+from ..io import TableLike, atomic_path, to_arrow
+from . import plots
+
+if TYPE_CHECKING:
+    from ..model import Model
+
+__all__ = ["write_report"]
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2530}
+h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde3ea;padding-bottom:.3rem}
+.sub{color:#5b6776} table{border-collapse:collapse;font-size:.9rem} td,th{padding:.25rem .7rem;border-bottom:1px solid #eef1f5;text-align:right}
+th:first-child,td:first-child{text-align:left} .grid{display:flex;flex-wrap:wrap;gap:1.2rem} figure{margin:0}
+figure svg{max-width:520px;height:auto} pre{background:#f6f8fa;padding:.8rem;font-size:.8rem;overflow:auto}
+"""
+_MAX_COEFFICIENTS = 30
+
+
+def write_report(model: Model, data: TableLike, path: str | Path, *, n_bootstrap: int = 1000, seed: int = 0) -> Path:
+    """Evaluate ``model`` on the labelled ``data`` and write the model card to ``path`` (.html)."""
+    table = to_arrow(data)
+    y = model.target.encode(table)
+    p = model.predict_proba(table)[:, 1]
+    raw = model.predict_proba(table, raw=True)[:, 1]
+    results = m.evaluate(y, p, threshold=model.threshold, n_bootstrap=n_bootstrap, seed=seed)
+    sections = [
+        _header(model, table.num_rows, results),
+        _metrics_table(results),
+        _curves(y, p, raw, model, results),
+        _coefficients(model),
+        _lineage(model),
+    ]
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>oddsline model card: {html.escape(model.target.name)}</title><style>{_STYLE}</style></head><body>"
+        + "".join(sections)
+        + "</body></html>"
+    )
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.chmod(0o644)  # a report is for sharing; the temporary file was created private
+    return target
+
+
+def _header(model: Model, rows: int, results: dict[str, Any]) -> str:
+    created = model.info.get("created_at") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    calibrated = model.calibrator.method if model.calibrator is not None else "none"
+    return (
+        f"<h1>Model card: predicting {html.escape(repr(model.target.positive))} in "
+        f"<code>{html.escape(model.target.name)}</code></h1>"
+        f"<p class='sub'>Evaluated on {rows:,} labelled rows (positive rate {results['positive_rate']:.3f}). "
+        f"{len(model.features.source_columns)} source columns, {model.features.n_design} design columns; "
+        f"calibration: {calibrated}; decision threshold {model.threshold:.4g}"
+        f"{' (' + html.escape(str(model.params.get('threshold_rule'))) + ')' if model.params.get('threshold_rule') else ''}. "
+        f"Model created {html.escape(str(created))}.</p>"
+    )
+
+
+def _metrics_table(results: dict[str, Any]) -> str:
+    intervals = results.get("intervals", {})
+    rows = []
+    names = {
+        "roc_auc": "ROC AUC",
+        "average_precision": "PR AUC (average precision)",
+        "log_loss": "log loss",
+        "brier": "Brier score",
+        "ece": "expected calibration error (10 equal-width bins)",
+        "calibration_slope": "calibration slope",
+        "accuracy": "accuracy at the threshold",
+        "precision": "precision at the threshold",
+        "recall": "recall at the threshold",
+        "f1": "F1 at the threshold",
+    }
+    for key, label in names.items():
+        ci = intervals.get(key)
+        ci_text = f"{ci[0]:.4f} – {ci[1]:.4f}" if ci else ""
+        rows.append(f"<tr><td>{label}</td><td>{results[key]:.4f}</td><td>{ci_text}</td></tr>")
+    level = intervals.get("level", 0.95)
+    return (
+        "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th>"
+        f"<th>{level:.0%} bootstrap CI ({intervals.get('n_resamples', 0)} resamples)</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def _figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption class='sub'>{html.escape(caption)}</figcaption></figure>"
+
+
+def _curves(y: np.ndarray, p: np.ndarray, raw: np.ndarray, model: Model, results: dict[str, Any]) -> str:
+    roc = m.roc_curve(y, p)
+    pr = m.pr_curve(y, p)
+    reliability = {"as scored": m.reliability_curve(y, p)}
+    if model.calibrator is not None:
+        reliability = {"before calibration": m.reliability_curve(y, raw), "after calibration": reliability["as scored"]}
+    c_fp, c_fn, label = _costs(model)
+    grid = np.linspace(0, 1, 201)
+    cost = np.array([c_fp * np.sum((p >= t) & (y == 0)) + c_fn * np.sum((p < t) & (y == 1)) for t in grid])
+    figures = [
+        _figure(
+            plots.roc_plot(roc["fpr"], roc["tpr"], results["roc_auc"]), "Ranking: how well positives outrank negatives."
+        ),
+        _figure(
+            plots.pr_plot(
+                np.r_[0, pr["recall"]],
+                np.r_[1, pr["precision"]],
+                results["average_precision"],
+                results["positive_rate"],
+            ),
+            "Precision against recall over all thresholds.",
+        ),
+        _figure(plots.reliability_plot(reliability), "Do the probabilities mean what they say?"),
+        _figure(plots.histogram_plot(p, y, model.threshold), "Predicted probabilities of each class."),
+        _figure(
+            plots.cost_curve_plot(grid, cost, model.threshold, label), "Total cost of the decisions at each threshold."
+        ),
+        _figure(plots.confusion_plot(results["confusion"]), "Decisions at the model's threshold."),
+    ]
+    return "<h2>Curves and decisions</h2><div class='grid'>" + "".join(figures) + "</div>"
+
+
+def _costs(model: Model) -> tuple[float, float, str]:
+    rule = str(model.params.get("threshold_rule") or "")
+    found = re.fullmatch(r"cost:fp=([0-9.e+-]+),fn=([0-9.e+-]+)", rule.replace(" ", "").lower())
+    if found:
+        c_fp, c_fn = float(found.group(1)), float(found.group(2))
+        return c_fp, c_fn, f"cost (false positive {c_fp:g}, false negative {c_fn:g})"
+    return 1.0, 1.0, "misclassified rows (equal costs)"
+
+
+def _coefficients(model: Model) -> str:
+    try:
+        result = model.inference()
+    except Exception as exc:  # an old model without information matrices: say so, keep the card
+        return f"<h2>Coefficients</h2><p class='sub'>Not available: {html.escape(str(exc))}</p>"
+    names = list(result.param_names)
+    keep = [i for i, name in enumerate(names) if name != "intercept"]
+    keep = sorted(keep, key=lambda i: -abs(result.zvalues[i]))[:_MAX_COEFFICIENTS]
+    odds = result.odds_ratios[keep]
+    bounds = result.odds_ratio_conf_int[keep]
+    svg = plots.coefficient_plot([names[i] for i in keep], odds, bounds[:, 0], bounds[:, 1])
+    rows = "".join(
+        f"<tr><td>{html.escape(names[i])}</td><td>{result.params[i]:.4f}</td><td>{result.bse[i]:.4f}</td>"
+        f"<td>{result.pvalues[i]:.3g}</td><td>{result.odds_ratios[i]:.3f}</td></tr>"
+        for i in range(len(names))
+    )
+    return (
+        f"<h2>Coefficients</h2><p class='sub'>Covariance: {html.escape(result.label)}. "
+        f"The {len(keep)} largest |z| shown in the chart; every coefficient in the table.</p>"
+        f"<div class='grid'>{_figure(svg, 'Odds ratios with 95% confidence intervals.')}"
+        "<table><tr><th>design column</th><th>coef</th><th>SE</th><th>p</th><th>odds ratio</th></tr>"
+        f"{rows}</table></div>"
+    )
+
+
+def _lineage(model: Model) -> str:
+    info = {k: v for k, v in model.info.items() if k != "evaluation"}
+    lineage = {"params": model.params, "info": info}
+    return "<h2>Lineage</h2><pre>" + html.escape(json.dumps(lineage, indent=2, default=str)) + "</pre>"
