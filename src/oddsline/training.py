@@ -23,10 +23,12 @@ from .features import FeatureSpec
 from .inference import information_at_fit
 from .io import TableLike, to_arrow
 from .model import Model
+from .regularization import LogisticRegressionCV
+from .splits import SPLITS, group_split, stratified_split, time_split
 from .target import Label, resolve_target
 from .threshold import choose_threshold
 
-__all__ = ["stratified_split", "train"]
+__all__ = ["train"]
 
 
 def train(
@@ -44,6 +46,10 @@ def train(
     threshold: str | float = 0.5,
     class_weight: str | None = None,
     folds: int = 5,
+    split: str = "random",
+    time_column: str | None = None,
+    group_column: str | None = None,
+    cv: int | None = None,
 ) -> Model:
     """Fit features and a binary logistic regression on ``data`` and evaluate on a held-out split.
 
@@ -54,6 +60,11 @@ def train(
     number is used as it is) are fitted on cross-fitted predictions: the training rows are cut into
     ``folds`` stratified folds, each scored by a model (features included) fitted on the others, so
     neither the calibrator nor the threshold sees a score of a row its model trained on.
+
+    ``split`` chooses the held-out rows: "random" (stratified), "time" (the latest by ``time_column``)
+    or "group" (whole groups of ``group_column``; that column is not used as a feature). ``cv`` = K
+    chooses C among 20 values on the regularisation path by K-fold log loss on the training rows
+    (time-ordered folds under a time split); ``C`` is then ignored.
     """
     started = time.perf_counter()
     if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
@@ -64,8 +75,17 @@ def train(
     table, dropped = _handle_missing_target(table, target, drop_missing_target)
     binary = resolve_target(table, target, positive)
     y_all = binary.encode(table)
+    if split not in SPLITS:
+        raise ParameterError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split == "group" and group_column in table.column_names:
+        ignore = [*ignore, group_column]
     spec = spec or FeatureSpec.infer(table, target=target, ignore=ignore)
-    train_idx, test_idx = stratified_split(y_all, test_size, seed)
+    if split == "time":
+        train_idx, test_idx = time_split(table, time_column, test_size)
+    elif split == "group":
+        train_idx, test_idx = group_split(table, group_column, test_size, seed)
+    else:
+        train_idx, test_idx = stratified_split(y_all, test_size, seed)
     train_table = table.take(pa.array(train_idx))
     y = y_all[train_idx]
     features, X = spec.fit_transform(train_table, y)
@@ -73,6 +93,14 @@ def train(
         raise TargetError(f"the training rows hold only one class of {target!r}; lower --test-size or add data")
     if calibrate is not None and calibrate not in METHODS:
         raise ParameterError(f"calibrate must be one of {', '.join(METHODS)} or None, got {calibrate!r}")
+    selection = None
+    if cv is not None:
+        search = LogisticRegressionCV(
+            20, cv=cv, time_ordered=split == "time", random_state=seed, class_weight=class_weight
+        )
+        search.fit(X, y)
+        C = float(search.C_)
+        selection = {"cv": cv, "time_ordered": split == "time", "C": C}
     estimator = LogisticRegression(C=C, class_weight=class_weight)
     try:
         estimator.fit(X, y)
@@ -126,6 +154,10 @@ def train(
             "calibrate": calibrate,
             "threshold_rule": chosen.rule if chosen is not None else None,
             "folds": folds,
+            "split": split,
+            "time_column": time_column,
+            "group_column": group_column,
+            "C_selection": selection,
         },
         info=info,
     )
@@ -153,22 +185,6 @@ def _cross_fitted(
         model = LogisticRegression(C=C, class_weight=class_weight).fit(X, y[fit_rows])
         out[held] = model.predict_proba(features.transform(table.take(pa.array(held))))[:, 1]
     return out
-
-
-def stratified_split(
-    y: NDArray[np.float64], test_size: float, seed: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Seeded split that keeps each class's share in both parts; indices come back sorted."""
-    rng = np.random.default_rng(seed)
-    test: list[NDArray[np.int64]] = []
-    for value in (0.0, 1.0):
-        members = np.flatnonzero(y == value)
-        n_test = round(test_size * len(members))
-        test.append(rng.permutation(members)[:n_test])
-    test_idx = np.sort(np.concatenate(test))
-    train_mask = np.ones(len(y), dtype=bool)
-    train_mask[test_idx] = False
-    return np.flatnonzero(train_mask), test_idx
 
 
 def fingerprint(table: pa.Table) -> dict[str, Any]:

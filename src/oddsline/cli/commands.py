@@ -71,6 +71,16 @@ def add_train(verbs: Subparsers) -> None:
         help="decision threshold: a number, or a rule chosen on cross-fitted predictions: "
         "cost:fp=1,fn=5 | f1 | fbeta:2 | precision>=0.9 | recall>=0.8 | top=5%% (default 0.5)",
     )
+    p.add_argument(
+        "--split",
+        choices=("random", "time", "group"),
+        default="random",
+        help="held-out rows: random (stratified), time (the latest by --time-column), group (whole groups of "
+        "--group-column) (default random)",
+    )
+    p.add_argument("--time-column", metavar="COL", help="the time column of --split time")
+    p.add_argument("--group-column", metavar="COL", help="the group column of --split group (not used as a feature)")
+    p.add_argument("--cv", type=int, metavar="K", help="choose C by K-fold cross-validated log loss (overrides --C)")
     p.add_argument("--class-weight", choices=("balanced",), help="reweight classes to equal total weight")
     p.add_argument("--folds", type=int, default=5, help="folds for cross-fitted calibration/threshold (default 5)")
     p.add_argument("--drop-missing-target", action="store_true", help="drop rows whose target is empty (counted)")
@@ -152,6 +162,10 @@ def run_train(args: argparse.Namespace) -> int:
             threshold=_threshold(args.threshold),
             class_weight=args.class_weight,
             folds=args.folds,
+            split=args.split,
+            time_column=args.time_column,
+            group_column=args.group_column,
+            cv=args.cv,
         )
         step("writing model")
         path = model.save(args.out)

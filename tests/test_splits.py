@@ -1,0 +1,70 @@
+"""Validation design of ``train``: time and group splits hold out what they promise; --cv picks C as
+LogisticRegressionCV does on the same rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import oddsline
+from oddsline import ParameterError, SchemaError
+from oddsline.splits import group_split, stratified_split, time_split
+
+
+def _table(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pa.table(
+        {
+            "day": rng.integers(0, 60, n),
+            "customer": [f"c{i}" for i in rng.integers(0, 40, n)],
+            "x": x,
+            "y": (rng.uniform(size=n) < 1 / (1 + np.exp(-x))).astype(int),
+        }
+    )
+
+
+def test_time_split_holds_out_the_latest_rows_and_keeps_ties_together():
+    table = _table()
+    train, test = time_split(table, "day", 0.25)
+    day = table.column("day").to_numpy()
+    assert day[train].max() < day[test].min()
+    assert abs(len(test) / len(day) - 0.25) < 0.05
+    assert np.array_equal(np.sort(np.r_[train, test]), np.arange(len(day)))
+
+
+def test_group_split_never_puts_a_group_on_both_sides():
+    table = _table()
+    train, test = group_split(table, "customer", 0.3, seed=1)
+    customer = np.array(table.column("customer").to_pylist())
+    assert not set(customer[train]) & set(customer[test])
+    assert 0.15 < len(test) / len(customer) <= 0.3
+
+
+def test_random_split_is_stratified():
+    y = (np.arange(1000) % 4 == 0).astype(float)
+    _, test = stratified_split(y, 0.2, seed=0)
+    assert y[test].mean() == pytest.approx(0.25) and len(test) == 200
+
+
+def test_train_with_splits_and_cv():
+    from oddsline import LogisticRegressionCV
+
+    table = _table()
+    by_time = oddsline.train(table, target="y", positive=1, split="time", time_column="day")
+    assert by_time.params["split"] == "time" and by_time.info["n_test"] > 100
+    grouped = oddsline.train(table, target="y", positive=1, split="group", group_column="customer")
+    assert "customer" not in grouped.features.source_columns
+    chosen = oddsline.train(table, target="y", positive=1, cv=4, test_size=0.2, seed=3)
+    train_idx, _ = stratified_split(np.asarray(table.column("y").to_numpy(), dtype=float), 0.2, 3)
+    rows = table.take(pa.array(train_idx))
+    X = chosen.features.transform(rows)
+    reference = LogisticRegressionCV(20, cv=4, random_state=3).fit(X, rows.column("y").to_numpy())
+    assert chosen.params["C"] == pytest.approx(reference.C_)
+    with pytest.raises(ParameterError, match="needs --time-column"):
+        oddsline.train(table, target="y", positive=1, split="time")
+    with pytest.raises(SchemaError, match="--group-column 'nope' is not a column"):
+        oddsline.train(table, target="y", positive=1, split="group", group_column="nope")
+    with pytest.raises(ParameterError, match="split must be one of"):
+        oddsline.train(table, target="y", positive=1, split="kfold")
