@@ -34,6 +34,10 @@ EXPECTED = {
     "read_table",
     "regularization_path",
     "train",
+    "Registry",
+    "RegistryError",
+    "SignatureError",
+    "metrics",
 }
 
 
@@ -54,6 +58,6 @@ def test_import_does_not_pull_in_heavy_optional_packages():
     import subprocess
     import sys
 
-    code = "import sys, oddsline; print(','.join(m for m in ('pandas', 'polars', 'sklearn') if m in sys.modules))"
+    code = "import sys, oddsline; print(','.join(m for m in ('pandas', 'polars', 'sklearn', 'sqlalchemy', 'cryptography', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

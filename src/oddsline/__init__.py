@@ -3,6 +3,7 @@
 The public API is listed in ``__all__``; everything else is internal.
 """
 
+from . import metrics
 from ._exceptions import (
     ArtifactError,
     ConvergenceWarning,
@@ -16,8 +17,10 @@ from ._exceptions import (
     OddslineError,
     ParameterError,
     ReadError,
+    RegistryError,
     SchemaError,
     SeparationError,
+    SignatureError,
     TargetError,
 )
 from ._version import __version__
@@ -27,6 +30,7 @@ from .features import FeatureSpec, FittedFeatures
 from .inference import InferenceResult, LRTestResult, inference, lr_test, wald_test
 from .io import read_table
 from .model import Model
+from .registry import Registry
 from .regularization import LogisticRegressionCV, RegularizationPath, regularization_path
 from .training import train
 
@@ -50,14 +54,18 @@ __all__ = [
     "OddslineError",
     "ParameterError",
     "ReadError",
+    "Registry",
+    "RegistryError",
     "RegularizationPath",
     "SchemaError",
     "SeparationError",
+    "SignatureError",
     "TargetError",
     "__version__",
     "inference",
     "load",
     "lr_test",
+    "metrics",
     "read_table",
     "regularization_path",
     "train",

@@ -18,7 +18,9 @@ stderr and exit code 2; the HTTP layer maps them through one table to a status c
     ├── ArtifactError         a model file is not a valid, intact .odl file
     │   ├── NotAnArtifactError    pickle, joblib or any other non-.odl file: refused, never executed
     │   ├── IntegrityError        truncated file or a member whose SHA-256 does not match the manifest
-    │   └── FormatVersionError    written by a format version this oddsline cannot read
+    │   ├── FormatVersionError    written by a format version this oddsline cannot read
+    │   └── SignatureError        unsigned where a signature is required, or a signature that fails
+    ├── RegistryError         unknown model, version or alias; a bad name; a refused promotion
     └── NotFittedError        an estimator was used before ``fit``            (also ValueError, AttributeError)
 
     ConvergenceWarning        a solver stopped before its tolerance was met   (a UserWarning)
@@ -39,8 +41,10 @@ __all__ = [
     "OddslineError",
     "ParameterError",
     "ReadError",
+    "RegistryError",
     "SchemaError",
     "SeparationError",
+    "SignatureError",
     "TargetError",
 ]
 
@@ -102,6 +106,14 @@ class IntegrityError(ArtifactError):
 
 class FormatVersionError(ArtifactError):
     """The file was written in a format version this oddsline cannot read."""
+
+
+class SignatureError(ArtifactError):
+    """A model file is unsigned where a signature is required, or its signature does not verify."""
+
+
+class RegistryError(OddslineError):
+    """A registry request that cannot be done: unknown model/version/alias, a bad name, a refused promotion."""
 
 
 class NotFittedError(OddslineError, ValueError, AttributeError):

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from .calibration import Calibrator
 from .features import FittedFeatures
 from .io import atomic_path
 from .model import Model
+from .signing import SIGNATURE, load_public_keys, verify_signature
 from .target import BinaryTarget
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save_model"]
@@ -85,9 +87,11 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def load(path: str | os.PathLike[str]) -> Model:
-    """Load and verify an ``.odl`` model file."""
+def load(path: str | os.PathLike[str], *, trusted_keys: Iterable[str | os.PathLike[str]] | None = None) -> Model:
+    """Load and verify an ``.odl`` model file. With ``trusted_keys`` (public key files) the file must
+    also carry a valid signature by one of them; ``model.info["signed_by"]`` names the key id."""
     source = Path(path)
+    trusted = None if trusted_keys is None else load_public_keys(trusted_keys)
     if not source.is_file():
         raise NotAnArtifactError(f"{source}: no such model file; check the path")
     with open(source, "rb") as fh:
@@ -96,14 +100,14 @@ def load(path: str | os.PathLike[str]) -> Model:
         raise NotAnArtifactError(f"{source} {_describe_foreign(head)}")
     try:
         with zipfile.ZipFile(source) as zf:
-            return _load_zip(source, zf)
+            return _load_zip(source, zf, trusted)
     except zipfile.BadZipFile as exc:
         raise IntegrityError(
             f"{source} is truncated or corrupt ({exc}); restore it from the registry or retrain"
         ) from None
 
 
-def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
+def _load_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | None = None) -> Model:
     infos = {info.filename: info for info in zf.infolist()}
     for required in (MANIFEST, MANIFEST_DIGEST):
         if required not in infos:
@@ -114,6 +118,10 @@ def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
     recorded = _read_member(source, zf, MANIFEST_DIGEST).decode(errors="replace").strip()
     if hashlib.sha256(manifest_bytes).hexdigest() != recorded:
         raise IntegrityError(f"{source}: manifest.json does not match its SHA-256; the file was edited or damaged")
+    signed_by = None
+    if trusted is not None:
+        record = _read_member(source, zf, SIGNATURE) if SIGNATURE in infos else None
+        signed_by = verify_signature(source, manifest_bytes, record, trusted)
     try:
         manifest = json.loads(manifest_bytes)
     except ValueError as exc:
@@ -129,7 +137,7 @@ def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
             f"{FORMAT_VERSION}; upgrade oddsline to load it"
         )
     members: dict[str, Any] = manifest["members"]
-    extra = sorted(set(infos) - set(members) - {MANIFEST, MANIFEST_DIGEST})
+    extra = sorted(set(infos) - set(members) - {MANIFEST, MANIFEST_DIGEST, SIGNATURE})
     if extra:
         raise IntegrityError(f"{source} contains member(s) {extra} that its manifest does not list; refusing it")
     arrays: dict[str, NDArray[Any]] = {
@@ -146,7 +154,12 @@ def _load_zip(source: Path, zf: zipfile.ZipFile) -> Model:
         threshold=float(body["threshold"]),
         calibrator=None if body.get("calibrator") is None else Calibrator.from_dict(body["calibrator"]),
         params=body.get("params", {}),
-        info={**body.get("info", {}), "created_at": manifest.get("created_at"), "file_sha256": _file_sha256(source)},
+        info={
+            **body.get("info", {}),
+            "created_at": manifest.get("created_at"),
+            "file_sha256": _file_sha256(source),
+            "signed_by": signed_by,
+        },
     )
 
 

@@ -12,12 +12,12 @@ from typing import Any
 import pyarrow as pa
 
 from .._exceptions import ParameterError, SchemaError
-from ..artifact import load
 from ..features import FeatureSpec
 from ..io import read_table, write_table
 from ..model import Model
 from ..training import train
 from .progress import Progress
+from .references import load_model
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -193,7 +193,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    model = load(args.model)
+    model = load_model(args.model)
     table = read_table(args.data)
     metrics = model.evaluate(table, n_bootstrap=args.bootstrap)
     if args.report:
@@ -211,7 +211,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    model = load(args.model)
+    model = load_model(args.model)
     table = read_table(args.data)
     if args.id is not None and args.id not in table.column_names:
         raise SchemaError(f"--id column {args.id!r} is not in {args.data}; its columns are {table.column_names}")
@@ -228,7 +228,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    model = load(args.model)
+    model = load_model(args.model)
     summary = _inspect_summary(model)
     if args.json:
         _print_json(summary)

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from .._exceptions import OddslineError
 from .._version import __version__
-from . import commands, spec_command
+from . import commands, registry_command, spec_command
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_predict,
         commands.add_inspect,
         spec_command.add_spec,
+        registry_command.add_registry,
+        registry_command.add_keys,
+        registry_command.add_sign,
+        registry_command.add_validate,
     ):
         register(verbs)
     return parser

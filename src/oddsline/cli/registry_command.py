@@ -1,0 +1,271 @@
+"""``oddsline registry ...``, ``oddsline keys generate``, ``oddsline sign`` and ``oddsline validate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..registry import Registry
+from .references import load_model
+
+Subparsers = Any
+
+
+def _registry(args: argparse.Namespace) -> Registry:
+    return Registry(
+        args.url, home=args.home, require_signatures=args.require_signatures, trusted_keys=args.trust_key or ()
+    )
+
+
+def _print(value: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        json.dump(value, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def add_registry(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "registry",
+        help="versions, aliases (champion/challenger), audit and lineage of named models",
+        description="The model registry: SQLite in $ODDSLINE_HOME (default ./.oddsline), or a database URL "
+        "(--url postgresql+psycopg://...). Versions are immutable; aliases move atomically; every change is "
+        "audited. A reference NAME@ALIAS or NAME@VERSION works wherever a MODEL is accepted.",
+        epilog="Example: oddsline registry register churn model.odl && oddsline registry promote churn 1 --force",
+    )
+    p.add_argument("--home", help="registry folder (default $ODDSLINE_HOME or ./.oddsline)")
+    p.add_argument("--url", help="database URL (default: SQLite in the registry folder)")
+    p.add_argument("--require-signatures", action="store_true", help="refuse model files not signed by a trusted key")
+    p.add_argument("--trust-key", action="append", metavar="PUB", help="a trusted public key file (repeatable)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    actions.required = True
+
+    def action(name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
+        sub.add_argument("--json", action="store_true", help="print JSON")
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = action("register", "store MODEL_FILE as the next version of NAME (prints the version)", run_register)
+    sub.add_argument("name")
+    sub.add_argument("model_file")
+    sub.add_argument("--reason", default="")
+    sub = action("list", "the versions of NAME", run_list)
+    sub.add_argument("name")
+    sub = action("show", "one version: REF is NAME, NAME@VERSION or NAME@ALIAS", run_show)
+    sub.add_argument("reference")
+    sub = action("alias", "point NAME@ALIAS at VERSION", run_alias)
+    sub.add_argument("name")
+    sub.add_argument("alias")
+    sub.add_argument("version", type=int)
+    sub.add_argument("--reason", default="")
+    sub = action("promote", "make VERSION the champion (refused unless it passed `oddsline validate`)", run_promote)
+    sub.add_argument("name")
+    sub.add_argument("version", type=int)
+    sub.add_argument("--alias", default="champion")
+    sub.add_argument("--force", action="store_true", help="promote without a passed gate (audited)")
+    sub.add_argument("--reason", default="")
+    sub = action("rollback", "move an alias back to its previous version", run_rollback)
+    sub.add_argument("name")
+    sub.add_argument("--alias", default="champion")
+    sub.add_argument("--reason", default="")
+    sub = action("archive", "retire a version (no alias may point at it)", run_archive)
+    sub.add_argument("name")
+    sub.add_argument("version", type=int)
+    sub.add_argument("--reason", default="")
+    sub = action("audit", "the audit log (of NAME, or of everything)", run_audit)
+    sub.add_argument("name", nargs="?")
+    sub = action("lineage", "training data fingerprint, parameters and signer of a version", run_lineage)
+    sub.add_argument("reference")
+    sub = action("diff", "metrics of two versions side by side", run_diff)
+    sub.add_argument("name")
+    sub.add_argument("a", type=int)
+    sub.add_argument("b", type=int)
+
+
+def run_register(args: argparse.Namespace) -> int:
+    version = _registry(args).register(args.name, args.model_file, reason=args.reason)
+    _print({"name": args.name, "version": version}, args.json, str(version))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = _registry(args).versions(args.name)
+    lines = [f"{'version':>7}  {'status':<8}  {'gate':<4}  {'aliases':<20}  created"]
+    for r in rows:
+        lines.append(
+            f"{r['version']:>7}  {r['status']:<8}  {'pass' if r['gate_passed'] else '-':<4}  "
+            f"{','.join(r['aliases']) or '-':<20}  {r['created_at']} by {r['created_by']}"
+        )
+    _print(rows, args.json, "\n".join(lines) if rows else f"no versions of {args.name!r}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    row = _registry(args).show(args.reference)
+    _print(row, args.json, json.dumps(row, indent=2, default=str))
+    return 0
+
+
+def run_alias(args: argparse.Namespace) -> int:
+    _registry(args).set_alias(args.name, args.alias, args.version, reason=args.reason)
+    _print(
+        {"name": args.name, "alias": args.alias, "version": args.version},
+        args.json,
+        f"{args.name}@{args.alias} -> {args.version}",
+    )
+    return 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    _registry(args).promote(args.name, args.version, alias=args.alias, force=args.force, reason=args.reason)
+    _print(
+        {"name": args.name, "alias": args.alias, "version": args.version},
+        args.json,
+        f"{args.name}@{args.alias} -> {args.version}",
+    )
+    return 0
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    version = _registry(args).rollback(args.name, args.alias, reason=args.reason)
+    _print(
+        {"name": args.name, "alias": args.alias, "version": version},
+        args.json,
+        f"{args.name}@{args.alias} -> {version}",
+    )
+    return 0
+
+
+def run_archive(args: argparse.Namespace) -> int:
+    _registry(args).archive(args.name, args.version, reason=args.reason)
+    _print(
+        {"name": args.name, "version": args.version, "status": "archived"},
+        args.json,
+        f"{args.name} {args.version} archived",
+    )
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    rows = _registry(args).audit_log(args.name)
+    text = "\n".join(
+        f"{r['at']}  {r['actor']:<12} {r['action']:<10} {r['name']} {r['version']}  {r['reason']}" for r in rows
+    )
+    _print(rows, args.json, text or "no entries")
+    return 0
+
+
+def run_lineage(args: argparse.Namespace) -> int:
+    lineage = _registry(args).lineage(args.reference)
+    _print(lineage, args.json, json.dumps(lineage, indent=2, default=str))
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    diff = _registry(args).diff(args.name, args.a, args.b)
+    lines = [f"{'metric':<18} {args.a:>10} {args.b:>10} {'delta':>10}"]
+    for key, row in diff.items():
+        cells = [
+            f"{v:>10.4f}" if isinstance(v, (int, float)) else f"{'-':>10}" for v in (row["a"], row["b"], row["delta"])
+        ]
+        lines.append(f"{key:<18} " + " ".join(cells))
+    _print(diff, args.json, "\n".join(lines))
+    return 0
+
+
+# -- keys, sign, validate ---------------------------------------------------------------------------
+
+
+def add_keys(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "keys",
+        help="generate an Ed25519 signing key pair",
+        description="Model files can be signed (oddsline sign, oddsline train --sign-key) and a registry or "
+        "server told to accept only files signed by trusted keys (--require-signatures --trust-key).",
+        epilog="Example: oddsline keys generate team  # writes team.key (private, 0600) and team.pub",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    actions.required = True
+    sub = actions.add_parser("generate", help="write NAME.key and NAME.pub")
+    sub.add_argument("name")
+    sub.set_defaults(run=run_keys_generate)
+
+
+def run_keys_generate(args: argparse.Namespace) -> int:
+    from ..signing import generate_keys
+
+    private, public = generate_keys(args.name)
+    print(f"private key {private} (keep it secret), public key {public} (give it to verifiers)")
+    return 0
+
+
+def add_sign(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "sign",
+        help="sign a model file with a private key",
+        description="Add an Ed25519 signature over the model's manifest (which holds every member's SHA-256).",
+        epilog="Example: oddsline sign model.odl --key team.key",
+    )
+    p.add_argument("model", metavar="MODEL_FILE")
+    p.add_argument("--key", required=True, metavar="KEY", help="private key file (from oddsline keys generate)")
+    p.set_defaults(run=run_sign)
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    from ..signing import sign_file
+
+    print(f"{args.model} signed by key {sign_file(args.model, args.key)}")
+    return 0
+
+
+def add_validate(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "validate",
+        help="CI gate: does the challenger beat (or match) the champion on held-out data? exit 0 pass, 1 fail",
+        description="Score CHALLENGER and CHAMPION on DATA and compare. Fails (exit 1) if the challenger's log loss "
+        "rises more than --max-logloss-increase, its ROC AUC falls more than -(--min-auc-delta), or its ECE "
+        "exceeds --max-ece. Registry references record the result, which `registry promote` requires.",
+        epilog="Example: oddsline validate --challenger churn@challenger --champion churn@champion --data holdout.csv",
+    )
+    p.add_argument("--challenger", required=True, metavar="MODEL")
+    p.add_argument("--champion", metavar="MODEL", help="omit for a first model: only the absolute limits apply")
+    p.add_argument("--data", required=True, metavar="DATA", help="labelled held-out table")
+    p.add_argument("--max-logloss-increase", type=float, default=0.0)
+    p.add_argument("--min-auc-delta", type=float, default=-0.005)
+    p.add_argument("--max-ece", type=float, default=0.05)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_validate)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from ..io import read_table
+
+    table = read_table(args.data)
+    challenger = load_model(args.challenger).evaluate(table, n_bootstrap=0)
+    champion = load_model(args.champion).evaluate(table, n_bootstrap=0) if args.champion else None
+    checks = [("ece", challenger["ece"], args.max_ece, challenger["ece"] <= args.max_ece)]
+    if champion is not None:
+        d_loss = challenger["log_loss"] - champion["log_loss"]
+        d_auc = challenger["roc_auc"] - champion["roc_auc"]
+        checks.append(("log_loss increase", d_loss, args.max_logloss_increase, d_loss <= args.max_logloss_increase))
+        checks.append(("roc_auc delta", d_auc, args.min_auc_delta, d_auc >= args.min_auc_delta))
+    passed = all(ok for *_, ok in checks)
+    report = {
+        "passed": passed,
+        "checks": [{"check": c, "value": v, "limit": lim, "ok": ok} for c, v, lim, ok in checks],
+        "challenger": {k: challenger[k] for k in ("log_loss", "roc_auc", "ece", "brier")},
+        "champion": None if champion is None else {k: champion[k] for k in ("log_loss", "roc_auc", "ece", "brier")},
+    }
+    if "@" in args.challenger and not args.challenger.endswith(".odl"):
+        registry = Registry()
+        name, version = registry.resolve(args.challenger)
+        registry.record_gate(name, version, passed, report)
+    lines = [f"{'check':<18} {'value':>10} {'limit':>10}  result"]
+    lines += [f"{c:<18} {v:>10.4f} {lim:>10.4f}  {'ok' if ok else 'FAIL'}" for c, v, lim, ok in checks]
+    lines.append("PASS" if passed else "FAIL")
+    _print(report, args.json, "\n".join(lines))
+    return 0 if passed else 1
