@@ -78,6 +78,16 @@ class Registry:
             raise RegistryError("require_signatures needs at least one trusted public key (--trust-key FILE)")
         self.actor = actor or os.environ.get("ODDSLINE_ACTOR") or _user()
 
+    def close(self) -> None:
+        """Release the database connections (the registry can be used again; it reconnects)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # -- writing -------------------------------------------------------------------------------------
 
     def register(self, name: str, model_file: str | os.PathLike[str], *, reason: str = "") -> int:
