@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from .._exceptions import OddslineError
 from .._version import __version__
-from . import commands, registry_command, spec_command
+from . import commands, export_command, registry_command, spec_command
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         registry_command.add_keys,
         registry_command.add_sign,
         registry_command.add_validate,
+        export_command.add_export,
     ):
         register(verbs)
     return parser
