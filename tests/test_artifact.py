@@ -181,3 +181,44 @@ def test_failed_save_leaves_no_file(telco_model, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         telco_model.save(tmp_path / "m.odl")
     assert list(tmp_path.iterdir()) == []
+
+
+def _with_member(good, target, member_blob, shape, dtype="<f8"):
+    """A copy of ``good`` whose coef member is ``member_blob``, with a manifest that vouches for it."""
+    manifest = {}
+
+    def edit(name, blob):
+        if name == "arrays/coef.npy":
+            return member_blob
+        if name == "manifest.json":
+            manifest.update(json.loads(blob))
+            manifest["members"]["arrays/coef.npy"].update(
+                sha256=hashlib.sha256(member_blob).hexdigest(), bytes=len(member_blob), dtype=dtype, shape=shape
+            )
+            return json.dumps(manifest).encode()
+        return blob
+
+    step = target.with_suffix(".step.odl")
+    _rewrite(good, step, edit)
+    text = json.dumps(manifest).encode()
+    _rewrite(step, target, lambda n, b: hashlib.sha256(text).hexdigest().encode() if n == "manifest.sha256" else b)
+    return target
+
+
+def test_a_header_claiming_a_trillion_elements_is_refused_before_allocating(telco_model, tmp_path):
+    good = telco_model.save(tmp_path / "good.odl")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    liar = header.getvalue() + b"\x00" * 64
+    bad = _with_member(good, tmp_path / "liar.odl", liar, [10**12])
+    with pytest.raises(IntegrityError, match="claims a size its bytes do not have"):
+        oddsline.load(bad)
+
+
+def test_members_over_the_size_bound_are_refused_unread(telco_model, tmp_path, monkeypatch):
+    from oddsline import artifact
+
+    good = telco_model.save(tmp_path / "good.odl")
+    monkeypatch.setattr(artifact, "_MAX_ARRAY_BYTES", 64)  # stands in for 4 GiB: the same check
+    with pytest.raises(IntegrityError, match="arrays/.*bytes"):
+        oddsline.load(good)

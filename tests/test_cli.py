@@ -142,3 +142,22 @@ def test_spec_infer_then_train_with_the_edited_spec(telco_path, tmp_path):
     _one_line_error(
         run("train", str(telco_path), "--target", "churn", "--spec", str(spec), "--out", str(out)), 2, "bogus"
     )
+
+
+def test_keys_sign_and_trusted_loading_from_the_command_line(telco_path, tmp_path):
+    keys = run("keys", "generate", str(tmp_path / "team"))
+    assert keys.returncode == 0, keys.stderr
+    assert oct((tmp_path / "team.key").stat().st_mode & 0o777) == "0o600"
+    out = tmp_path / "signed.odl"
+    trained = run(
+        "train", str(telco_path), "--target", "churn", "--out", str(out), "--sign-key", str(tmp_path / "team.key")
+    )
+    assert trained.returncode == 0, trained.stderr
+    model = oddsline.load(out, trusted_keys=[tmp_path / "team.pub"])
+    assert model.info["signed_by"]
+    home = tmp_path / "home"
+    strict = ["registry", "--home", str(home), "--require-signatures", "--trust-key", str(tmp_path / "team.pub")]
+    assert run(*strict, "register", "churn", str(out)).stdout.strip() == "1"
+    unsigned = tmp_path / "unsigned.odl"
+    assert run("train", str(telco_path), "--target", "churn", "--out", str(unsigned)).returncode == 0
+    _one_line_error(run(*strict, "register", "churn", str(unsigned)), 2, "not signed")

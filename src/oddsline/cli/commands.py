@@ -81,6 +81,9 @@ def add_train(verbs: Subparsers) -> None:
     p.add_argument("--time-column", metavar="COL", help="the time column of --split time")
     p.add_argument("--group-column", metavar="COL", help="the group column of --split group (not used as a feature)")
     p.add_argument("--cv", type=int, metavar="K", help="choose C by K-fold cross-validated log loss (overrides --C)")
+    p.add_argument(
+        "--sign-key", metavar="KEY", help="sign the model file with this private key (oddsline keys generate)"
+    )
     p.add_argument("--class-weight", choices=("balanced",), help="reweight classes to equal total weight")
     p.add_argument("--folds", type=int, default=5, help="folds for cross-fitted calibration/threshold (default 5)")
     p.add_argument("--drop-missing-target", action="store_true", help="drop rows whose target is empty (counted)")
@@ -169,6 +172,10 @@ def run_train(args: argparse.Namespace) -> int:
         )
         step("writing model")
         path = model.save(args.out)
+        if args.sign_key:
+            from ..signing import sign_file
+
+            sign_file(path, args.sign_key)
     evaluation = model.info.get("evaluation", {})
     if args.json:
         _print_json(
