@@ -155,3 +155,40 @@ def test_bootstrap_of_many_rows_bins_scores_without_bias():
     se = np.sqrt((auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n0 - 1) * (q2 - auc**2)) / (n1 * n0))
     low, high = result["intervals"]["roc_auc"]
     assert (high - low) / (2 * 1.96 * se) == pytest.approx(1.0, abs=0.15)
+
+
+def test_multiclass_variants_match_sklearn():
+    from oddsline.metrics import accuracy_multiclass, brier_multiclass, log_loss_multiclass, roc_auc_ovr
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(600, 4))
+    P = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(4, p=row) for row in P])
+    w = rng.uniform(0.5, 2, size=600)
+    for weights in (None, w):
+        assert log_loss_multiclass(y, P, weights) == pytest.approx(sk.log_loss(y, P, sample_weight=weights), rel=1e-12)
+        assert accuracy_multiclass(y, P, weights) == pytest.approx(
+            sk.accuracy_score(y, P.argmax(1), sample_weight=weights)
+        )
+        for average in ("macro", "weighted"):
+            expected = sk.roc_auc_score(y, P, multi_class="ovr", average=average, sample_weight=weights)
+            assert roc_auc_ovr(y, P, weights, average) == pytest.approx(expected, rel=1e-10)
+    onehot = np.eye(4)[y]
+    assert brier_multiclass(y, P) == pytest.approx(np.mean(((P - onehot) ** 2).sum(axis=1)))
+    with pytest.raises(DataError, match="class indices"):
+        log_loss_multiclass(np.full(600, 7), P)
+
+
+def test_temperature_scaling_recovers_the_temperature_and_keeps_the_argmax():
+    from oddsline.calibration import fit_temperature
+
+    rng = np.random.default_rng(1)
+    true = rng.normal(size=(20_000, 5)) * 1.5
+    P = np.exp(true) / np.exp(true).sum(axis=1, keepdims=True)
+    y = (P.cumsum(axis=1) > rng.uniform(size=(20_000, 1))).argmax(axis=1)
+    overconfident = true * 3.0  # a model whose logits are three times too large
+    scaler = fit_temperature(y, overconfident)
+    assert scaler.temperature == pytest.approx(3.0, rel=0.05)
+    calibrated = scaler.apply(overconfident)
+    np.testing.assert_array_equal(calibrated.argmax(axis=1), overconfident.argmax(axis=1))
+    assert sk.log_loss(y, calibrated) < sk.log_loss(y, scaler.__class__(1.0).apply(overconfident))

@@ -21,7 +21,7 @@ from ._exceptions import ParameterError
 from .core.link import expit, logit
 from .metrics._checks import EPS, check
 
-__all__ = ["METHODS", "Calibrator", "fit_calibrator"]
+__all__ = ["METHODS", "Calibrator", "TemperatureScaler", "fit_calibrator", "fit_temperature"]
 
 METHODS = ("platt", "isotonic")
 
@@ -121,3 +121,37 @@ def _isotonic(y: NDArray[np.float64], p: NDArray[np.float64], w: NDArray[np.floa
     if unique.shape[0] > 2:
         keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
     return Calibrator("isotonic", knots_x=tuple(map(float, unique[keep])), knots_y=tuple(map(float, fitted[keep])))
+
+
+@dataclass(frozen=True)
+class TemperatureScaler:
+    """Multinomial calibration by one temperature: softmax(logits / T). T > 1 softens over-confident
+    scores, T < 1 sharpens timid ones; the predicted class never changes."""
+
+    temperature: float
+
+    def apply(self, logits: ArrayLike) -> NDArray[np.float64]:
+        z = np.asarray(logits, dtype=np.float64) / self.temperature
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+
+def fit_temperature(y: ArrayLike, logits: ArrayLike, sample_weight: ArrayLike | None = None) -> TemperatureScaler:
+    """The temperature minimising the (weighted) log loss of held-out ``logits`` (n, K) for labels 0..K-1."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    z = np.asarray(logits, dtype=np.float64)
+    y_arr = np.asarray(y).astype(np.int64).ravel()
+    if z.ndim != 2 or z.shape[0] != y_arr.shape[0]:
+        raise ParameterError(f"logits must be (n_rows, n_classes) with one row per label, got {z.shape}")
+    w = np.ones(y_arr.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    picked = z[np.arange(y_arr.shape[0]), y_arr]
+
+    def loss(log_t: float) -> float:
+        t = math.exp(log_t)
+        return float(w @ (logsumexp(z / t, axis=1) - picked / t))
+
+    best = minimize_scalar(loss, bounds=(-5.0, 5.0), method="bounded", options={"xatol": 1e-10})
+    return TemperatureScaler(float(math.exp(best.x)))

@@ -4,6 +4,7 @@ confidence intervals. ``y`` is 0/1, ``p`` the probability of class 1; every metr
 from .bootstrap import BOOTSTRAP_METRICS, bootstrap_intervals
 from .curves import lift_table, pr_curve, roc_curve
 from .evaluate import evaluate, evaluate_binary
+from .multiclass import accuracy_multiclass, brier_multiclass, log_loss_multiclass, roc_auc_ovr
 from .reliability import brier_decomposition, calibration_slope_intercept, expected_calibration_error, reliability_curve
 from .scores import (
     accuracy,
@@ -20,10 +21,12 @@ from .scores import (
 __all__ = [
     "BOOTSTRAP_METRICS",
     "accuracy",
+    "accuracy_multiclass",
     "at_threshold",
     "average_precision",
     "bootstrap_intervals",
     "brier_decomposition",
+    "brier_multiclass",
     "brier_score",
     "calibration_slope_intercept",
     "confusion",
@@ -32,10 +35,12 @@ __all__ = [
     "expected_calibration_error",
     "lift_table",
     "log_loss",
+    "log_loss_multiclass",
     "pr_curve",
     "precision_at_k",
     "recall_at_k",
     "reliability_curve",
     "roc_auc",
+    "roc_auc_ovr",
     "roc_curve",
 ]
