@@ -68,3 +68,21 @@ def test_target_encoded_training_uses_out_of_fold_values(telco_table):
     model = oddsline.train(telco_table, target="churn", positive="Yes", spec=spec)
     assert model.design_names[0] == "tenure:target_logodds"
     assert "evaluation" in model.info and model.info["evaluation"]["roc_auc"] > 0.7
+
+
+def test_batch_scoring_of_a_file_equals_scoring_it_whole(telco_model, telco_table, tmp_path):
+    import pyarrow.parquet as pq
+
+    from oddsline.batch import score_file
+
+    source = tmp_path / "rows.parquet"
+    pq.write_table(telco_table, source, row_group_size=1000)
+    rows, report = score_file(telco_model, source, tmp_path / "scores.parquet", batch_rows=777)
+    assert rows == telco_table.num_rows
+    scored = pq.read_table(tmp_path / "scores.parquet")
+    np.testing.assert_array_equal(scored.column("probability").to_numpy(), telco_model.predict_proba(telco_table)[:, 1])
+    whole = oddsline.features.TransformReport()
+    telco_model.predict_proba(telco_table, whole)
+    assert report.to_dict() == whole.to_dict()
+    csv_rows, _ = score_file(telco_model, source, tmp_path / "scores.csv")
+    assert csv_rows == rows

@@ -62,12 +62,17 @@ class RowScorer:
 
     def log_odds(self, row: Mapping[str, Any], report: TransformReport) -> float:
         values = row if isinstance(row, dict) else dict(row)
-        if len(values) != len(self.sources) or not self.sources.issubset(values):
-            self._check(values, report)
-        report.rows += 1
+        if len(values) != len(self.sources):
+            self._check(values, report)  # missing columns are refused, extra ones counted
         total = 0.0
-        for partial in self.plan:
-            total += partial(values, report)
+        try:
+            for partial in self.plan:
+                total += partial(values, report)
+        except KeyError:
+            # As many keys as sources but one missing (another extra): the check names it.
+            self._check(values, report)
+            raise
+        report.rows += 1
         return total + self.intercept
 
     def _check(self, values: dict[str, Any], report: TransformReport) -> None:

@@ -6,14 +6,13 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from .._exceptions import ParameterError, SchemaError
+from .._exceptions import ParameterError
 from ..features import FeatureSpec
-from ..io import read_table, write_table
+from ..io import read_table
 from ..model import Model
 from ..training import train
 from .progress import Progress
@@ -119,13 +118,21 @@ def add_predict(verbs: Subparsers) -> None:
         "predict",
         help="score a table and write probabilities and decisions",
         description="Score DATA with MODEL and write one row per input row with the probability of the "
-        "positive class and the label decided at the model's threshold.",
+        "positive class and the label decided at the model's threshold. Files are read and scored in batches, "
+        "so their size is not limited by memory; input problems (imputed values, unseen levels) are counted.",
         epilog="Example: oddsline predict model.odl new_customers.csv --out scores.parquet --id customer_id",
     )
     p.add_argument("model", metavar="MODEL", help="an .odl model file")
     p.add_argument("data", metavar="DATA", help="table to score: .csv, .tsv, .parquet or .arrow")
     p.add_argument("--out", required=True, metavar="FILE", help="output file; .csv or .parquet by its extension")
     p.add_argument("--id", metavar="COL", help="copy this input column into the output to identify rows")
+    p.add_argument(
+        "--batch-rows",
+        type=int,
+        default=65_536,
+        metavar="N",
+        help="rows scored at a time (memory bound; default 65536)",
+    )
     p.set_defaults(run=run_predict)
 
 
@@ -218,19 +225,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from ..batch import score_file
+
     model = load_model(args.model)
-    table = read_table(args.data)
-    if args.id is not None and args.id not in table.column_names:
-        raise SchemaError(f"--id column {args.id!r} is not in {args.data}; its columns are {table.column_names}")
-    probability = model.predict_proba(table)[:, 1]
-    labels = model.predict(table)
-    columns: dict[str, Any] = {}
-    if args.id is not None:
-        columns[args.id] = table.column(args.id)
-    columns["probability"] = pa.array(probability)
-    columns["prediction"] = _label_array(list(labels))
-    write_table(pa.table(columns), Path(args.out))
-    print(f"wrote {table.num_rows} predictions to {args.out}")
+    rows, report = score_file(model, args.data, args.out, id_column=args.id, batch_rows=args.batch_rows)
+    events = {event: counts for event, counts in report.to_dict().items() if event != "rows" and counts}
+    print(f"wrote {rows} predictions to {args.out}")
+    for event, counts in events.items():
+        print(f"  {event}: " + ", ".join(f"{column} {n}" for column, n in counts.items()))  # type: ignore[attr-defined]
     return 0
 
 
