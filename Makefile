@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[report]"
+	$(BIN)/python -m pip install --quiet -e ".[report,serve]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
@@ -27,6 +27,9 @@ demo: $(VENV)/.installed
 	@cat $(DEMO)/scores.csv
 	@echo "model file: $(DEMO)/churn.odl   (try: $(BIN)/oddsline inspect $(DEMO)/churn.odl)"
 	@echo "model card: $(DEMO)/model_card.html   (open it in a browser; it works offline)"
+	@echo "serving it now (Ctrl-C stops). Try, from another terminal:"
+	@$(BIN)/python examples/curl_line.py $(DEMO)/five_customers.csv churn --drop churn
+	$(BIN)/oddsline serve $(DEMO)/churn.odl --port 8000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks

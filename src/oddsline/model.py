@@ -33,6 +33,7 @@ class OneRow(NamedTuple):
     probability: float
     decision: bool
     label: Any
+    raw_probability: float  # before calibration (equal to probability without a calibrator)
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,10 @@ class Model:
         if scorer is None:
             scorer = RowScorer.compile(self.features, self.coef, self.intercept)
             object.__setattr__(self, "_row_scorer", scorer)
-        p = probability(scorer.log_odds(row, _SCRATCH if report is None else report))
-        if self.calibrator is not None:
-            p = self.calibrator.apply_one(p)
+        raw = probability(scorer.log_odds(row, _SCRATCH if report is None else report))
+        p = raw if self.calibrator is None else self.calibrator.apply_one(raw)
         decision = p >= self.threshold
-        return OneRow(p, decision, self.target.classes[1] if decision else self.target.classes[0])
+        return OneRow(p, decision, self.target.classes[1] if decision else self.target.classes[0], raw)
 
     def explain(self, data: TableLike, *, by: str = "column") -> Explanation:
         """Each feature's exact additive contribution to each row's log-odds, against the training mean.

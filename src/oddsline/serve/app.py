@@ -1,0 +1,262 @@
+"""The ASGI app: native JSON, Open Inference Protocol V2, MLflow scoring protocol, Prometheus metrics.
+
+Every request body is read with a size limit (413 before parsing), parsed as strict JSON (NaN and
+Infinity refused), validated against the model's schema by the feature encoders, and answered with
+``{"error", "field"}`` on failure through the one status table of ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from .._exceptions import OddslineError
+from .._version import __version__
+from ..features import TransformReport
+from .errors import ServiceError, error_body, status_of
+from .metrics import ServiceMetrics
+from .models import ModelSet, Served
+from .payloads import attach_binary, parse_json, rows_from_mlflow, rows_from_native, rows_from_oip, split_binary_request
+
+__all__ = ["Settings", "create_app"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_body_bytes: int = 1 << 20
+    max_rows: int = 10_000
+
+
+def create_app(served: list[Served], settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    models = ModelSet(served)
+    metrics = ServiceMetrics()
+    app = FastAPI(title="oddsline scoring service", version=__version__, docs_url=None, redoc_url=None)
+    app.state.models, app.state.metrics, app.state.settings = models, metrics, settings
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        route = request.url.path
+        metrics.in_flight.inc()
+        try:
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+                raise ServiceError(413, f"the body has {length} bytes; the limit is {settings.max_body_bytes}")
+            response = await call_next(request)
+        except ServiceError as exc:
+            response = JSONResponse(error_body(exc), status_code=exc.status)
+        finally:
+            metrics.in_flight.dec()
+        response.headers["X-Request-Id"] = request_id
+        template = request.scope.get("route")
+        path = getattr(template, "path", route)
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(OddslineError)
+    @app.exception_handler(ServiceError)
+    @app.exception_handler(Exception)
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        status = status_of(exc)
+        body = error_body(exc)
+        if body.get("field"):
+            metrics.validation_failures.labels(str(body["field"])).inc()
+        return JSONResponse(
+            body, status_code=status, headers={"X-Request-Id": getattr(request.state, "request_id", "")}
+        )
+
+    async def body_of(request: Request) -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_body_bytes:
+                raise ServiceError(413, f"the body exceeds the limit of {settings.max_body_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def score(served: Served, rows: list[dict[str, Any]], explain: bool = False) -> list[dict[str, Any]]:
+        model = served.model
+        report = TransformReport()
+        if len(rows) == 1:
+            one = model.predict_one(rows[0], report)
+            raw, calibrated = [one.raw_probability], [one.probability]
+        else:
+            try:
+                table = pa.Table.from_pylist(rows)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return [r for row in rows for r in score(served, [row], explain)]
+            raw = model.predict_proba(table, report, raw=True)[:, 1].tolist()
+            calibrated = raw if model.calibrator is None else model.calibrator.apply(np.array(raw)).tolist()
+        for event, per_column in report.counts.items():
+            for column, n in per_column.items():
+                metrics.input_events.labels(served.name, event, column).inc(n)
+        out = []
+        for p_raw, p in zip(raw, calibrated, strict=True):
+            decision = bool(p >= model.threshold)
+            metrics.predictions.labels(served.name, served.version, "positive" if decision else "negative").inc()
+            metrics.scores.labels(served.name).observe(p)
+            out.append(
+                {
+                    "probability": p,
+                    "raw_probability": p_raw,
+                    "decision": decision,
+                    "label": model.classes[int(decision)],
+                }
+            )
+        if explain:
+            contributions = model.explain(pa.Table.from_pylist(rows))
+            for item, values in zip(out, contributions.values, strict=True):
+                top = np.argsort(-np.abs(values))[:5]
+                item["contributions"] = {contributions.names[j]: float(values[j]) for j in top}
+                item["base"] = contributions.base
+        return out
+
+    # -- native ---------------------------------------------------------------------------------------
+
+    @app.get("/v1/models", summary="the served models")
+    def list_models() -> list[dict[str, Any]]:
+        return [_describe(s) for s in models.snapshot().values()]
+
+    @app.get("/v1/models/{name}", summary="a model's schema, version and metadata")
+    def show_model(name: str) -> dict[str, Any]:
+        served = models.get(name)
+        return _describe(served) | {
+            "schema": [
+                {"name": c.name, "kind": c.kind, "design": c.design_names} for c, _ in served.model.features.blocks()
+            ],
+            "threshold": served.model.threshold,
+            "calibration": None if served.model.calibrator is None else served.model.calibrator.method,
+            "target": served.model.target.to_dict(),
+        }
+
+    @app.post("/v1/models/{name}/predict", summary="score one row (object) or several (list)")
+    async def predict(name: str, request: Request, explain: bool = False) -> dict[str, Any]:
+        served = models.get(name)
+        rows = rows_from_native(parse_json(await body_of(request)), settings.max_rows)
+        return {
+            "model": served.name,
+            "version": served.version,
+            "request_id": request.state.request_id,
+            "predictions": score(served, rows, explain),
+        }
+
+    # -- Open Inference Protocol V2 -------------------------------------------------------------------
+
+    @app.get("/v2", summary="OIP server metadata")
+    def oip_server() -> dict[str, Any]:
+        return {"name": "oddsline", "version": __version__, "extensions": []}
+
+    @app.get("/v2/health/live", summary="OIP liveness")
+    def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/v2/health/ready", summary="OIP readiness")
+    def ready() -> dict[str, bool]:
+        return {"ready": bool(models.snapshot())}
+
+    @app.get("/v2/models/{name}", summary="OIP model metadata")
+    @app.get("/v2/models/{name}/versions/{version}", summary="OIP model metadata of a version")
+    def oip_model(name: str, version: str | None = None) -> dict[str, Any]:
+        served = _oip_served(models, name, version)
+        inputs = []
+        for column, _ in served.model.features.blocks():
+            for source in column.sources:
+                kind = "BYTES" if column.kind in ("categorical", "target", "hashed", "datetime") else "FP64"
+                inputs.append({"name": source, "datatype": kind, "shape": [-1, 1]})
+        unique = list({i["name"]: i for i in inputs}.values())
+        return {
+            "name": served.name,
+            "versions": [served.version],
+            "platform": "oddsline",
+            "inputs": unique,
+            "outputs": [
+                {"name": "probability", "datatype": "FP64", "shape": [-1, 1]},
+                {"name": "label", "datatype": "BYTES", "shape": [-1, 1]},
+            ],
+        }
+
+    @app.get("/v2/models/{name}/ready", summary="OIP model readiness")
+    @app.get("/v2/models/{name}/versions/{version}/ready", summary="OIP model readiness of a version")
+    def oip_ready(name: str, version: str | None = None) -> dict[str, Any]:
+        served = _oip_served(models, name, version)
+        return {"name": served.name, "ready": True}
+
+    @app.post("/v2/models/{name}/infer", summary="OIP inference")
+    @app.post("/v2/models/{name}/versions/{version}/infer", summary="OIP inference on a version")
+    async def oip_infer(name: str, request: Request, version: str | None = None) -> dict[str, Any]:
+        served = _oip_served(models, name, version)
+        payload, blob = split_binary_request(
+            await body_of(request), request.headers.get("inference-header-content-length")
+        )
+        attach_binary(payload, blob)
+        rows, request_id = rows_from_oip(payload, settings.max_rows)
+        results = score(served, rows)
+        n = len(results)
+        return {
+            "model_name": served.name,
+            "model_version": served.version,
+            "id": request_id or request.state.request_id,
+            "outputs": [
+                {
+                    "name": "probability",
+                    "datatype": "FP64",
+                    "shape": [n, 1],
+                    "data": [r["probability"] for r in results],
+                },
+                {"name": "label", "datatype": "BYTES", "shape": [n, 1], "data": [str(r["label"]) for r in results]},
+            ],
+        }
+
+    # -- MLflow scoring protocol ----------------------------------------------------------------------
+
+    @app.post("/invocations", summary="MLflow scoring: dataframe_split, dataframe_records, instances, inputs, text/csv")
+    async def invocations(request: Request) -> dict[str, Any]:
+        snapshot = models.snapshot()
+        if len(snapshot) != 1:
+            raise ServiceError(
+                409,
+                "/invocations scores the one served model; this server serves several: use /v1/models/{name}/predict",
+            )
+        served = next(iter(snapshot.values()))
+        body = await body_of(request)
+        content_type = request.headers.get("content-type", "application/json")
+        payload = None if content_type.startswith("text/csv") else parse_json(body)
+        rows = rows_from_mlflow(payload, content_type, body, settings.max_rows)
+        return {"predictions": [r["probability"] for r in score(served, rows)]}
+
+    @app.get("/ping", summary="MLflow liveness")
+    @app.get("/health", summary="MLflow health")
+    def ping() -> PlainTextResponse:
+        return PlainTextResponse("\n", status_code=200 if models.snapshot() else 503)
+
+    @app.get("/version", summary="the server's version")
+    def version() -> PlainTextResponse:
+        return PlainTextResponse(__version__)
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return app
+
+
+def _describe(served: Served) -> dict[str, Any]:
+    return {"name": served.name, "version": served.version, "reference": served.reference, "sha256": served.sha256}
+
+
+def _oip_served(models: ModelSet, name: str, version: str | None) -> Served:
+    served = models.get(name)
+    if version is not None and version != served.version:
+        raise ServiceError(404, f"model {name!r} is served at version {served.version}, not {version!r}", "version")
+    return served

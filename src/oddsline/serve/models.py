@@ -1,0 +1,58 @@
+"""The models a server holds, swapped atomically on reload: a request takes one snapshot of the map and
+finishes on it, whatever reloads meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..model import Model
+from .errors import ServiceError
+
+__all__ = ["ModelSet", "Served", "load_served"]
+
+
+@dataclass(frozen=True)
+class Served:
+    name: str
+    version: str
+    reference: str
+    model: Model
+    sha256: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def load_served(reference: str, trusted_keys: list[str] | None = None) -> Served:
+    """A file path or a registry reference (``churn@champion``), verified (and signature-checked)."""
+    from ..cli.references import load_model
+
+    model = load_model(reference, trusted_keys=trusted_keys)
+    if Path(reference).is_file():
+        name, version = Path(reference).stem, (model.info.get("file_sha256") or "")[:12]
+    else:
+        from ..registry import Registry
+
+        name, number = Registry().resolve(reference)
+        version = str(number)
+    return Served(name, version, reference, model, str(model.info.get("file_sha256", "")))
+
+
+class ModelSet:
+    def __init__(self, served: list[Served]) -> None:
+        self._lock = threading.Lock()
+        self._models = {s.name: s for s in served}
+
+    def snapshot(self) -> dict[str, Served]:
+        return self._models
+
+    def get(self, name: str) -> Served:
+        served = self._models.get(name)
+        if served is None:
+            raise ServiceError(404, f"no model named {name!r} is served; GET /v1/models lists them", "name")
+        return served
+
+    def swap(self, served: Served) -> None:
+        with self._lock:
+            self._models = {**self._models, served.name: served}

@@ -1,0 +1,217 @@
+"""The scoring service: every protocol, limits, the error table; a real uvicorn server on loopback for
+the Open Inference Protocol client (tritonclient) round trip."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
+from fastapi.testclient import TestClient
+
+from oddsline import DataError, ParameterError, RegistryError, SchemaError
+from oddsline.serve import Settings, create_app
+from oddsline.serve.errors import ServiceError, error_body, status_of
+from oddsline.serve.models import load_served
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, telco_model):
+    return telco_model.save(tmp_path_factory.mktemp("serve") / "churn.odl")
+
+
+@pytest.fixture(scope="module")
+def client(model_path):
+    return TestClient(create_app([load_served(str(model_path))], Settings(max_rows=50)))
+
+
+@pytest.fixture(scope="module")
+def small(model_path):
+    return TestClient(create_app([load_served(str(model_path))], Settings(max_body_bytes=4096, max_rows=50)))
+
+
+@pytest.fixture(scope="module")
+def rows(telco_table):
+    return telco_table.slice(0, 20).drop(["churn"]).to_pylist()
+
+
+def test_native_predict_matches_the_model(client, rows, telco_model, telco_table):
+    one = client.post("/v1/models/churn/predict", json=rows[0])
+    assert one.status_code == 200 and one.headers["x-request-id"]
+    body = one.json()
+    assert body["model"] == "churn" and body["request_id"] == one.headers["x-request-id"]
+    expected = telco_model.predict_proba(telco_table.slice(0, 20))[:, 1]
+    assert body["predictions"][0]["probability"] == expected[0]
+    many = client.post("/v1/models/churn/predict?explain=true", json={"rows": rows[:10]}).json()["predictions"]
+    assert [p["probability"] for p in many] == list(expected[:10])
+    assert all(len(p["contributions"]) == 5 for p in many)
+    listed = client.get("/v1/models").json()
+    assert listed[0]["name"] == "churn" and "version" in listed[0]
+    schema = client.get("/v1/models/churn").json()["schema"]
+    assert {c["name"] for c in schema} == set(telco_model.features.source_columns)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["dataframe_split", "dataframe_records", "instances", "inputs", "csv"],
+)
+def test_every_mlflow_payload_format(client, rows, telco_model, telco_table, payload):
+    columns = list(rows[0])
+    if payload == "dataframe_split":
+        response = client.post(
+            "/invocations",
+            json={"dataframe_split": {"columns": columns, "data": [[r[c] for c in columns] for r in rows[:5]]}},
+        )
+    elif payload == "dataframe_records":
+        response = client.post("/invocations", json={"dataframe_records": rows[:5]})
+    elif payload == "instances":
+        response = client.post("/invocations", json={"instances": rows[:5]})
+    elif payload == "inputs":
+        response = client.post("/invocations", json={"inputs": {c: [r[c] for r in rows[:5]] for c in columns}})
+    else:
+        lines = [",".join(columns)] + [",".join("" if r[c] is None else str(r[c]) for c in columns) for r in rows[:5]]
+        response = client.post("/invocations", content="\n".join(lines).encode(), headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    expected = telco_model.predict_proba(telco_table.slice(0, 5))[:, 1]
+    np.testing.assert_allclose(response.json()["predictions"], expected, rtol=1e-12)
+    assert client.get("/ping").status_code == 200 and client.get("/version").text
+
+
+def test_limits_and_strict_json(small, rows):
+    client = small
+    at_limit = json.dumps(rows[0]).encode()
+    at_limit += b" " * (4096 - len(at_limit))
+    assert len(at_limit) == 4096
+    assert (
+        client.post(
+            "/v1/models/churn/predict", content=at_limit, headers={"content-type": "application/json"}
+        ).status_code
+        == 200
+    )
+    over = client.post(
+        "/v1/models/churn/predict", content=at_limit + b" ", headers={"content-type": "application/json"}
+    )
+    assert over.status_code == 413 and "limit" in over.json()["error"]
+    too_many = client.post("/v1/models/churn/predict", json=[rows[0]] * 51)
+    assert too_many.status_code in (413,)
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+        bad = json.dumps(rows[0]).replace('"tenure": 1', '"tenure": ' + constant.decode()).encode()
+        response = client.post("/v1/models/churn/predict", content=bad, headers={"content-type": "application/json"})
+        assert response.status_code == 422 and "null" in response.json()["error"]
+    garbled = client.post(
+        "/v1/models/churn/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert garbled.status_code == 400
+
+
+def test_bad_rows_name_the_field_and_leak_nothing(client, rows):
+    response = client.post("/v1/models/churn/predict", json={**rows[0], "tenure": "abc"})
+    assert response.status_code == 422 and response.json()["field"] == "tenure"
+    missing = client.post("/v1/models/churn/predict", json={k: v for k, v in rows[0].items() if k != "contract"})
+    assert missing.status_code == 422 and "contract" in missing.json()["error"]
+    unknown = client.post("/v1/models/nope/predict", json=rows[0])
+    assert unknown.status_code == 404
+    for answer in (response, missing, unknown):
+        text = answer.text
+        assert "Traceback" not in text and "Error" not in text and "/work" not in text and ".py" not in text
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (SchemaError("column 'x' must be numeric"), 422),
+        (DataError("bad"), 422),
+        (ParameterError("bad"), 422),
+        (RegistryError("no such model"), 404),
+        (ServiceError(413, "too big"), 413),
+        (ServiceError(503, "busy"), 503),
+        (RuntimeError("/srv/app/secret.py failed"), 500),
+    ],
+)
+def test_the_one_exception_table(exc, status):
+    assert status_of(exc) == status
+    body = error_body(exc)
+    assert set(body) == {"error", "field"}
+    assert "secret" not in body["error"] and "RuntimeError" not in body["error"]
+
+
+def test_openapi_describes_every_route(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for route in (
+        "/v1/models",
+        "/v1/models/{name}",
+        "/v1/models/{name}/predict",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{name}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/infer",
+        "/invocations",
+        "/ping",
+        "/metrics",
+    ):
+        assert route in paths, route
+
+
+def test_metrics_count_requests_and_predictions(client, rows):
+    client.post("/v1/models/churn/predict", json=rows[:3])
+    text = client.get("/metrics").text
+    assert 'oddsline_requests_total{route="/v1/models/{name}/predict",status="200"}' in text
+    assert "oddsline_predictions_total" in text and "oddsline_request_seconds_bucket" in text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(model_path):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oddsline", "serve", str(model_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None:
+            pytest.fail(process.stderr.read().decode())
+        time.sleep(0.2)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def test_open_inference_protocol_with_the_triton_client(server, rows, telco_model, telco_table):
+    httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is not installed")
+    client = httpclient.InferenceServerClient(url=server)
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready("churn")
+    metadata = client.get_model_metadata("churn")
+    names = {i["name"] for i in metadata["inputs"]}
+    assert names == set(telco_model.features.source_columns)
+    inputs = []
+    for item in metadata["inputs"]:
+        values = [r[item["name"]] for r in rows]
+        if item["datatype"] == "BYTES":
+            array = np.array([["" if v is None else str(v)] for v in values], dtype=object)
+        else:
+            array = np.array([[np.nan if v is None else float(v)] for v in values], dtype=np.float64)
+        tensor = httpclient.InferInput(item["name"], list(array.shape), item["datatype"])
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    result = client.infer("churn", inputs, outputs=[httpclient.InferRequestedOutput("probability")])
+    got = result.as_numpy("probability").ravel()
+    expected = telco_model.predict_proba(telco_table.slice(0, 20))[:, 1]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
