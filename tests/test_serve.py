@@ -215,3 +215,55 @@ def test_open_inference_protocol_with_the_triton_client(server, rows, telco_mode
     got = result.as_numpy("probability").ravel()
     expected = telco_model.predict_proba(telco_table.slice(0, 20))[:, 1]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_prediction_log_holds_every_scored_row_and_hashes_pii(model_path, rows, tmp_path):
+    from oddsline.serve.prediction_log import PredictionLog
+
+    folder = tmp_path / "log"
+    settings = Settings(prediction_log=str(folder), pii_columns=("tenure",))
+    scored = 0
+    with TestClient(create_app([load_served(str(model_path))], settings)) as client:
+        for i in range(30):
+            batch = rows[: 1 + i % 4]
+            response = client.post("/v1/models/churn/predict", json=batch)
+            scored += len(batch) if response.status_code == 200 else 0
+        client.post("/v1/models/churn/predict", json={**rows[0], "tenure": "abc"})  # refused: not logged
+        client.post("/invocations", json={"dataframe_records": rows[:2]})
+        scored += 2
+    logged = PredictionLog.read(folder)
+    assert logged.num_rows == scored
+    features = json.loads(logged.column("features")[0].as_py())
+    assert len(features["tenure"]) == 64 and features["contract"] == rows[0]["contract"]
+    assert set(logged.column("route").to_pylist()) == {"/v1/models/churn/predict", "/invocations"}
+
+
+def test_reload_swaps_good_versions_and_rejects_bad_ones(model_path, rows, tmp_path, telco_table):
+    import oddsline
+
+    path = tmp_path / "live.odl"
+    path.write_bytes(model_path.read_bytes())
+    settings = Settings(admin_token="s3cret")
+    with TestClient(create_app([load_served(str(path))], settings)) as client:
+        before = client.get("/v1/models/live").json()["version"]
+        assert client.post("/admin/reload").status_code == 401
+        assert client.post("/admin/reload", headers={"authorization": "Bearer wrong"}).status_code == 401
+        retrained = oddsline.train(telco_table, target="churn", positive="Yes", C=0.1)
+        retrained.save(path)
+        outcome = client.post("/admin/reload", headers={"authorization": "Bearer s3cret"}).json()
+        assert outcome["live"]["reloaded"] and outcome["live"]["version"] != before
+        after = client.get("/v1/models/live").json()["version"]
+        path.write_bytes(path.read_bytes()[:-100])  # a damaged file: rejected, the good one keeps serving
+        outcome = client.post("/admin/reload", headers={"authorization": "Bearer s3cret"}).json()
+        assert not outcome["live"]["reloaded"] and "traceback" not in outcome["live"]["error"].lower()
+        assert client.get("/v1/models/live").json()["version"] == after
+        assert client.post("/v1/models/live/predict", json=rows[0]).status_code == 200
+        assert 'outcome="rejected"' in client.get("/metrics").text
+    without_token = TestClient(create_app([load_served(str(model_path))]))
+    assert without_token.post("/admin/reload").status_code == 404
+
+
+def test_overload_is_answered_with_503_and_retry_after(model_path, rows):
+    client = TestClient(create_app([load_served(str(model_path))], Settings(max_in_flight=0)))
+    response = client.post("/v1/models/churn/predict", json=rows[0])
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"

@@ -18,7 +18,8 @@ def add_serve(verbs: Subparsers) -> None:
         help="serve models over HTTP: native JSON, Open Inference Protocol V2, MLflow /invocations, /metrics",
         description="Serve each MODEL_REF (an .odl file or a registry reference such as churn@champion). Routes: "
         "POST /v1/models/NAME/predict, GET /v1/models, OIP V2 under /v2, MLflow POST /invocations, GET /metrics; "
-        "GET /openapi.json describes them all. Binds 127.0.0.1 unless told otherwise.",
+        "GET /openapi.json describes them all. Binds 127.0.0.1 unless told otherwise. Scored rows go to the "
+        "prediction log; SIGHUP or POST /admin/reload (with $ODDSLINE_ADMIN_TOKEN as bearer) reloads the models.",
         epilog="Example: oddsline serve demo-output/churn.odl --port 8000\n"
         "  curl -s localhost:8000/v1/models/churn/predict -d '{\"tenure\": 3, ...}'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -30,6 +31,12 @@ def add_serve(verbs: Subparsers) -> None:
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="request body limit (default 1 MiB)")
     p.add_argument("--max-rows", type=int, default=10_000, help="rows per request limit (default 10000)")
     p.add_argument("--trust-key", action="append", metavar="PUB", help="serve only files signed by these keys")
+    p.add_argument(
+        "--prediction-log",
+        metavar="DIR",
+        help="append every scored row to Parquet files here (default $ODDSLINE_HOME/predictions; 'none' to disable)",
+    )
+    p.add_argument("--pii", action="append", default=[], metavar="COL", help="hash this column in the prediction log")
     p.set_defaults(run=run_serve)
 
 
@@ -47,6 +54,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "trusted_keys": args.trust_key,
             "max_body_bytes": args.max_body_bytes,
             "max_rows": args.max_rows,
+            "prediction_log": None if args.prediction_log == "none" else (args.prediction_log or _default_log()),
+            "pii_columns": args.pii,
         }
     )
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler it found
@@ -62,3 +71,8 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _default_log() -> str:
+    home = os.environ.get("ODDSLINE_HOME") or ".oddsline"
+    return os.path.join(home, "predictions")

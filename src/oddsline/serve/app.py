@@ -7,8 +7,14 @@ Infinity refused), validated against the model's schema by the feature encoders,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+import secrets
+import signal
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +28,9 @@ from .._version import __version__
 from ..features import TransformReport
 from .errors import ServiceError, error_body, status_of
 from .metrics import ServiceMetrics
-from .models import ModelSet, Served
+from .models import ModelSet, Served, load_served
 from .payloads import attach_binary, parse_json, rows_from_mlflow, rows_from_native, rows_from_oip, split_binary_request
+from .prediction_log import PredictionLog
 
 __all__ = ["Settings", "create_app"]
 
@@ -32,31 +39,75 @@ __all__ = ["Settings", "create_app"]
 class Settings:
     max_body_bytes: int = 1 << 20
     max_rows: int = 10_000
+    max_in_flight: int = 256  # beyond it: 503 with Retry-After, not a queue that grows without bound
+    prediction_log: str | None = None  # folder of the prediction log; None: no log
+    pii_columns: tuple[str, ...] = ()
+    admin_token: str | None = None  # bearer token of /admin/*; None: admin routes disabled
 
 
 def create_app(served: list[Served], settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     models = ModelSet(served)
     metrics = ServiceMetrics()
-    app = FastAPI(title="oddsline scoring service", version=__version__, docs_url=None, redoc_url=None)
-    app.state.models, app.state.metrics, app.state.settings = models, metrics, settings
+    log = PredictionLog(settings.prediction_log, pii_columns=settings.pii_columns) if settings.prediction_log else None
+    in_flight = [0]
+
+    def reload() -> dict[str, Any]:
+        """Load every served reference again; a version that fails verification is rejected, the old
+        one keeps serving. Requests in flight finish on the snapshot they took."""
+        outcome: dict[str, Any] = {}
+        for current in list(models.snapshot().values()):
+            try:
+                fresh = load_served(current.reference)
+            except Exception as exc:  # checksum, signature or schema failure: keep the old model
+                metrics.model_loads.labels(current.name, "rejected").inc()
+                outcome[current.name] = {
+                    "reloaded": False,
+                    "version": current.version,
+                    "error": error_body(exc)["error"],
+                }
+                continue
+            models.swap(fresh)
+            metrics.model_loads.labels(fresh.name, "loaded").inc()
+            outcome[fresh.name] = {"reloaded": True, "version": fresh.version, "previous": current.version}
+        return outcome
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not in the main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        yield
+        if log is not None:
+            log.close()
+
+    app = FastAPI(
+        title="oddsline scoring service", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan
+    )
+    app.state.models, app.state.metrics, app.state.settings, app.state.log = models, metrics, settings, log
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         request.state.request_id = request_id
+        request.state.started = started
         route = request.url.path
         metrics.in_flight.inc()
+        in_flight[0] += 1
         try:
+            if in_flight[0] > settings.max_in_flight:
+                metrics.rejected.inc()
+                raise ServiceError(503, "the server is at its concurrency limit; retry shortly")
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
                 raise ServiceError(413, f"the body has {length} bytes; the limit is {settings.max_body_bytes}")
             response = await call_next(request)
         except ServiceError as exc:
-            response = JSONResponse(error_body(exc), status_code=exc.status)
+            headers = {"Retry-After": "1"} if exc.status == 503 else None
+            response = JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
         finally:
             metrics.in_flight.dec()
+            in_flight[0] -= 1
         response.headers["X-Request-Id"] = request_id
         template = request.scope.get("route")
         path = getattr(template, "path", route)
@@ -85,7 +136,33 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def score(served: Served, rows: list[dict[str, Any]], explain: bool = False) -> list[dict[str, Any]]:
+    def score(
+        served: Served, rows: list[dict[str, Any]], request: Request, explain: bool = False
+    ) -> list[dict[str, Any]]:
+        results = _score(served, rows, explain)
+        if log is not None:
+            now = dt.datetime.now(dt.UTC)
+            latency = (time.perf_counter() - request.state.started) * 1000
+            log.append(
+                [
+                    {
+                        "request_id": request.state.request_id,
+                        "time": now,
+                        "model": served.name,
+                        "version": served.version,
+                        "route": request.url.path,
+                        "features": log.hashed(row),
+                        "raw_probability": r["raw_probability"],
+                        "probability": r["probability"],
+                        "decision": r["decision"],
+                        "latency_ms": latency,
+                    }
+                    for row, r in zip(rows, results, strict=True)
+                ]
+            )
+        return results
+
+    def _score(served: Served, rows: list[dict[str, Any]], explain: bool = False) -> list[dict[str, Any]]:
         model = served.model
         report = TransformReport()
         if len(rows) == 1:
@@ -95,7 +172,7 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
             try:
                 table = pa.Table.from_pylist(rows)
             except (pa.ArrowInvalid, pa.ArrowTypeError):
-                return [r for row in rows for r in score(served, [row], explain)]
+                return [r for row in rows for r in _score(served, [row], explain)]
             raw = model.predict_proba(table, report, raw=True)[:, 1].tolist()
             calibrated = raw if model.calibrator is None else model.calibrator.apply(np.array(raw)).tolist()
         for event, per_column in report.counts.items():
@@ -148,7 +225,7 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
             "model": served.name,
             "version": served.version,
             "request_id": request.state.request_id,
-            "predictions": score(served, rows, explain),
+            "predictions": score(served, rows, request, explain),
         }
 
     # -- Open Inference Protocol V2 -------------------------------------------------------------------
@@ -201,7 +278,7 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
         )
         attach_binary(payload, blob)
         rows, request_id = rows_from_oip(payload, settings.max_rows)
-        results = score(served, rows)
+        results = score(served, rows, request)
         n = len(results)
         return {
             "model_name": served.name,
@@ -233,7 +310,7 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
         content_type = request.headers.get("content-type", "application/json")
         payload = None if content_type.startswith("text/csv") else parse_json(body)
         rows = rows_from_mlflow(payload, content_type, body, settings.max_rows)
-        return {"predictions": [r["probability"] for r in score(served, rows)]}
+        return {"predictions": [r["probability"] for r in score(served, rows, request)]}
 
     @app.get("/ping", summary="MLflow liveness")
     @app.get("/health", summary="MLflow health")
@@ -243,6 +320,16 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
     @app.get("/version", summary="the server's version")
     def version() -> PlainTextResponse:
         return PlainTextResponse(__version__)
+
+    @app.post("/admin/reload", summary="reload every served model (bearer token); a bad version is rejected")
+    def admin_reload(request: Request) -> dict[str, Any]:
+        expected = settings.admin_token
+        given = request.headers.get("authorization", "")
+        if not expected:
+            raise ServiceError(404, "admin routes are disabled: start the server with an admin token")
+        if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            raise ServiceError(401, "admin routes need 'Authorization: Bearer <token>'", "authorization")
+        return reload()
 
     @app.get("/metrics", summary="Prometheus metrics")
     def prometheus() -> Response:

@@ -16,4 +16,11 @@ ENV = "ODDSLINE_SERVE_CONFIG"
 def app_from_env() -> FastAPI:
     config = json.loads(os.environ[ENV])
     served = [load_served(ref, config.get("trusted_keys") or None) for ref in config["models"]]
-    return create_app(served, Settings(max_body_bytes=config["max_body_bytes"], max_rows=config["max_rows"]))
+    settings = Settings(
+        max_body_bytes=config["max_body_bytes"],
+        max_rows=config["max_rows"],
+        prediction_log=config.get("prediction_log"),
+        pii_columns=tuple(config.get("pii_columns") or ()),
+        admin_token=os.environ.get("ODDSLINE_ADMIN_TOKEN") or None,
+    )
+    return create_app(served, settings)

@@ -37,6 +37,7 @@ class ServiceMetrics:
             ["model", "event", "column"],
             registry=r,
         )
+        self.rejected = Counter("oddsline_rejected_overload", "requests refused at the concurrency limit", registry=r)
         self.model_loads = Counter("oddsline_model_loads", "model loads by outcome", ["model", "outcome"], registry=r)
 
     def render(self) -> bytes:
