@@ -23,6 +23,7 @@ from .features import FeatureSpec
 from .inference import information_at_fit
 from .io import TableLike, to_arrow
 from .model import Model
+from .monitor.reference import capture_reference
 from .regularization import LogisticRegressionCV
 from .splits import SPLITS, group_split, stratified_split, time_split
 from .target import Label, resolve_target
@@ -124,6 +125,7 @@ def train(
         raise ParameterError(f"threshold must be in [0, 1] or a rule such as 'f1', got {threshold!r}")
     statistics = information_at_fit(estimator, X, y)
     statistics["design_mean"] = X.mean(axis=0)  # the reference point of Model.explain
+    design_std = X.std(axis=0)
     info: dict[str, Any] = {
         "n_rows": table.num_rows,
         "n_train": len(train_idx),
@@ -161,6 +163,8 @@ def train(
         },
         info=info,
     )
+    train_scores = estimator.predict_proba(X)[:, 1]
+    info["reference"] = capture_reference(features, train_table, train_scores, y, model.coef, design_std)
     if len(test_idx):
         test_table = table.take(pa.array(test_idx))
         info["evaluation"] = model.evaluate(test_table)

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from .._exceptions import OddslineError
 from .._version import __version__
-from . import commands, export_command, registry_command, serve_command, spec_command
+from . import commands, export_command, monitor_command, registry_command, serve_command, spec_command
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         registry_command.add_validate,
         export_command.add_export,
         serve_command.add_serve,
+        monitor_command.add_monitor,
     ):
         register(verbs)
     return parser

@@ -1,0 +1,65 @@
+"""``oddsline monitor``: drift of every input column and of the score against the training reference."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .references import load_model
+
+Subparsers = Any
+
+
+def add_monitor(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "monitor",
+        help="drift of inputs and score against the training reference; exit 1 when something drifted",
+        description="Compare DATA (or the server's prediction log) with the statistics the model kept from its "
+        "training rows: PSI, Jensen-Shannon, KS over bins and a chi-square p-value per column and for the score. "
+        "A column drifts only when PSI >= --psi AND p < --alpha (large enough to matter, unlikely to be noise). "
+        "Exit 0: nothing drifted; 1: something did (a scheduler can act on it).",
+        epilog="Example: oddsline monitor --model churn@champion --data this_week.csv --json",
+    )
+    p.add_argument("--model", required=True, metavar="MODEL")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="FILE", help="a table of recent inputs")
+    source.add_argument("--log", metavar="DIR", help="a prediction-log folder (oddsline serve --prediction-log)")
+    p.add_argument("--psi", type=float, default=0.2, help="PSI a shift must reach to count (default 0.2)")
+    p.add_argument("--alpha", type=float, default=0.01, help="p-value a shift must beat (default 0.01)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_monitor)
+
+
+def run_monitor(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
+    from ..io import read_table
+    from ..monitor import DriftThresholds, drift_report
+
+    model = load_model(args.model)
+    if args.data:
+        table = read_table(args.data)
+    else:
+        from ..serve.prediction_log import PredictionLog
+
+        logged = PredictionLog.read(args.log)
+        table = pa.Table.from_pylist([json.loads(f) for f in logged.column("features").to_pylist()])
+    report = drift_report(model, table, DriftThresholds(args.psi, args.alpha))
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(f"{report['rows']} rows; drift when PSI >= {args.psi} and p < {args.alpha}")
+        print(f"{'column':<24} {'PSI':>8} {'JS':>7} {'p-value':>9} {'importance':>10}  drift")
+        for name in report["ranked"]:
+            c = report["columns"][name]
+            print(
+                f"{name:<24} {c['psi']:>8.4f} {c['js']:>7.4f} {c['p_value']:>9.2g} {c['importance']:>10.3f}  {'YES' if c['drift'] else '-'}"
+            )
+        s = report["score"]
+        print(
+            f"{'(score)':<24} {s['psi']:>8.4f} {s['js']:>7.4f} {s['p_value']:>9.2g} {'':>10}  {'YES' if s['drift'] else '-'}"
+        )
+    return 1 if report["any_drift"] else 0

@@ -1,0 +1,108 @@
+"""Drift of each column and of the score against the training reference, decided by size *and* evidence.
+
+Per column the current rows are binned like the reference (its numeric edges and a missing bin, or
+its levels and an ``<other>`` bin for unseen ones) and compared:
+  PSI = sum (c - r) ln(c / r); Jensen-Shannon distance (base 2, in [0, 1]); the largest gap between
+  the two cumulative distributions over the ordered bins (KS statistic, numeric only); and the
+  chi-square goodness-of-fit p-value of the current counts against the reference shares.
+A column has drifted only when the shift is large enough to matter (PSI >= ``psi``, 0.2 by default,
+the common "significant shift" mark) *and* the sample makes it unlikely to be noise (p < ``alpha``):
+with a million rows a negligible shift is highly significant but small, and with twenty rows a big
+PSI is mostly noise — neither is flagged. Columns are ranked by PSI x importance (|coef| x std).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from scipy.stats import chi2
+
+from .._exceptions import ParameterError
+from ..features.categorical import level_counts
+from ..features.values import as_float
+from .reference import histogram
+
+__all__ = ["DriftThresholds", "compare", "drift_report"]
+
+_FLOOR = 1e-4  # share floor inside the logarithms: an empty bin is "rare", not impossible
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    psi: float = 0.2
+    alpha: float = 0.01
+
+
+def compare(reference: list[float], counts: list[float], ordered: bool, thresholds: DriftThresholds) -> dict[str, Any]:
+    r = np.asarray(reference, dtype=np.float64)
+    c_counts = np.asarray(counts, dtype=np.float64)
+    n = float(c_counts.sum())
+    if n == 0:
+        return {"rows": 0, "psi": None, "js": None, "ks": None, "p_value": None, "drift": False}
+    c = c_counts / n
+    rf, cf = np.maximum(r, _FLOOR), np.maximum(c, _FLOOR)
+    psi = float(np.sum((cf - rf) * np.log(cf / rf)))
+    m = (r + c) / 2
+    js = float(np.sqrt(max(0.5 * _kl(r, m) + 0.5 * _kl(c, m), 0.0)))
+    ks = float(np.max(np.abs(np.cumsum(c[:-1]) - np.cumsum(r[:-1])))) if ordered and r.size > 1 else None
+    expected = rf / rf.sum() * n
+    statistic = float(np.sum((c_counts - expected) ** 2 / expected))
+    p_value = float(chi2.sf(statistic, df=max(int(np.sum(r > 0)) - 1, 1)))
+    return {
+        "rows": int(n),
+        "psi": psi,
+        "js": js,
+        "ks": ks,
+        "p_value": p_value,
+        "drift": bool(psi >= thresholds.psi and p_value < thresholds.alpha),
+    }
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    mask = p > 0
+    return float(np.sum(p[mask] * np.log2(p[mask] / q[mask])))
+
+
+def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None = None) -> dict[str, Any]:
+    thresholds = thresholds or DriftThresholds()
+    reference = model.info.get("reference")
+    if not reference:
+        raise ParameterError("this model kept no reference statistics (trained before monitoring existed); retrain it")
+    columns: dict[str, Any] = {}
+    for name, ref in reference["columns"].items():
+        if name not in table.column_names:
+            columns[name] = {"missing_column": True, "drift": True, "psi": None}
+            continue
+        data = table.column(name)
+        if ref["type"] == "numeric":
+            counts = histogram(as_float(name, data), ref["edges"])
+            result = compare(ref["share"], counts, True, thresholds)
+        else:
+            current = level_counts(data)
+            known = ref["levels"][:-1]
+            counts = [float(current.get(level, 0)) for level in known]
+            counts.append(float(sum(n for level, n in current.items() if level not in known)))
+            result = compare(ref["share"], counts, False, thresholds)
+        result["importance"] = ref.get("importance", 0.0)
+        columns[name] = result
+    scores = model.predict_proba(table, raw=True)[:, 1]
+    score = compare(reference["score"]["share"], histogram(scores, reference["score"]["edges"]), True, thresholds)
+    ranked = sorted(
+        (n for n, c in columns.items() if c.get("psi") is not None),
+        key=lambda n: -(columns[n]["psi"] * columns[n]["importance"]),
+    )
+    return {
+        "rows": int(table.num_rows),
+        "thresholds": {"psi": thresholds.psi, "alpha": thresholds.alpha},
+        "columns": columns,
+        "score": score,
+        "ranked": ranked,
+        "drifted": [n for n in ranked if columns[n]["drift"]]
+        + [n for n, c in columns.items() if c.get("missing_column")],
+        "any_drift": bool(score["drift"] or any(c["drift"] for c in columns.values())),
+        "mean_score": float(np.mean(scores)) if scores.size else math.nan,
+    }

@@ -1,0 +1,90 @@
+"""Drift on real seasonal data (NYC flights 2013, bundled sample): the month that moves is flagged, the
+stable columns are not even though their p-values are tiny (large samples), a random split of one
+month shows nothing; and the command's exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import oddsline
+from conftest import DATA
+from oddsline.monitor import DriftThresholds, drift_report
+from oddsline.monitor.drift import compare
+
+SPEC = oddsline.FeatureSpec.from_dict(
+    {
+        "columns": [
+            {"name": "month", "kind": "numeric"},
+            {"name": "hour", "kind": "numeric"},
+            {"name": "carrier", "kind": "categorical"},
+            {"name": "origin", "kind": "categorical"},
+            {"name": "dest", "kind": "categorical", "min_frequency": 30},
+            {"name": "distance", "kind": "numeric"},
+        ]
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def flights():
+    table = oddsline.read_table(DATA / "nyc_flights_2013_sample.parquet")
+    table = table.filter(pc.is_valid(table.column("arr_delay")))
+    return table.append_column("late", pc.greater(table.column("arr_delay"), 15))
+
+
+def test_seasonal_drift_is_found_where_it_is_and_nowhere_else(flights):
+    first = flights.filter(pc.less_equal(flights.column("month"), 6))
+    later = flights.filter(pc.greater(flights.column("month"), 6))
+    model = oddsline.train(first, target="late", positive=True, spec=SPEC)
+    report = drift_report(model, later)
+    assert report["drifted"] == ["month"] and report["any_drift"]
+    stable = ("carrier", "origin", "distance")
+    for name in stable:  # significant at 20k rows, yet far too small to matter: not flagged
+        assert report["columns"][name]["p_value"] < 0.01 and report["columns"][name]["psi"] < 0.05
+    march = flights.filter(pc.equal(flights.column("month"), 3))
+    order = np.random.default_rng(0).permutation(march.num_rows)
+    half = march.num_rows // 2
+    same = oddsline.train(march.take(pa.array(order[:half])), target="late", positive=True, spec=SPEC)
+    assert not drift_report(same, march.take(pa.array(order[half:])))["any_drift"]
+
+
+def test_decisions_need_both_size_and_evidence():
+    reference = [0.25, 0.25, 0.25, 0.25, 0.0]
+    small_shift_many_rows = compare(reference, [260_000, 250_000, 245_000, 245_000, 0], True, DriftThresholds())
+    assert small_shift_many_rows["p_value"] < 1e-10 and not small_shift_many_rows["drift"]
+    big_shift_few_rows = compare(reference, [4, 0, 0, 1, 0], True, DriftThresholds())
+    assert big_shift_few_rows["psi"] > 0.2 and big_shift_few_rows["p_value"] > 0.01
+    assert not big_shift_few_rows["drift"]
+    big_shift_many_rows = compare(reference, [4000, 500, 500, 1000, 0], True, DriftThresholds())
+    assert big_shift_many_rows["drift"]
+    # PSI by hand
+    r, c = np.array([0.25] * 4), np.array([4000, 500, 500, 1000]) / 6000
+    assert big_shift_many_rows["psi"] == pytest.approx(float(np.sum((c - r) * np.log(c / r))))
+
+
+def test_monitor_command_exit_codes(flights, tmp_path):
+    import pyarrow.parquet as pq
+
+    first = flights.filter(pc.less_equal(flights.column("month"), 6))
+    model = oddsline.train(first, target="late", positive=True, spec=SPEC)
+    path = model.save(tmp_path / "m.odl")
+    pq.write_table(flights.filter(pc.greater(flights.column("month"), 6)), tmp_path / "later.parquet")
+    sample = np.random.default_rng(1).choice(first.num_rows, 3000, replace=False)
+    pq.write_table(first.take(pa.array(sample)), tmp_path / "same.parquet")
+    run = lambda data: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "oddsline", "monitor", "--model", str(path), "--data", str(data), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    drifted = run(tmp_path / "later.parquet")
+    assert drifted.returncode == 1 and json.loads(drifted.stdout)["drifted"] == ["month"]
+    calm = run(tmp_path / "same.parquet")
+    assert calm.returncode == 0, calm.stdout
