@@ -71,7 +71,7 @@ def capture_reference(
                 top = sorted(counts, key=lambda k: -counts[k])[:MAX_LEVELS]
                 other = sum(n for k, n in counts.items() if k not in top)
                 share = _share([counts[k] for k in top] + [other])
-                columns[source] = {"type": "categorical", "levels": top + [OTHER], "share": share}
+                columns[source] = {"type": "categorical", "levels": [*top, OTHER], "share": share}
             columns[source]["importance"] = importance.get(source, 0.0)
     score_edges = [float(e) for e in np.unique(np.quantile(scores, np.linspace(0.1, 0.9, 9)))]
     return {
