@@ -267,3 +267,28 @@ def test_overload_is_answered_with_503_and_retry_after(model_path, rows):
     client = TestClient(create_app([load_served(str(model_path))], Settings(max_in_flight=0)))
     response = client.post("/v1/models/churn/predict", json=rows[0])
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
+
+
+def test_moving_an_alias_reloads_the_served_model(telco_model, telco_table, rows, tmp_path, monkeypatch):
+    import oddsline
+    from oddsline.registry import Registry
+
+    monkeypatch.setenv("ODDSLINE_HOME", str(tmp_path / "home"))
+    first = telco_model.save(tmp_path / "v1.odl")
+    second = oddsline.train(telco_table, target="churn", positive="Yes", C=0.05).save(tmp_path / "v2.odl")
+    with Registry() as registry:
+        registry.register("churn", first)
+        registry.register("churn", second)
+        registry.set_alias("churn", "champion", 1)
+    settings = Settings(watch_seconds=0.2)
+    with TestClient(create_app([load_served("churn@champion")], settings)) as client:
+        assert client.get("/v1/models/churn").json()["version"] == "1"
+        p1 = client.post("/v1/models/churn/predict", json=rows[0]).json()["predictions"][0]["probability"]
+        with Registry() as registry:
+            registry.set_alias("churn", "champion", 2)
+        deadline = time.time() + 20
+        while client.get("/v1/models/churn").json()["version"] != "2" and time.time() < deadline:
+            time.sleep(0.1)
+        assert client.get("/v1/models/churn").json()["version"] == "2"
+        p2 = client.post("/v1/models/churn/predict", json=rows[0]).json()["predictions"][0]["probability"]
+        assert p1 != p2

@@ -15,5 +15,5 @@ def load_model(reference: str, *, trusted_keys: list[str] | None = None) -> Mode
         return load(reference, trusted_keys=trusted_keys)
     from ..registry import Registry
 
-    registry = Registry(require_signatures=bool(trusted_keys), trusted_keys=trusted_keys or ())
-    return registry.load(reference)  # type: ignore[no-any-return]
+    with Registry(require_signatures=bool(trusted_keys), trusted_keys=trusted_keys or ()) as registry:
+        return registry.load(reference)  # type: ignore[no-any-return]

@@ -261,9 +261,9 @@ def run_validate(args: argparse.Namespace) -> int:
         "champion": None if champion is None else {k: champion[k] for k in ("log_loss", "roc_auc", "ece", "brier")},
     }
     if "@" in args.challenger and not args.challenger.endswith(".odl"):
-        registry = Registry()
-        name, version = registry.resolve(args.challenger)
-        registry.record_gate(name, version, passed, report)
+        with Registry() as registry:
+            name, version = registry.resolve(args.challenger)
+            registry.record_gate(name, version, passed, report)
     lines = [f"{'check':<18} {'value':>10} {'limit':>10}  result"]
     lines += [f"{c:<18} {v:>10.4f} {lim:>10.4f}  {'ok' if ok else 'FAIL'}" for c, v, lim, ok in checks]
     lines.append("PASS" if passed else "FAIL")

@@ -43,6 +43,7 @@ class Settings:
     prediction_log: str | None = None  # folder of the prediction log; None: no log
     pii_columns: tuple[str, ...] = ()
     admin_token: str | None = None  # bearer token of /admin/*; None: admin routes disabled
+    watch_seconds: float = 5.0  # how often registry aliases are checked for a move (0: never)
 
 
 def create_app(served: list[Served], settings: Settings | None = None) -> FastAPI:
@@ -72,11 +73,31 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
             outcome[fresh.name] = {"reloaded": True, "version": fresh.version, "previous": current.version}
         return outcome
 
+    def moved() -> bool:
+        """Whether a registry alias now names another version than the one served."""
+        from ..registry import Registry
+
+        watched = [s for s in models.snapshot().values() if "@" in s.reference and not s.reference.endswith(".odl")]
+        if not watched:
+            return False
+        with Registry() as registry:
+            return any(str(registry.resolve(s.reference)[1]) != s.version for s in watched)
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(settings.watch_seconds)
+            with contextlib.suppress(Exception):  # a registry hiccup must not stop the watcher
+                if await asyncio.to_thread(moved):
+                    await asyncio.to_thread(reload)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not in the main thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        watcher = asyncio.create_task(watch()) if settings.watch_seconds > 0 else None
         yield
+        if watcher is not None:
+            watcher.cancel()
         if log is not None:
             log.close()
 

@@ -34,7 +34,8 @@ def load_served(reference: str, trusted_keys: list[str] | None = None) -> Served
     else:
         from ..registry import Registry
 
-        name, number = Registry().resolve(reference)
+        with Registry() as registry:
+            name, number = registry.resolve(reference)
         version = str(number)
     return Served(name, version, reference, model, str(model.info.get("file_sha256", "")))
 
