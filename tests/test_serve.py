@@ -292,3 +292,33 @@ def test_moving_an_alias_reloads_the_served_model(telco_model, telco_table, rows
         assert client.get("/v1/models/churn").json()["version"] == "2"
         p2 = client.post("/v1/models/churn/predict", json=rows[0]).json()["predictions"][0]["probability"]
         assert p1 != p2
+
+
+def test_canary_is_sticky_by_key_and_shadow_only_logs(model_path, telco_table, rows, tmp_path):
+    import oddsline
+    from oddsline.serve.prediction_log import PredictionLog
+
+    challenger_path = oddsline.train(telco_table, target="churn", positive="Yes", C=0.05).save(
+        tmp_path / "challenger.odl"
+    )
+    champion = load_served(str(model_path))
+    challenger = load_served(str(challenger_path))
+    keyed = [dict(row, customer=f"c{i}") for i, row in enumerate(telco_table.drop(["churn"]).slice(0, 400).to_pylist())]
+    canary = TestClient(
+        create_app([champion], Settings(canary_percent=20, canary_key="customer"), {"churn": challenger})
+    )
+    first = canary.post("/v1/models/churn/predict", json=keyed).json()["predictions"]
+    second = canary.post("/v1/models/churn/predict", json=keyed).json()["predictions"]
+    share = np.mean([p["variant"] == "challenger" for p in first])
+    assert 0.12 < share < 0.28
+    assert [p["variant"] for p in first] == [p["variant"] for p in second]  # sticky
+    assert {p["model_version"] for p in first} == {champion.version, challenger.version}
+    log = tmp_path / "log"
+    with TestClient(
+        create_app([champion], Settings(shadow=True, prediction_log=str(log)), {"churn": challenger})
+    ) as shadow:
+        answered = shadow.post("/v1/models/churn/predict", json=rows[:5]).json()["predictions"]
+    expected = champion.model.predict_proba(telco_table.slice(0, 5))[:, 1]
+    assert [p["probability"] for p in answered] == list(expected)
+    logged = PredictionLog.read(log)
+    assert sorted(logged.column("route").to_pylist()) == ["/v1/models/churn/predict"] * 5 + ["shadow"] * 5

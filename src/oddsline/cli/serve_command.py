@@ -36,6 +36,12 @@ def add_serve(verbs: Subparsers) -> None:
         metavar="DIR",
         help="append every scored row to Parquet files here (default $ODDSLINE_HOME/predictions; 'none' to disable)",
     )
+    p.add_argument("--challenger", metavar="MODEL_REF", help="a challenger for the (single) served model")
+    p.add_argument("--canary-percent", type=float, default=0.0, help="share of rows the challenger scores (0-100)")
+    p.add_argument(
+        "--canary-key", metavar="COL", help="route by this column's hash, so an entity always gets the same model"
+    )
+    p.add_argument("--shadow", action="store_true", help="the challenger scores every row into the log only")
     p.add_argument("--pii", action="append", default=[], metavar="COL", help="hash this column in the prediction log")
     p.set_defaults(run=run_serve)
 
@@ -43,11 +49,16 @@ def add_serve(verbs: Subparsers) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .._exceptions import ParameterError
     from ..serve.entry import ENV
     from ..serve.models import load_served
 
-    for reference in args.models:  # fail here, with the CLI's one-line error, before any worker starts
-        load_served(reference, args.trust_key)
+    for reference in [*args.models, *([args.challenger] if args.challenger else [])]:
+        load_served(reference, args.trust_key)  # fail here, with the CLI's one-line error, before any worker starts
+    if args.challenger and len(args.models) != 1:
+        raise ParameterError("--challenger pairs with exactly one served model")
+    if not 0 <= args.canary_percent <= 100:
+        raise ParameterError(f"--canary-percent must be in 0..100, got {args.canary_percent}")
     os.environ[ENV] = json.dumps(
         {
             "models": args.models,
@@ -56,6 +67,10 @@ def run_serve(args: argparse.Namespace) -> int:
             "max_rows": args.max_rows,
             "prediction_log": None if args.prediction_log == "none" else (args.prediction_log or _default_log()),
             "pii_columns": args.pii,
+            "challenger": args.challenger,
+            "canary_percent": args.canary_percent,
+            "canary_key": args.canary_key,
+            "shadow": args.shadow,
         }
     )
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler it found

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
+import json
 import secrets
 import signal
 import time
@@ -44,10 +46,16 @@ class Settings:
     pii_columns: tuple[str, ...] = ()
     admin_token: str | None = None  # bearer token of /admin/*; None: admin routes disabled
     watch_seconds: float = 5.0  # how often registry aliases are checked for a move (0: never)
+    canary_percent: float = 0.0  # share of rows a challenger scores instead of its champion
+    canary_key: str | None = None  # rows with the same value of this column always go the same way
+    shadow: bool = False  # the challenger scores every row too, but only into the log and metrics
 
 
-def create_app(served: list[Served], settings: Settings | None = None) -> FastAPI:
+def create_app(
+    served: list[Served], settings: Settings | None = None, challengers: dict[str, Served] | None = None
+) -> FastAPI:
     settings = settings or Settings()
+    challengers = challengers or {}
     models = ModelSet(served)
     metrics = ServiceMetrics()
     log = PredictionLog(settings.prediction_log, pii_columns=settings.pii_columns) if settings.prediction_log else None
@@ -157,8 +165,38 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def to_challenger(row: dict[str, Any]) -> bool:
+        """Sticky canary routing: a hash of the entity key (or of the whole row) against the percentage."""
+        key = row.get(settings.canary_key) if settings.canary_key else json.dumps(row, sort_keys=True, default=str)
+        bucket = int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:8], "big") % 10_000
+        return bucket < settings.canary_percent * 100
+
     def score(
         served: Served, rows: list[dict[str, Any]], request: Request, explain: bool = False
+    ) -> list[dict[str, Any]]:
+        challenger = challengers.get(served.name)
+        if challenger is None:
+            return score_with(served, rows, request, explain)
+        if settings.shadow:
+            results = score_with(served, rows, request, explain)
+            with contextlib.suppress(Exception):  # the shadow never fails a request
+                score_with(challenger, rows, request, False, route="shadow")
+            return results
+        routed = [to_challenger(row) for row in rows]
+        merged: list[dict[str, Any] | None] = [None] * len(rows)
+        for target, flag in ((challenger, True), (served, False)):
+            chosen = [i for i, r in enumerate(routed) if r == flag]
+            if chosen:
+                scored = score_with(target, [rows[i] for i in chosen], request, explain)
+                for i, result in zip(chosen, scored, strict=True):
+                    merged[i] = result | {
+                        "model_version": target.version,
+                        "variant": "challenger" if flag else "champion",
+                    }
+        return [r for r in merged if r is not None]
+
+    def score_with(
+        served: Served, rows: list[dict[str, Any]], request: Request, explain: bool = False, route: str | None = None
     ) -> list[dict[str, Any]]:
         results = _score(served, rows, explain)
         if log is not None:
@@ -171,7 +209,7 @@ def create_app(served: list[Served], settings: Settings | None = None) -> FastAP
                         "time": now,
                         "model": served.name,
                         "version": served.version,
-                        "route": request.url.path,
+                        "route": route or request.url.path,
                         "features": log.hashed(row),
                         "raw_probability": r["raw_probability"],
                         "probability": r["probability"],

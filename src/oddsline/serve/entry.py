@@ -22,5 +22,11 @@ def app_from_env() -> FastAPI:
         prediction_log=config.get("prediction_log"),
         pii_columns=tuple(config.get("pii_columns") or ()),
         admin_token=os.environ.get("ODDSLINE_ADMIN_TOKEN") or None,
+        canary_percent=float(config.get("canary_percent") or 0.0),
+        canary_key=config.get("canary_key"),
+        shadow=bool(config.get("shadow")),
     )
-    return create_app(served, settings)
+    challengers = {}
+    if config.get("challenger"):
+        challengers[served[0].name] = load_served(config["challenger"], config.get("trusted_keys") or None)
+    return create_app(served, settings, challengers)
