@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
 from fastapi.testclient import TestClient
@@ -322,3 +324,20 @@ def test_canary_is_sticky_by_key_and_shadow_only_logs(model_path, telco_table, r
     assert [p["probability"] for p in answered] == list(expected)
     logged = PredictionLog.read(log)
     assert sorted(logged.column("route").to_pylist()) == ["/v1/models/churn/predict"] * 5 + ["shadow"] * 5
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=5),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(json_values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)))
+def test_no_body_makes_the_server_fail(client, body):
+    for path in ("/v1/models/churn/predict", "/invocations", "/v2/models/churn/infer"):
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert response.status_code < 500, (path, body, response.text)
+        if response.status_code >= 400:
+            assert set(response.json()) == {"error", "field"}
