@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     reference = table(1_000_000, 0.0, 0)
-    current = table(100_000, 0.3, 1)  # ten columns shifted by 0.3 sd
+    current = table(100_000, 0.6, 1)  # ten columns shifted by 0.6 sd (PSI about 0.36)
     model = oddsline.train(reference, target="y", positive=1, test_size=0.0)
     seconds = []
     for _ in range(args.repeats):
