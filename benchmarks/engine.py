@@ -288,7 +288,12 @@ def f4(repeats: int, slow: bool, out: list[str]) -> None:
 
 def f5(repeats: int, slow: bool, out: list[str]) -> None:
     X, y = sparse_hashed()
-    field = [ours(X, y, 1.0, tols=(1e-4, 1e-5, 1e-6, 1e-7)), sklearn(X, y, 1.0, "lbfgs", tols=(1e-4, 1e-5, 1e-6, 1e-7))]
+    # scikit-learn's lbfgs takes minutes a fit here: one timed run, and its ladder starts at 1e-5 (1e-4 stopped
+    # at a relative gap of 4e-4 in every run so far: 206363.5 against 206275.6).
+    field = [
+        ours(X, y, 1.0, tols=(1e-4, 1e-5, 1e-6, 1e-7)),
+        sklearn(X, y, 1.0, "lbfgs", tols=(1e-5, 1e-6, 1e-7), repeats=1),
+    ]
     runs, ref = race(field, min(repeats, 3))
     title = f"F5 sparse hashed {X.shape[0]:,} x {X.shape[1]:,} ({X.nnz / X.shape[0]:.1f} non-zeros a row), L2, C = 1"
     out.append(markdown_table(title, runs, ref, "oddsline", _peers(runs)))

@@ -56,16 +56,21 @@ def timed(fit: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
 def race(contenders: Sequence[Contender], repeats: int, log: Callable[[str], None] = print) -> tuple[list[Run], float]:
     """Calibrate every contender's tolerance to the common objective, then time it; returns (runs, reference)."""
     ladder: dict[str, list[tuple[float, float]]] = {}
+    calibration: dict[tuple[str, float], tuple[list[float], Any]] = {}
     for c in contenders:
         ladder[c.name] = []
         previous = None
         for tol in c.tols:
             seconds, result = timed(lambda c=c, tol=tol: c.fit(tol), 1)
+            calibration[(c.name, tol)] = (seconds, result)
             value = c.objective(result)
             ladder[c.name].append((tol, value))
             log(f"    calibrate {c.name} tol={tol:g}: objective {value:.12g} in {seconds[0]:.2f}s")
             if previous is not None and abs(previous - value) <= 1e-10 * abs(value):
                 break  # tighter settings no longer move it
+            best = min(v for steps in ladder.values() for _, v in steps)
+            if c is not contenders[0] and (value - best) / abs(best) <= GAP:
+                break  # already at the common objective: a tighter (slower) setting cannot be the one timed
             previous = value
     reference = min(v for steps in ladder.values() for _, v in steps)
     runs = []
@@ -73,7 +78,12 @@ def race(contenders: Sequence[Contender], repeats: int, log: Callable[[str], Non
         steps = ladder[c.name]
         good = [tol for tol, v in steps if (v - reference) / abs(reference) <= GAP]
         tol = good[0] if good else steps[-1][0]
-        seconds, result = timed(lambda c=c, tol=tol: c.fit(tol), c.repeats or repeats)
+        if (c.repeats or repeats) == 1:
+            # One timed run was asked for: the calibration run at this tolerance is that run (minutes-long
+            # contenders are not fitted twice).
+            seconds, result = calibration[(c.name, tol)]
+        else:
+            seconds, result = timed(lambda c=c, tol=tol: c.fit(tol), c.repeats or repeats)
         value = c.objective(result)
         runs.append(Run(c.name, tol, seconds, value, c.info(result)))
         log(
