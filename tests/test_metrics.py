@@ -146,9 +146,11 @@ def test_bootstrap_of_many_rows_bins_scores_without_bias():
 
     y, p, _ = _scores(n=20_000, seed=3)
     result = evaluate(y, p, n_bootstrap=300)
-    for name in ("roc_auc", "log_loss", "accuracy", "average_precision"):
+    for name in ("roc_auc", "log_loss", "accuracy", "average_precision", "ece", "calibration_slope"):
         low, high = result["intervals"][name]
         assert low < result[name] < high, name
+    low, high = result["intervals"]["calibration_slope"]
+    assert low < 1.0 < high  # the scores are calibrated by construction
     # 20k distinct scores > 2048 cells: binned; the AUC interval's width matches the Hanley-McNeil SE.
     auc, n1, n0 = result["roc_auc"], y.sum(), (1 - y).sum()
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)

@@ -22,7 +22,19 @@ from ._checks import EPS, check
 
 __all__ = ["BOOTSTRAP_METRICS", "bootstrap_intervals"]
 
-BOOTSTRAP_METRICS = ("log_loss", "brier", "roc_auc", "average_precision", "accuracy", "precision", "recall", "f1")
+BOOTSTRAP_METRICS = (
+    "log_loss",
+    "brier",
+    "roc_auc",
+    "average_precision",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "ece",
+    "calibration_slope",
+)
+_WIDTH_BINS = 10  # the equal-width bins of the ECE
 
 
 @dataclass
@@ -33,6 +45,9 @@ class _Cells:
     order: NDArray[np.intp]  # score rank of the cell's bin (cells sorted by score within this)
     log_loss: tuple[NDArray[np.float64], NDArray[np.float64]]  # per-row mean and sd within the cell
     brier: tuple[NDArray[np.float64], NDArray[np.float64]]
+    p_mean: NDArray[np.float64]  # mean probability in the cell
+    z_mean: NDArray[np.float64]  # mean logit in the cell (calibration slope)
+    width_bin: NDArray[np.intp]  # the cell's equal-width bin (cells never straddle one)
 
 
 def _cells(
@@ -46,7 +61,8 @@ def _cells(
         ranks[np.argsort(p, kind="mergesort")] = np.arange(p.shape[0])
         bins = (ranks * max_cells // p.shape[0]).astype(np.intp)
     decided = p >= threshold
-    key = (bins * 2 + y.astype(np.intp)) * 2 + decided
+    width = np.minimum((p * _WIDTH_BINS).astype(np.intp), _WIDTH_BINS - 1)
+    key = ((bins * _WIDTH_BINS + width) * 2 + y.astype(np.intp)) * 2 + decided
     cells, cell_of = np.unique(key, return_inverse=True)
     weight = np.bincount(cell_of, weights=w)
     q = np.clip(p, EPS, 1 - EPS)
@@ -56,7 +72,18 @@ def _cells(
         mean = np.bincount(cell_of, weights=w * values) / weight
         second = np.bincount(cell_of, weights=w * values * values) / weight
         moments[name] = (mean, np.sqrt(np.maximum(second - mean * mean, 0.0)))
-    return _Cells(weight, (cells // 2) % 2 == 1, cells % 2 == 1, cells // 4, moments["log_loss"], moments["brier"])
+    z = np.log(q) - np.log1p(-q)
+    return _Cells(
+        weight,
+        (cells // 2) % 2 == 1,
+        cells % 2 == 1,
+        cells // (4 * _WIDTH_BINS),
+        moments["log_loss"],
+        moments["brier"],
+        np.bincount(cell_of, weights=w * p) / weight,
+        np.bincount(cell_of, weights=w * z) / weight,
+        ((cells // 4) % _WIDTH_BINS).astype(np.intp),
+    )
 
 
 def _statistics(
@@ -94,7 +121,31 @@ def _statistics(
         out["recall"] = tp_t / P
         pr = out["precision"] + out["recall"]
         out["f1"] = np.where(pr > 0, 2 * out["precision"] * out["recall"] / np.where(pr > 0, pr, 1.0), 0.0)
+    onehot = np.eye(_WIDTH_BINS)[cells.width_bin]
+    predicted = (counts * cells.p_mean) @ onehot
+    observed = pos @ onehot
+    out["ece"] = np.abs(observed - predicted).sum(axis=1) / total
+    out["calibration_slope"] = _slopes(counts, cells.positive.astype(np.float64), cells.z_mean)
     return out
+
+
+def _slopes(counts: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The logistic recalibration slope b of y ~ a + b z for every resample at once (Newton on (a, b))."""
+    a = np.zeros(counts.shape[0])
+    b = np.ones(counts.shape[0])
+    for _ in range(25):
+        q = 1.0 / (1.0 + np.exp(-(a[:, None] + b[:, None] * z)))
+        r = counts * (y - q)
+        h = counts * q * (1 - q)
+        g0, g1 = r.sum(axis=1), r @ z
+        h00, h01, h11 = h.sum(axis=1), h @ z, h @ (z * z)
+        det = h00 * h11 - h01 * h01
+        with np.errstate(invalid="ignore", divide="ignore"):
+            da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        a, b = a + np.nan_to_num(da), b + np.nan_to_num(db)
+        if np.nanmax(np.abs(np.r_[da, db])) < 1e-10:
+            break
+    return b
 
 
 def bootstrap_intervals(

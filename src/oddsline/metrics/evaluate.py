@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import check
-from .bootstrap import bootstrap_intervals
+from .bootstrap import BOOTSTRAP_METRICS, bootstrap_intervals
 from .reliability import brier_decomposition, calibration_slope_intercept, expected_calibration_error
 from .scores import accuracy, at_threshold, average_precision, brier_score, log_loss, roc_auc
 
@@ -66,7 +66,7 @@ def evaluate(
         **{f"calibration_{k}": v for k, v in calibration_slope_intercept(y_arr, p_arr, w).items()},
     }
     if n_bootstrap:
-        headline = ("log_loss", "brier", "roc_auc", "average_precision", "accuracy", "precision", "recall", "f1")
+        headline = BOOTSTRAP_METRICS
         metrics["intervals"] = {
             "level": level,
             "n_resamples": n_bootstrap,
