@@ -66,7 +66,7 @@ def main() -> None:
                 "",
                 "| contender | median s |",
                 "|---|---|",
-                f"| oddsline metrics.evaluate: all metrics + 1,000 bootstrap resamples (8 CIs) | {statistics.median(ours_s):.2f} |",
+                f"| oddsline metrics.evaluate: all metrics + 1,000 bootstrap resamples (10 CIs) | {statistics.median(ours_s):.2f} |",
                 f"| sklearn: the point metrics only, no bootstrap | {statistics.median(theirs_s):.2f} |",
                 "",
                 f"Goal <= 3 s for oddsline. Largest difference from scikit-learn's point values: {worst:.1e}. "
