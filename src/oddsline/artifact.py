@@ -32,7 +32,7 @@ from ._exceptions import FormatVersionError, IntegrityError, NotAnArtifactError
 from ._version import __version__
 from .calibration import Calibrator
 from .features import FittedFeatures
-from .io import atomic_path
+from .io import atomic_path, file_sha256
 from .model import Model
 from .signing import SIGNATURE, load_public_keys, verify_signature
 from .target import BinaryTarget
@@ -157,7 +157,7 @@ def _load_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | No
         info={
             **body.get("info", {}),
             "created_at": manifest.get("created_at"),
-            "file_sha256": _file_sha256(source),
+            "file_sha256": file_sha256(source),
             "signed_by": signed_by,
         },
     )
@@ -218,11 +218,3 @@ def _describe_foreign(head: bytes) -> str:
         f"{kind}; oddsline never unpickles model files because loading a pickle can run arbitrary code. "
         "Retrain with oddsline (oddsline train) to get an .odl file"
     )
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

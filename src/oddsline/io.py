@@ -8,6 +8,7 @@ failed write never leaves a half-written file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from ._exceptions import DataError, ReadError
 
-__all__ = ["TableLike", "atomic_path", "read_table", "to_arrow", "write_table"]
+__all__ = ["TableLike", "atomic_path", "file_sha256", "read_table", "to_arrow", "write_table"]
 
 TableLike = Any  # str | Path | pa.Table | pandas/polars DataFrame | list[dict] | dict[str, list] | np.ndarray
 
@@ -123,6 +124,15 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from .._exceptions import SchemaError
 from .categorical import MISSING_LEVEL
 from .report import TransformReport
-from .values import as_category, category_of
+from .values import as_category, category_of, distinct_levels
 
 __all__ = ["BOOLEAN_DEFAULTS", "FittedBoolean", "fit_boolean", "looks_boolean"]
 
@@ -61,12 +61,9 @@ class FittedBoolean:
         return [self.name] + ([f"{self.name}={MISSING_LEVEL}"] if self.indicator else [])
 
     def encode(self, table: pa.Table, out: NDArray[np.float64], report: TransformReport) -> None:
-        encoded = pc.dictionary_encode(as_category(table.column(self.name))).combine_chunks()
-        lookup = np.array([_truth(self.name, v) for v in encoded.dictionary.to_pylist()] + [np.nan])
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        if encoded.null_count:
-            indices = np.where(encoded.is_null().to_numpy(zero_copy_only=False), len(lookup) - 1, indices)
-        v = lookup[indices.astype(np.int64)]
+        levels, indices = distinct_levels(table.column(self.name))
+        lookup = np.array([np.nan if v is None else _truth(self.name, v) for v in levels])
+        v = lookup[indices]
         missing = np.isnan(v)
         if missing.any():
             if self.indicator:

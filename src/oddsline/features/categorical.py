@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
 from .report import TransformReport
-from .values import as_category, category_of
+from .values import as_category, category_of, distinct_levels
 
 __all__ = [
     "CATEGORICAL_DEFAULTS",
@@ -69,23 +69,18 @@ class FittedCategorical:
 
     def codes(self, data: pa.ChunkedArray, report: TransformReport | None = None) -> NDArray[np.int64]:
         """Design-column index of each row's level; -1 for the unknown bucket."""
-        encoded = pc.dictionary_encode(as_category(data)).combine_chunks()
-        dictionary = encoded.dictionary.to_pylist()
-        lookup = np.array([self._index.get(v, -1) for v in dictionary] + [self._index.get(MISSING_LEVEL, -1)])
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        if encoded.null_count:
-            indices = np.where(encoded.is_null().to_numpy(zero_copy_only=False), len(dictionary), indices)
-        codes = lookup[indices.astype(np.int64)]
+        levels, indices = distinct_levels(data)
+        lookup = np.array([self._index.get(MISSING_LEVEL if v is None else v, -1) for v in levels])
+        codes = lookup[indices]
         if report is not None:
-            self._count(codes, report, dictionary, indices)
+            self._count(codes, report, levels, indices)
         return codes
 
     def _count(self, codes: NDArray[np.int64], report: TransformReport, dictionary: list[Any], indices: Any) -> None:
         unknown = codes < 0
         if unknown.any():
             if self.unseen == "error":
-                first = indices[np.flatnonzero(unknown)[0]]
-                value = dictionary[first] if first < len(dictionary) else None
+                value = dictionary[indices[np.flatnonzero(unknown)[0]]]
                 raise SchemaError(
                     f"column {self.name!r}: {value!r} was not seen in training; map it to a known level "
                     "or set unseen: bucket in the spec"

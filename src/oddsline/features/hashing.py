@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from .categorical import MISSING_LEVEL
 from .report import TransformReport
-from .values import as_category, category_of
+from .values import category_of, distinct_levels
 
 __all__ = ["HASHED_DEFAULTS", "FittedHashed", "bucket_sign"]
 
@@ -33,15 +32,10 @@ def bucket_sign(level: str, bits: int) -> tuple[int, float]:
 
 def hash_codes(data: pa.ChunkedArray, bits: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """(bucket, sign) of every row: each distinct level is hashed once."""
-    encoded = pc.dictionary_encode(as_category(data)).combine_chunks()
-    dictionary = [*encoded.dictionary.to_pylist(), MISSING_LEVEL]
-    pairs = [bucket_sign(MISSING_LEVEL if v is None else v, bits) for v in dictionary]
+    levels, indices = distinct_levels(data)
+    pairs = [bucket_sign(MISSING_LEVEL if v is None else v, bits) for v in levels]
     buckets = np.array([b for b, _ in pairs], dtype=np.int64)
     signs = np.array([s for _, s in pairs])
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    if encoded.null_count:
-        indices = np.where(encoded.is_null().to_numpy(zero_copy_only=False), len(dictionary) - 1, indices)
-    indices = indices.astype(np.int64)
     return buckets[indices], signs[indices]
 
 

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from .categorical import MISSING_LEVEL
 from .report import TransformReport
-from .values import as_category, category_of
+from .values import as_category, category_of, distinct_levels
 
 __all__ = ["TARGET_DEFAULTS", "FittedTargetEncoding", "fit_target_encoding"]
 
@@ -56,15 +56,9 @@ class FittedTargetEncoding:
         return [f"{self.name}:target_logodds"]
 
     def encode(self, table: pa.Table, out: NDArray[np.float64], report: TransformReport) -> None:
-        encoded = pc.dictionary_encode(as_category(table.column(self.name))).combine_chunks()
-        dictionary = encoded.dictionary.to_pylist()
-        lookup = np.array(
-            [self._index.get(v, math.nan) for v in dictionary] + [self._index.get(MISSING_LEVEL, math.nan)]
-        )
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        if encoded.null_count:
-            indices = np.where(encoded.is_null().to_numpy(zero_copy_only=False), len(dictionary), indices)
-        values = lookup[indices.astype(np.int64)]
+        levels, indices = distinct_levels(table.column(self.name))
+        lookup = np.array([self._index.get(MISSING_LEVEL if v is None else v, math.nan) for v in levels])
+        values = lookup[indices]
         unseen = np.isnan(values)
         if unseen.any():
             report.add("unseen", self.name, int(unseen.sum()))

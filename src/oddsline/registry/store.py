@@ -8,25 +8,16 @@ points elsewhere is refused).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 from .._exceptions import RegistryError
-from ..io import atomic_path
+from ..io import atomic_path, file_sha256
 
-__all__ = ["ArtifactStore", "file_sha256"]
+__all__ = ["ArtifactStore"]
 
 _HEX = set("0123456789abcdef")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ArtifactStore:
