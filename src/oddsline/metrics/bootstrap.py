@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._exceptions import ParameterError
+from ..core.link import expit
 from ._checks import EPS, check
 
 __all__ = ["BOOTSTRAP_METRICS", "bootstrap_intervals"]
@@ -134,7 +135,7 @@ def _slopes(counts: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.f
     a = np.zeros(counts.shape[0])
     b = np.ones(counts.shape[0])
     for _ in range(25):
-        q = 1.0 / (1.0 + np.exp(-(a[:, None] + b[:, None] * z)))
+        q = expit(a[:, None] + b[:, None] * z)  # probabilities of exactly 0 or 1 give |z| = 34.5
         r = counts * (y - q)
         h = counts * q * (1 - q)
         g0, g1 = r.sum(axis=1), r @ z
