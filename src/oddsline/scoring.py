@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from ._exceptions import SchemaError
 from .features import FittedFeatures, TransformReport
+from .features.partial import partial_sum
 
 __all__ = ["RowScorer", "block_log_odds", "probability"]
 
@@ -93,10 +94,7 @@ def _generic(
     encode: Callable[[dict[str, Any], TransformReport], list[tuple[int, float]]], coef: tuple[float, ...]
 ) -> Callable[[dict[str, Any], TransformReport], float]:
     def score(row: dict[str, Any], report: TransformReport) -> float:
-        part = 0.0
-        for j, v in encode(row, report):
-            part += coef[j] * v
-        return part
+        return partial_sum(encode(row, report), coef)
 
     return score
 

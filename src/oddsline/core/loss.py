@@ -2,8 +2,8 @@
 
 For a label y in {0, 1} and linear predictor eta the negative log-likelihood of one row is
     l(eta, y) = log(1 + e^eta) - y * eta,
-with derivative  dl/deta = p - y  and second derivative  p (1 - p),  where p = expit(eta).
-The three are computed together because they share p, which costs one exp per row.
+with derivative  dl/deta = p - y  and second derivative  p (1 - p),  where p = expit(eta). The loss and
+its derivative are computed together; Problem.hessian forms the curvature from the eta it remembers.
 """
 
 from __future__ import annotations
@@ -13,12 +13,7 @@ from numpy.typing import NDArray
 
 from .link import expit, log1pexp
 
-__all__ = ["binomial_loss", "binomial_loss_gradient", "binomial_loss_gradient_hessian"]
-
-
-def binomial_loss(eta: NDArray[np.float64], y: NDArray[np.float64], weight: NDArray[np.float64]) -> float:
-    """Sum over rows of weight * l(eta, y)."""
-    return float(weight @ (log1pexp(eta) - y * eta))
+__all__ = ["binomial_loss_gradient", "multinomial_loss_gradient"]
 
 
 def binomial_loss_gradient(
@@ -28,15 +23,6 @@ def binomial_loss_gradient(
     loss = float(weight @ (log1pexp(eta) - y * eta))
     p = expit(eta)
     return loss, weight * (p - y)
-
-
-def binomial_loss_gradient_hessian(
-    eta: NDArray[np.float64], y: NDArray[np.float64], weight: NDArray[np.float64]
-) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-    """(sum of weighted losses, weighted derivative per row, weighted curvature per row)."""
-    loss = float(weight @ (log1pexp(eta) - y * eta))
-    p = expit(eta)
-    return loss, weight * (p - y), weight * (p * (1.0 - p))
 
 
 def multinomial_loss_gradient(

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
 from .categorical import MISSING_LEVEL
+from .partial import partial_sum
 from .report import TransformReport
 from .values import as_category, category_of, distinct_levels
 
@@ -98,10 +99,7 @@ class FittedBoolean:
                 value = fast.get(raw)
                 if value is not None:
                     return value
-            part = 0.0
-            for j, value in self.encode_row(row, report):
-                part += coef[j] * value
-            return part
+            return partial_sum(self.encode_row(row, report), coef)
 
         return score
 

@@ -116,12 +116,6 @@ class FittedFeatures:
             terms.extend((block.start + j, v) for j, v in column.encode_row(values, report))
         return terms
 
-    def unknown_counts(self, table: pa.Table) -> dict[str, int]:
-        """Rows per column that fell in an unknown bucket (unseen levels)."""
-        report = TransformReport()
-        self.transform(table, report)
-        return {c.name: report.counts.get("unseen", {}).get(c.name, 0) for c in self.columns if c.kind == "categorical"}
-
     def to_dict(self) -> dict[str, Any]:
         return {"strict": self.strict, "columns": [c.to_dict() for c in self.columns]}
 

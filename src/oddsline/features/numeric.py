@@ -19,6 +19,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
+from .partial import partial_sum
 from .report import TransformReport
 from .values import as_float, float_of
 
@@ -152,10 +153,7 @@ class FittedNumeric:
                 elif v > clip_high:
                     v = clip_high
                 return 0.0 + c0 * ((v - center) / scale)
-            part = 0.0
-            for j, value in self.encode_row(row, report):
-                part += coef[j] * value
-            return part
+            return partial_sum(self.encode_row(row, report), coef)
 
         return score
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
 
-__all__ = ["as_category", "as_float", "category_of", "distinct_levels", "float_of", "is_missing"]
+__all__ = ["as_category", "as_float", "category_of", "distinct_levels", "float_of"]
 
 
 def as_float(name: str, data: pa.ChunkedArray) -> NDArray[np.float64]:
@@ -52,10 +52,6 @@ def distinct_levels(data: pa.ChunkedArray) -> tuple[list[str | None], NDArray[np
     if encoded.null_count:
         indices = np.where(encoded.is_null().to_numpy(zero_copy_only=False), len(levels) - 1, indices)
     return levels, np.asarray(indices, dtype=np.int64)
-
-
-def is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def float_of(name: str, value: Any) -> float:

@@ -19,15 +19,11 @@ from ..features import FittedFeatures
 from ..features.categorical import level_counts
 from ..features.values import as_float
 
-__all__ = ["OTHER", "capture_reference", "histogram", "numeric_kinds"]
+__all__ = ["OTHER", "capture_reference", "histogram"]
 
 OTHER = "<other>"
 MAX_LEVELS = 200
 _NUMERIC = ("numeric", "boolean", "passthrough")
-
-
-def numeric_kinds() -> tuple[str, ...]:
-    return _NUMERIC
 
 
 def histogram(values: NDArray[np.float64], edges: list[float]) -> list[float]:
