@@ -194,3 +194,58 @@ def test_temperature_scaling_recovers_the_temperature_and_keeps_the_argmax():
     calibrated = scaler.apply(overconfident)
     np.testing.assert_array_equal(calibrated.argmax(axis=1), overconfident.argmax(axis=1))
     assert sk.log_loss(y, calibrated) < sk.log_loss(y, scaler.__class__(1.0).apply(overconfident))
+
+
+def test_top_share_metrics_equal_precision_and_recall_at_k_and_weights_equal_repeats():
+    from oddsline.metrics import at_top, precision_at_k, recall_at_k
+
+    y, p, _ = _scores(n=1_000, seed=5)
+    top = at_top(y, p, 0.2)
+    assert top["precision_at_k"] == pytest.approx(precision_at_k(y, p, 200), rel=1e-12)
+    assert top["recall_at_k"] == pytest.approx(recall_at_k(y, p, 200), rel=1e-12)
+    assert top["lift_at_k"] == pytest.approx(top["precision_at_k"] / y.mean(), rel=1e-12)
+    counts = np.random.default_rng(0).integers(1, 4, size=y.shape[0])
+    weighted = at_top(y, p, 0.2, counts)
+    repeated = at_top(np.repeat(y, counts), np.repeat(p, counts), 0.2)
+    assert weighted == pytest.approx(repeated, rel=1e-12)
+    with pytest.raises(Exception, match="fraction"):
+        at_top(y, p, 0.0)
+
+
+def test_bootstrap_intervals_of_rates_have_the_binomial_width():
+    """FPR, FNR and precision@k are proportions of fixed-size groups: their 95% interval is about
+    2 x 1.96 x sqrt(r (1 - r) / m) wide."""
+    from oddsline.metrics import evaluate
+
+    y, p, _ = _scores(n=20_000, seed=11)
+    result = evaluate(y, p, n_bootstrap=400, top_fraction=0.1)
+    n1, n0 = y.sum(), (1 - y).sum()
+    for name, m in (("fpr", n0), ("fnr", n1), ("precision_at_k", 0.1 * y.shape[0])):
+        r = result[name]
+        low, high = result["intervals"][name]
+        assert low < r < high, name
+        assert (high - low) / (2 * 1.96 * np.sqrt(r * (1 - r) / m)) == pytest.approx(1.0, abs=0.15), name
+    for name in ("ece_equal_mass", "recall_at_k", "lift_at_k"):
+        low, high = result["intervals"][name]
+        assert low < result[name] < high, name
+
+
+def test_multiclass_bootstrap_covers_the_true_accuracy_and_matches_its_binomial_width():
+    from oddsline.metrics import evaluate_multiclass
+
+    rng = np.random.default_rng(2)
+    covered, sims = 0, 100
+    for _ in range(sims):
+        logits = rng.normal(size=(400, 3)) * 1.5
+        P = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        y = (P.cumsum(axis=1) > rng.uniform(size=(400, 1))).argmax(axis=1)
+        truth = P.max(axis=1).mean()  # expected accuracy of the argmax under these P
+        result = evaluate_multiclass(y, P, n_bootstrap=200, seed=int(rng.integers(1 << 31)))
+        low, high = result["intervals"]["accuracy"]
+        covered += low <= truth <= high
+        for name in ("log_loss", "brier", "roc_auc_ovr"):
+            assert result["intervals"][name][0] < result[name] < result["intervals"][name][1], name
+    assert covered / sims >= 0.88
+    a = result["accuracy"]
+    low, high = result["intervals"]["accuracy"]
+    assert (high - low) / (2 * 1.96 * np.sqrt(a * (1 - a) / 400)) == pytest.approx(1.0, abs=0.2)

@@ -30,6 +30,8 @@ from .features import FeatureSpec, FittedFeatures
 from .inference import InferenceResult, LRTestResult, inference, lr_test, wald_test
 from .io import read_table
 from .model import Model
+from .multiclass_model import MulticlassModel
+from .multiclass_training import train_multiclass
 from .registry import Registry
 from .regularization import LogisticRegressionCV, RegularizationPath, regularization_path
 from .training import train
@@ -49,6 +51,7 @@ __all__ = [
     "LogisticRegression",
     "LogisticRegressionCV",
     "Model",
+    "MulticlassModel",
     "NotAnArtifactError",
     "NotFittedError",
     "OddslineError",
@@ -69,5 +72,6 @@ __all__ = [
     "read_table",
     "regularization_path",
     "train",
+    "train_multiclass",
     "wald_test",
 ]

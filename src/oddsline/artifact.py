@@ -34,8 +34,9 @@ from .calibration import Calibrator
 from .features import FittedFeatures
 from .io import atomic_path, file_sha256
 from .model import Model
+from .multiclass_model import MulticlassModel
 from .signing import SIGNATURE, load_public_keys, verify_signature
-from .target import BinaryTarget
+from .target import BinaryTarget, ClassTarget
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save_model"]
 
@@ -48,10 +49,38 @@ _MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _MAX_ARRAY_BYTES = 4 * 1024**3
 
 
-def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
+AnyModel = Model | MulticlassModel
+
+
+def _body(model: AnyModel) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+    """The manifest's "model" entry and the arrays of a binary or a multiclass model."""
+    if isinstance(model, MulticlassModel):
+        body = {
+            "kind": "multinomial_logistic_regression",
+            "target": model.target.to_dict(),
+            "features": model.features.to_dict(),
+            "temperature": model.temperature,
+            "params": model.params,
+            "info": model.info,
+        }
+        return body, {"coef": model.coef, "intercept": model.intercept}
+    body = {
+        "kind": "binary_logistic_regression",
+        "target": model.target.to_dict(),
+        "features": model.features.to_dict(),
+        "intercept": model.intercept,
+        "threshold": model.threshold,
+        "calibrator": None if model.calibrator is None else model.calibrator.to_dict(),
+        "params": model.params,
+        "info": model.info,
+    }
+    return body, {"coef": model.coef, **model.statistics}
+
+
+def save_model(model: AnyModel, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
-    arrays = {"coef": np.ascontiguousarray(model.coef, dtype=np.float64)}
-    arrays.update({name: np.ascontiguousarray(value, dtype=np.float64) for name, value in model.statistics.items()})
+    body, raw_arrays = _body(model)
+    arrays = {name: np.ascontiguousarray(value, dtype=np.float64) for name, value in raw_arrays.items()}
     blobs = {f"arrays/{name}.npy": _npy_bytes(arr) for name, arr in arrays.items()}
     manifest = {
         "format": FORMAT_NAME,
@@ -67,16 +96,7 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
             }
             for member, blob in blobs.items()
         },
-        "model": {
-            "kind": "binary_logistic_regression",
-            "target": model.target.to_dict(),
-            "features": model.features.to_dict(),
-            "intercept": model.intercept,
-            "threshold": model.threshold,
-            "calibrator": None if model.calibrator is None else model.calibrator.to_dict(),
-            "params": model.params,
-            "info": model.info,
-        },
+        "model": body,
     }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False).encode()
     with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -87,7 +107,7 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def load(path: str | os.PathLike[str], *, trusted_keys: Iterable[str | os.PathLike[str]] | None = None) -> Model:
+def load(path: str | os.PathLike[str], *, trusted_keys: Iterable[str | os.PathLike[str]] | None = None) -> AnyModel:
     """Load and verify an ``.odl`` model file. With ``trusted_keys`` (public key files) the file must
     also carry a valid signature by one of them; ``model.info["signed_by"]`` names the key id."""
     source = Path(path)
@@ -107,7 +127,7 @@ def load(path: str | os.PathLike[str], *, trusted_keys: Iterable[str | os.PathLi
         ) from None
 
 
-def _load_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | None = None) -> Model:
+def _load_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | None = None) -> AnyModel:
     infos = {info.filename: info for info in zf.infolist()}
     for required in (MANIFEST, MANIFEST_DIGEST):
         if required not in infos:
@@ -145,6 +165,22 @@ def _load_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | No
         for name, meta in members.items()
     }
     body = manifest["model"]
+    info = {
+        **body.get("info", {}),
+        "created_at": manifest.get("created_at"),
+        "file_sha256": file_sha256(source),
+        "signed_by": signed_by,
+    }
+    if body.get("kind") == "multinomial_logistic_regression":
+        return MulticlassModel(
+            features=FittedFeatures.from_dict(body["features"]),
+            target=ClassTarget.from_dict(body["target"]),
+            coef=arrays["coef"],
+            intercept=arrays["intercept"],
+            temperature=None if body.get("temperature") is None else float(body["temperature"]),
+            params=body.get("params", {}),
+            info=info,
+        )
     return Model(
         features=FittedFeatures.from_dict(body["features"]),
         target=BinaryTarget.from_dict(body["target"]),
@@ -154,12 +190,7 @@ def _load_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | No
         threshold=float(body["threshold"]),
         calibrator=None if body.get("calibrator") is None else Calibrator.from_dict(body["calibrator"]),
         params=body.get("params", {}),
-        info={
-            **body.get("info", {}),
-            "created_at": manifest.get("created_at"),
-            "file_sha256": file_sha256(source),
-            "signed_by": signed_by,
-        },
+        info=info,
     )
 
 

@@ -22,11 +22,11 @@ SPLITS = ("random", "time", "group")
 Indices = tuple[NDArray[np.int64], NDArray[np.int64]]
 
 
-def stratified_split(y: NDArray[np.float64], test_size: float, seed: int) -> Indices:
+def stratified_split(y: NDArray[np.float64] | NDArray[np.int64], test_size: float, seed: int) -> Indices:
     """Seeded split that keeps each class's share in both parts; indices come back sorted."""
     rng = np.random.default_rng(seed)
     test: list[NDArray[np.int64]] = []
-    for value in (0.0, 1.0):
+    for value in np.unique(y):
         members = np.flatnonzero(y == value)
         n_test = round(test_size * len(members))
         test.append(rng.permutation(members)[:n_test])

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ._exceptions import TargetError
 
-__all__ = ["BinaryTarget", "resolve_target"]
+__all__ = ["BinaryTarget", "ClassTarget", "resolve_classes", "resolve_target"]
 
 Label = str | int | float | bool
 
@@ -75,6 +75,47 @@ class BinaryTarget:
             data.get("positive_reason", "given"),
             data.get("one_vs_rest", False),
         )
+
+
+@dataclass(frozen=True)
+class ClassTarget:
+    """A target of two or more classes, encoded as the index of each label in ``classes``."""
+
+    name: str
+    classes: list[Label]
+
+    def encode(self, table: pa.Table) -> NDArray[np.int64]:
+        """Class index of each row's label; an error for missing or foreign labels."""
+        column = _target_column(table, self.name)
+        if column.null_count:
+            raise TargetError(
+                f"target column {self.name!r} is empty in {column.null_count} row(s); drop those rows or fill in their labels"
+            )
+        index = {_key(c): i for i, c in enumerate(self.classes)}
+        keys = [_key(v) for v in column.to_pylist()]
+        foreign = sorted({k for k in keys if k not in index})
+        if foreign:
+            raise TargetError(
+                f"target column {self.name!r} has value(s) {foreign[:5]} besides the model's classes "
+                f"{self.classes}; remove those rows"
+            )
+        return np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClassTarget:
+        return cls(data["name"], list(data["classes"]))
+
+
+def resolve_classes(table: pa.Table, name: str) -> ClassTarget:
+    """All labels of the target column, sorted (as strings), as a multiclass target."""
+    column = _target_column(table, name)
+    labels: list[Label] = pc.unique(column.drop_null()).to_pylist()
+    if len(labels) < 2:
+        raise TargetError(f"target column {name!r} has {len(labels)} distinct value(s); a classifier needs two or more")
+    return ClassTarget(name, sorted(labels, key=_key))
 
 
 def resolve_target(table: pa.Table, name: str, positive: Label | None = None) -> BinaryTarget:

@@ -281,11 +281,15 @@ def _inspect_summary(model: Model) -> dict[str, Any]:
 def _print_metrics(metrics: dict[str, Any]) -> None:
     intervals = metrics.get("intervals", {})
     level = intervals.get("level", 0.95)
-    for key in ("log_loss", "roc_auc", "average_precision", "brier", "ece", "accuracy", "precision", "recall"):
+    at_threshold = ("accuracy", "precision", "recall", "fpr", "fnr")
+    at_top = ("precision_at_k", "lift_at_k")
+    for key in ("log_loss", "roc_auc", "average_precision", "brier", "ece", *at_threshold, *at_top):
         if key not in metrics:
             continue
         ci = f"  [{intervals[key][0]:.4f}, {intervals[key][1]:.4f}] {level:.0%} CI" if key in intervals else ""
-        suffix = f"  (threshold {metrics['threshold']:g})" if key in ("accuracy", "precision", "recall") else ""
+        suffix = f"  (threshold {metrics['threshold']:g})" if key in at_threshold else ""
+        if key in at_top:
+            suffix = f"  (top {metrics['top_fraction']:.0%} of scores)"
         print(f"  {key:<17} {metrics[key]:.4f}{ci}{suffix}")
 
 

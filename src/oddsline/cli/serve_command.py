@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from typing import Any
 
 Subparsers = Any
@@ -43,6 +45,23 @@ def add_serve(verbs: Subparsers) -> None:
     )
     p.add_argument("--shadow", action="store_true", help="the challenger scores every row into the log only")
     p.add_argument("--pii", action="append", default=[], metavar="COL", help="hash this column in the prediction log")
+    p.add_argument(
+        "--request-timeout", type=float, default=30.0, metavar="S", help="answer 504 past this many seconds (30)"
+    )
+    p.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="on SIGTERM: fail readiness at once, keep serving S seconds (for the load balancer), then stop",
+    )
+    p.add_argument(
+        "--watch-seconds",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="how often registry aliases are checked for a move to reload (0: never; default 5)",
+    )
     p.set_defaults(run=run_serve)
 
 
@@ -71,20 +90,30 @@ def run_serve(args: argparse.Namespace) -> int:
             "canary_percent": args.canary_percent,
             "canary_key": args.canary_key,
             "shadow": args.shadow,
+            "request_timeout": args.request_timeout,
+            "drain_seconds": args.drain_seconds,
+            "watch_seconds": args.watch_seconds,
         }
     )
+    if args.workers > 1:
+        # Each worker writes its metrics to files here; /metrics sums them (see serve/metrics.py).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oddsline-metrics-")
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler it found
     # installed: this one turns that drained shutdown into exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "oddsline.serve.entry:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        uvicorn.run(
+            "oddsline.serve.entry:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if args.workers > 1:
+            shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
     return 0
 
 

@@ -5,10 +5,12 @@ from .bootstrap import BOOTSTRAP_METRICS, bootstrap_intervals
 from .curves import lift_table, pr_curve, roc_curve
 from .evaluate import evaluate, evaluate_binary
 from .multiclass import accuracy_multiclass, brier_multiclass, log_loss_multiclass, roc_auc_ovr
+from .multiclass_bootstrap import MULTICLASS_BOOTSTRAP_METRICS, bootstrap_intervals_multiclass, evaluate_multiclass
 from .reliability import brier_decomposition, calibration_slope_intercept, expected_calibration_error, reliability_curve
 from .scores import (
     accuracy,
     at_threshold,
+    at_top,
     average_precision,
     brier_score,
     confusion,
@@ -20,11 +22,14 @@ from .scores import (
 
 __all__ = [
     "BOOTSTRAP_METRICS",
+    "MULTICLASS_BOOTSTRAP_METRICS",
     "accuracy",
     "accuracy_multiclass",
     "at_threshold",
+    "at_top",
     "average_precision",
     "bootstrap_intervals",
+    "bootstrap_intervals_multiclass",
     "brier_decomposition",
     "brier_multiclass",
     "brier_score",
@@ -32,6 +37,7 @@ __all__ = [
     "confusion",
     "evaluate",
     "evaluate_binary",
+    "evaluate_multiclass",
     "expected_calibration_error",
     "lift_table",
     "log_loss",

@@ -32,8 +32,14 @@ BOOTSTRAP_METRICS = (
     "precision",
     "recall",
     "f1",
+    "fpr",
+    "fnr",
     "ece",
+    "ece_equal_mass",
     "calibration_slope",
+    "precision_at_k",
+    "recall_at_k",
+    "lift_at_k",
 )
 _WIDTH_BINS = 10  # the equal-width bins of the ECE
 
@@ -49,6 +55,7 @@ class _Cells:
     p_mean: NDArray[np.float64]  # mean probability in the cell
     z_mean: NDArray[np.float64]  # mean logit in the cell (calibration slope)
     width_bin: NDArray[np.intp]  # the cell's equal-width bin (cells never straddle one)
+    mass_bin: NDArray[np.intp]  # the cell's equal-mass bin, cut on the sample's own score distribution
 
 
 def _cells(
@@ -74,6 +81,10 @@ def _cells(
         second = np.bincount(cell_of, weights=w * values * values) / weight
         moments[name] = (mean, np.sqrt(np.maximum(second - mean * mean, 0.0)))
     z = np.log(q) - np.log1p(-q)
+    # Equal-mass bins stay where the sample put them (a cell goes by the middle of its mass); the
+    # exact-minus-discretised shift in ``bootstrap_intervals`` absorbs the cells cut by a boundary.
+    cumulative = np.cumsum(weight) - 0.5 * weight
+    mass_bin = np.minimum((cumulative / weight.sum() * _WIDTH_BINS).astype(np.intp), _WIDTH_BINS - 1)
     return _Cells(
         weight,
         (cells // 2) % 2 == 1,
@@ -84,11 +95,12 @@ def _cells(
         np.bincount(cell_of, weights=w * p) / weight,
         np.bincount(cell_of, weights=w * z) / weight,
         ((cells // 4) % _WIDTH_BINS).astype(np.intp),
+        mass_bin,
     )
 
 
 def _statistics(
-    cells: _Cells, counts: NDArray[np.float64], noise: dict[str, NDArray[np.float64]] | None
+    cells: _Cells, counts: NDArray[np.float64], noise: dict[str, NDArray[np.float64]] | None, top_fraction: float
 ) -> dict[str, NDArray[np.float64]]:
     """Each metric for each row of ``counts`` (resamples x cells)."""
     total = counts.sum(axis=1)
@@ -122,12 +134,32 @@ def _statistics(
         out["recall"] = tp_t / P
         pr = out["precision"] + out["recall"]
         out["f1"] = np.where(pr > 0, 2 * out["precision"] * out["recall"] / np.where(pr > 0, pr, 1.0), 0.0)
-    onehot = np.eye(_WIDTH_BINS)[cells.width_bin]
-    predicted = (counts * cells.p_mean) @ onehot
-    observed = pos @ onehot
-    out["ece"] = np.abs(observed - predicted).sum(axis=1) / total
+        out["fpr"] = fp_t / N
+        out["fnr"] = 1.0 - out["recall"]
+        found = _found_in_top(pos_bin[:, ::-1], (pos_bin + neg_bin)[:, ::-1], top_fraction * total)
+        out["precision_at_k"] = found / (top_fraction * total)
+        out["recall_at_k"] = found / P
+        out["lift_at_k"] = out["precision_at_k"] / (P / total)
+    for name, bins in (("ece", cells.width_bin), ("ece_equal_mass", cells.mass_bin)):
+        onehot = np.eye(_WIDTH_BINS)[bins]
+        out[name] = np.abs(pos @ onehot - (counts * cells.p_mean) @ onehot).sum(axis=1) / total
     out["calibration_slope"] = _slopes(counts, cells.positive.astype(np.float64), cells.z_mean)
     return out
+
+
+def _found_in_top(
+    pos_desc: NDArray[np.float64], all_desc: NDArray[np.float64], k: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Positives among the k highest-scored rows of each resample (score bins highest first); the bin
+    the k-th row falls in contributes pro rata, as its rows' order within the bin is arbitrary."""
+    taken = np.cumsum(all_desc, axis=1)
+    hits = np.cumsum(pos_desc, axis=1)
+    rows = np.arange(taken.shape[0])
+    j = np.minimum((taken < k[:, None]).sum(axis=1), taken.shape[1] - 1)
+    taken_before = taken[rows, j] - all_desc[rows, j]
+    hits_before = hits[rows, j] - pos_desc[rows, j]
+    share = np.clip((k - taken_before) / np.maximum(all_desc[rows, j], 1e-300), 0.0, 1.0)
+    return hits_before + share * pos_desc[rows, j]  # type: ignore[no-any-return]
 
 
 def _slopes(counts: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -161,22 +193,26 @@ def bootstrap_intervals(
     sample_weight: ArrayLike | None = None,
     max_cells: int = 2048,
     chunk: int = 100,
+    top_fraction: float = 0.1,
 ) -> dict[str, tuple[float, float]]:
-    """(low, high) percentile interval of each metric in ``exact`` (the point estimates, by name)."""
+    """(low, high) percentile interval of each metric in ``exact`` (the point estimates, by name);
+    the @k metrics take k as ``top_fraction`` of each resample's rows."""
     if not (isinstance(n_resamples, int) and n_resamples >= 10):
         raise ParameterError(f"n_resamples must be an integer >= 10, got {n_resamples!r}")
     if not 0 < level < 1:
         raise ParameterError(f"level must be in (0, 1), got {level!r}")
     y_arr, p_arr, w = check(y, p, sample_weight)
     cells = _cells(y_arr, p_arr, w, threshold, max_cells)
-    centre = _statistics(cells, cells.weight[None, :], None)
+    if not 0 < top_fraction <= 1:
+        raise ParameterError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
+    centre = _statistics(cells, cells.weight[None, :], None, top_fraction)
     rng = np.random.default_rng(seed)
     draws: dict[str, list[NDArray[np.float64]]] = {name: [] for name in centre}
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
         counts = rng.poisson(cells.weight, size=(size, cells.weight.shape[0])).astype(np.float64)
         noise = {name: rng.standard_normal(counts.shape) for name in ("log_loss", "brier")}
-        for name, values in _statistics(cells, counts, noise).items():
+        for name, values in _statistics(cells, counts, noise, top_fraction).items():
             draws[name].append(values)
     alpha = (1 - level) / 2
     intervals = {}

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 from ._checks import check
 from .bootstrap import BOOTSTRAP_METRICS, bootstrap_intervals
 from .reliability import brier_decomposition, calibration_slope_intercept, expected_calibration_error
-from .scores import accuracy, at_threshold, average_precision, brier_score, log_loss, roc_auc
+from .scores import accuracy, at_threshold, at_top, average_precision, brier_score, log_loss, roc_auc
 
 __all__ = ["evaluate", "evaluate_binary"]
 
@@ -40,9 +40,11 @@ def evaluate(
     n_bootstrap: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    top_fraction: float = 0.1,
 ) -> dict[str, Any]:
-    """Every metric (ranking, proper scores, calibration, decisions at ``threshold``) and, with
-    ``n_bootstrap`` > 0, a ``level`` confidence interval for each headline metric under "intervals"."""
+    """Every metric (ranking, proper scores, calibration, decisions at ``threshold``, precision /
+    recall / lift among the top ``top_fraction`` of scores) and, with ``n_bootstrap`` > 0, a ``level``
+    confidence interval for each headline metric under "intervals"."""
     y_arr, p_arr, w = check(y, p, sample_weight)
     decisions = at_threshold(y_arr, p_arr, threshold, w)
     metrics: dict[str, Any] = {
@@ -64,6 +66,8 @@ def evaluate(
         "ece_equal_mass": expected_calibration_error(y_arr, p_arr, 10, "mass", w),
         "brier_decomposition": brier_decomposition(y_arr, p_arr, 10, w),
         **{f"calibration_{k}": v for k, v in calibration_slope_intercept(y_arr, p_arr, w).items()},
+        "top_fraction": float(top_fraction),
+        **at_top(y_arr, p_arr, top_fraction, w),
     }
     if n_bootstrap:
         headline = BOOTSTRAP_METRICS
@@ -82,6 +86,7 @@ def evaluate(
                     level=level,
                     seed=seed,
                     sample_weight=sample_weight,
+                    top_fraction=top_fraction,
                 ).items()
             },
         }

@@ -12,6 +12,7 @@ from ._checks import EPS, check
 __all__ = [
     "accuracy",
     "at_threshold",
+    "at_top",
     "average_precision",
     "brier_score",
     "confusion",
@@ -142,3 +143,24 @@ def recall_at_k(y: ArrayLike, p: ArrayLike, k: int) -> float:
     if total == 0:
         raise DataError("recall@k needs at least one positive label")
     return float(y_arr[_top(p_arr, k)].sum() / total)
+
+
+def at_top(
+    y: ArrayLike, p: ArrayLike, fraction: float = 0.1, sample_weight: ArrayLike | None = None
+) -> dict[str, float]:
+    """Precision, recall and lift among the highest-scored ``fraction`` of the (weighted) rows — the
+    "@k" metrics with k as a share, so they compare across samples of different sizes. The row that
+    straddles the cut counts pro rata."""
+    y_arr, p_arr, w = check(y, p, sample_weight)
+    if not 0 < fraction <= 1:
+        raise ParameterError(f"fraction must be in (0, 1], got {fraction!r}")
+    order = np.argsort(-p_arr, kind="mergesort")
+    k = fraction * w.sum()
+    taken = np.minimum(np.cumsum(w[order]), k)
+    share = np.diff(np.r_[0.0, taken])  # weight of each row inside the top k
+    found = float(share @ y_arr[order])
+    total = float(w @ y_arr)
+    if total == 0:
+        raise DataError("recall and lift at the top need at least one positive label")
+    precision = found / k
+    return {"precision_at_k": precision, "recall_at_k": found / total, "lift_at_k": precision / (total / w.sum())}

@@ -84,13 +84,21 @@ def _metrics_table(results: dict[str, Any]) -> str:
         "log_loss": "log loss",
         "brier": "Brier score",
         "ece": "expected calibration error (10 equal-width bins)",
+        "ece_equal_mass": "expected calibration error (10 equal-mass bins)",
         "calibration_slope": "calibration slope",
         "accuracy": "accuracy at the threshold",
         "precision": "precision at the threshold",
         "recall": "recall at the threshold",
         "f1": "F1 at the threshold",
+        "fpr": "false positive rate at the threshold",
+        "fnr": "false negative rate at the threshold",
+        "precision_at_k": f"precision in the top {results.get('top_fraction', 0.1):.0%} of scores",
+        "recall_at_k": f"recall in the top {results.get('top_fraction', 0.1):.0%} of scores",
+        "lift_at_k": f"lift in the top {results.get('top_fraction', 0.1):.0%} of scores",
     }
     for key, label in names.items():
+        if key not in results:
+            continue
         ci = intervals.get(key)
         ci_text = f"{ci[0]:.4f} – {ci[1]:.4f}" if ci else ""
         rows.append(f"<tr><td>{label}</td><td>{results[key]:.4f}</td><td>{ci_text}</td></tr>")

@@ -36,6 +36,8 @@ from .prediction_log import PredictionLog
 
 __all__ = ["Settings", "create_app"]
 
+_INLINE_ROWS = 64
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -49,6 +51,8 @@ class Settings:
     canary_percent: float = 0.0  # share of rows a challenger scores instead of its champion
     canary_key: str | None = None  # rows with the same value of this column always go the same way
     shadow: bool = False  # the challenger scores every row too, but only into the log and metrics
+    request_timeout: float = 30.0  # seconds from the first byte to the answer; past it: 504
+    drain_seconds: float = 0.0  # after SIGTERM: readiness fails at once, requests are still served this long
 
 
 def create_app(
@@ -60,6 +64,7 @@ def create_app(
     metrics = ServiceMetrics()
     log = PredictionLog(settings.prediction_log, pii_columns=settings.pii_columns) if settings.prediction_log else None
     in_flight = [0]
+    draining = [False]
 
     def reload() -> dict[str, Any]:
         """Load every served reference again; a version that fails verification is rejected, the old
@@ -98,10 +103,27 @@ def create_app(
                 if await asyncio.to_thread(moved):
                     await asyncio.to_thread(reload)
 
+    def drain_then(stop: Any) -> Any:
+        """A SIGTERM handler in front of the server's own: readiness turns 503 at once (a load balancer
+        stops sending), requests keep being served for ``drain_seconds``, then the server's handler
+        stops accepting, finishes the requests in flight and exits."""
+        loop = asyncio.get_running_loop()
+
+        def on_term(sig: int, frame: Any) -> None:
+            if draining[0]:
+                return
+            draining[0] = True
+            metrics.draining.set(1)
+            if callable(stop):
+                loop.call_soon_threadsafe(loop.call_later, settings.drain_seconds, stop, sig, frame)
+
+        return on_term
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not in the main thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+            signal.signal(signal.SIGTERM, drain_then(signal.getsignal(signal.SIGTERM)))
         watcher = asyncio.create_task(watch()) if settings.watch_seconds > 0 else None
         yield
         if watcher is not None:
@@ -130,18 +152,25 @@ def create_app(
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
                 raise ServiceError(413, f"the body has {length} bytes; the limit is {settings.max_body_bytes}")
-            response = await call_next(request)
+            response = await asyncio.wait_for(call_next(request), settings.request_timeout)
+        except TimeoutError:
+            response = JSONResponse(
+                {"error": f"the request was not answered within {settings.request_timeout:g} s; send fewer rows"},
+                status_code=504,
+            )
         except ServiceError as exc:
             headers = {"Retry-After": "1"} if exc.status == 503 else None
             response = JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
         finally:
             metrics.in_flight.dec()
             in_flight[0] -= 1
+        elapsed = time.perf_counter() - started
         response.headers["X-Request-Id"] = request_id
+        response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
         template = request.scope.get("route")
         path = getattr(template, "path", route)
         metrics.requests.labels(path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        metrics.latency.labels(path).observe(elapsed)
         return response
 
     @app.exception_handler(OddslineError)
@@ -164,6 +193,15 @@ def create_app(
                 raise ServiceError(413, f"the body exceeds the limit of {settings.max_body_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    async def scored(
+        served: Served, rows: list[dict[str, Any]], request: Request, explain: bool = False
+    ) -> list[dict[str, Any]]:
+        """Small requests are scored inline (microseconds); large ones on a worker thread, so the event
+        loop keeps answering other requests (and the timeout can fire) meanwhile."""
+        if len(rows) <= _INLINE_ROWS:
+            return score(served, rows, request, explain)
+        return await asyncio.to_thread(score, served, rows, request, explain)
 
     def to_challenger(row: dict[str, Any]) -> bool:
         """Sticky canary routing: a hash of the entity key (or of the whole row) against the percentage."""
@@ -284,7 +322,7 @@ def create_app(
             "model": served.name,
             "version": served.version,
             "request_id": request.state.request_id,
-            "predictions": score(served, rows, request, explain),
+            "predictions": await scored(served, rows, request, explain),
         }
 
     # -- Open Inference Protocol V2 -------------------------------------------------------------------
@@ -297,9 +335,10 @@ def create_app(
     def live() -> dict[str, bool]:
         return {"live": True}
 
-    @app.get("/v2/health/ready", summary="OIP readiness")
-    def ready() -> dict[str, bool]:
-        return {"ready": bool(models.snapshot())}
+    @app.get("/v2/health/ready", summary="OIP readiness (503 while draining)")
+    def ready() -> JSONResponse:
+        up = bool(models.snapshot()) and not draining[0]
+        return JSONResponse({"ready": up}, status_code=200 if up else 503)
 
     @app.get("/v2/models/{name}", summary="OIP model metadata")
     @app.get("/v2/models/{name}/versions/{version}", summary="OIP model metadata of a version")
@@ -337,7 +376,7 @@ def create_app(
         )
         attach_binary(payload, blob)
         rows, request_id = rows_from_oip(payload, settings.max_rows)
-        results = score(served, rows, request)
+        results = await scored(served, rows, request)
         n = len(results)
         return {
             "model_name": served.name,
@@ -369,12 +408,12 @@ def create_app(
         content_type = request.headers.get("content-type", "application/json")
         payload = None if content_type.startswith("text/csv") else parse_json(body)
         rows = rows_from_mlflow(payload, content_type, body, settings.max_rows)
-        return {"predictions": [r["probability"] for r in score(served, rows, request)]}
+        return {"predictions": [r["probability"] for r in await scored(served, rows, request)]}
 
     @app.get("/ping", summary="MLflow liveness")
     @app.get("/health", summary="MLflow health")
     def ping() -> PlainTextResponse:
-        return PlainTextResponse("\n", status_code=200 if models.snapshot() else 503)
+        return PlainTextResponse("\n", status_code=200 if models.snapshot() and not draining[0] else 503)
 
     @app.get("/version", summary="the server's version")
     def version() -> PlainTextResponse:

@@ -25,6 +25,9 @@ def app_from_env() -> FastAPI:
         canary_percent=float(config.get("canary_percent") or 0.0),
         canary_key=config.get("canary_key"),
         shadow=bool(config.get("shadow")),
+        request_timeout=float(config.get("request_timeout") or 30.0),
+        drain_seconds=float(config.get("drain_seconds") or 0.0),
+        watch_seconds=float(config.get("watch_seconds", 5.0)),
     )
     challengers = {}
     if config.get("challenger"):

@@ -1,8 +1,17 @@
-"""The service's Prometheus metrics, in a registry of their own (one per app)."""
+"""The service's Prometheus metrics, in a registry of their own (one per app).
+
+With several worker processes each keeps its own counters; ``oddsline serve --workers N`` sets
+``PROMETHEUS_MULTIPROC_DIR`` before the workers start, prometheus_client then writes every value to a
+per-process file there, and /metrics (answered by whichever worker gets the scrape) sums the files of
+all workers — so a scrape sees the whole server, not one worker's share.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 __all__ = ["ServiceMetrics"]
 
@@ -21,7 +30,12 @@ class ServiceMetrics:
         self.latency = Histogram(
             "oddsline_request_seconds", "request latency", ["route"], buckets=_LATENCY_BUCKETS, registry=r
         )
-        self.in_flight = Gauge("oddsline_requests_in_flight", "requests being served", registry=r)
+        self.in_flight = Gauge(
+            "oddsline_requests_in_flight", "requests being served", registry=r, multiprocess_mode="livesum"
+        )
+        self.draining = Gauge(
+            "oddsline_draining", "1 while shutting down (readiness fails)", registry=r, multiprocess_mode="max"
+        )
         self.predictions = Counter(
             "oddsline_predictions", "scored rows by decision", ["model", "version", "decision"], registry=r
         )
@@ -41,4 +55,8 @@ class ServiceMetrics:
         self.model_loads = Counter("oddsline_model_loads", "model loads by outcome", ["model", "outcome"], registry=r)
 
     def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            every_worker = CollectorRegistry()
+            MultiProcessCollector(every_worker)
+            return generate_latest(every_worker)
         return generate_latest(self.registry)

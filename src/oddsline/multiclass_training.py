@@ -1,0 +1,140 @@
+"""``oddsline.train_multiclass``: from a labelled table of two or more classes to a
+:class:`MulticlassModel` (softmax logistic regression), optionally temperature-calibrated."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from ._exceptions import ParameterError, SchemaError, TargetError
+from ._version import __version__
+from .calibration import fit_temperature
+from .core.path import stratified_folds
+from .estimator import LogisticRegression
+from .features import FeatureSpec
+from .features.spec import ColumnSpec
+from .io import TableLike, to_arrow
+from .multiclass_model import MulticlassModel
+from .splits import stratified_split
+from .target import resolve_classes
+from .training import _handle_missing_target, _json_number, fingerprint
+
+__all__ = ["train_multiclass"]
+
+
+def train_multiclass(
+    data: TableLike,
+    target: str,
+    *,
+    C: float = 1.0,
+    test_size: float = 0.2,
+    seed: int = 0,
+    spec: FeatureSpec | None = None,
+    ignore: Iterable[str] = (),
+    drop_missing_target: bool = False,
+    calibrate: str | None = None,
+    folds: int = 5,
+) -> MulticlassModel:
+    """Fit features and a multinomial (softmax) logistic regression on ``data``; evaluate on a
+    seeded stratified held-out share.
+
+    ``calibrate="temperature"`` fits one temperature T on cross-fitted logits of the training rows
+    (``folds`` stratified folds, features refitted per fold) and stores it: ``predict_proba`` returns
+    softmax(logits / T), ``predict_proba(raw=True)`` the uncalibrated probabilities.
+    """
+    started = time.perf_counter()
+    if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
+        raise ParameterError(f"test_size must be in [0, 1), got {test_size!r}")
+    if calibrate not in (None, "temperature"):
+        raise ParameterError(f"calibrate must be 'temperature' or None for a multiclass model, got {calibrate!r}")
+    table = to_arrow(data)
+    if target not in table.column_names:
+        raise TargetError(f"target column {target!r} is not in the table; its columns are {table.column_names}")
+    table, dropped = _handle_missing_target(table, target, drop_missing_target)
+    classes = resolve_classes(table, target)
+    y_all = classes.encode(table)
+    if spec is None:
+        spec = _one_hot_instead_of_target_encoding(FeatureSpec.infer(table, target=target, ignore=ignore))
+    encoded = [c.name for c in spec.columns if c.kind == "target"]
+    if encoded:
+        raise SchemaError(
+            f"column(s) {encoded} are target-encoded, which needs a binary target; give them kind "
+            "'categorical' or 'hashing' in the spec for a multiclass model"
+        )
+    train_idx, test_idx = stratified_split(y_all, test_size, seed)
+    train_table = table.take(pa.array(train_idx))
+    y = y_all[train_idx]
+    missing = [classes.classes[k] for k in range(len(classes.classes)) if not np.any(y == k)]
+    if missing:
+        raise TargetError(f"the training rows hold no row of class(es) {missing}; lower test_size or add data")
+    features, X = spec.fit_transform(train_table)
+    estimator = LogisticRegression(C=C, multi_class="multinomial").fit(X, y)
+    coef, intercept = _softmax_parameters(estimator, len(classes.classes))
+    temperature = None
+    if calibrate == "temperature":
+        temperature = fit_temperature(y, _cross_fitted_logits(spec, train_table, y, C, folds, seed)).temperature
+    model = MulticlassModel(
+        features=features,
+        target=classes,
+        coef=coef,
+        intercept=intercept,
+        temperature=temperature,
+        params={"C": _json_number(C), "test_size": test_size, "seed": seed, "calibrate": calibrate, "folds": folds},
+        info={
+            "n_rows": table.num_rows,
+            "n_train": len(train_idx),
+            "n_test": len(test_idx),
+            "rows_dropped_missing_target": dropped,
+            "n_design_columns": features.n_design,
+            "data_fingerprint": fingerprint(table),
+            "solver_reason": estimator.solver_["reason"],
+            "oddsline_version": __version__,
+        },
+    )
+    if len(test_idx):
+        model.info["evaluation"] = model.evaluate(table.take(pa.array(test_idx)))
+    model.info["train_seconds"] = time.perf_counter() - started
+    return model
+
+
+def _one_hot_instead_of_target_encoding(spec: FeatureSpec) -> FeatureSpec:
+    """Inference target-encodes text of many levels, which needs a binary target; here such a column
+    is one-hot encoded with levels seen fewer than 20 times pooled into the rare bucket."""
+    columns = tuple(
+        ColumnSpec(c.name, "categorical", {"min_frequency": 20}, "many levels, multiclass: one-hot, rare levels pooled")
+        if c.kind == "target"
+        else c
+        for c in spec.columns
+    )
+    return FeatureSpec(columns, spec.strict)
+
+
+def _softmax_parameters(
+    estimator: LogisticRegression, n_classes: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(K, d) coefficients and (K,) intercepts; a two-class softmax fit is stored with both rows."""
+    coef, intercept = np.asarray(estimator.coef_, dtype=np.float64), np.asarray(estimator.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1 and n_classes == 2:  # scikit-learn's convention for two classes: one row
+        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.r_[-intercept / 2, intercept / 2]
+    return coef, intercept
+
+
+def _cross_fitted_logits(
+    spec: FeatureSpec, table: pa.Table, y: NDArray[np.int64], C: float, folds: int, seed: int
+) -> NDArray[np.float64]:
+    """Out-of-fold logits of the training rows (features refitted per fold: no leak)."""
+    n_classes = int(y.max()) + 1
+    out = np.empty((y.shape[0], n_classes))
+    for fit_rows, held in stratified_folds(y, folds, seed):
+        part = table.take(pa.array(fit_rows))
+        features, X = spec.fit_transform(part)
+        fold = LogisticRegression(C=C, multi_class="multinomial").fit(X, y[fit_rows])
+        if fold.classes_.shape[0] != n_classes:
+            raise TargetError("a cross-fitting fold lacks a class; use fewer folds or add rows of the rare classes")
+        coef, intercept = _softmax_parameters(fold, n_classes)
+        out[held] = features.transform(table.take(pa.array(held))) @ coef.T + intercept
+    return out

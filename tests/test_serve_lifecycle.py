@@ -1,0 +1,197 @@
+"""The server as operations sees it: metrics summed over worker processes, a per-request timeout,
+graceful shutdown under load (readiness first, nothing lost) and hot reload under load (no failed
+request). Real uvicorn processes on loopback; load bounded in count and time."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
+import httpx
+from fastapi.testclient import TestClient
+
+from oddsline.serve import Settings, create_app
+from oddsline.serve.models import load_served
+
+PREDICT = "/v1/models/churn/predict"
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, telco_model):
+    return telco_model.save(tmp_path_factory.mktemp("lifecycle") / "churn.odl")
+
+
+@pytest.fixture(scope="module")
+def rows(telco_table):
+    return telco_table.slice(0, 20).drop(["churn"]).to_pylist()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oddsline", "serve", *args, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(process.stderr.read().decode())  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail("the server did not become ready within 60 s")
+
+
+def _predict_count(metrics_text: str) -> float:
+    pattern = r'oddsline_requests_total\{route="/v1/models/\{name\}/predict",status="200"\} ([0-9.e+]+)'
+    return sum(float(v) for v in re.findall(pattern, metrics_text))
+
+
+def test_metrics_count_every_worker(model_path, rows):
+    process, base = _start([str(model_path), "--workers", "2", "--prediction-log", "none"])
+    try:
+        for i in range(60):  # a new connection each: the two workers share the listening socket
+            assert httpx.post(base + PREDICT, json=rows[i % 20], timeout=10).status_code == 200
+        scrapes = [_predict_count(httpx.get(base + "/metrics", timeout=10).text) for _ in range(8)]
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert scrapes == [60.0] * 8
+    assert process.returncode == 0
+
+
+def test_a_request_past_the_timeout_is_answered_504(model_path, rows):
+    many = (rows * 500)[:10_000]
+    settings = Settings(request_timeout=0.05, max_rows=10_000, max_body_bytes=64 << 20)
+    with TestClient(create_app([load_served(str(model_path))], settings)) as client:
+        response = client.post(PREDICT, json=many)
+        assert response.status_code == 504
+        assert "within 0.05 s" in response.json()["error"]
+        assert client.get("/v2/health/live").status_code == 200  # and the server goes on
+
+
+class _Load:
+    """Threads posting single rows on keep-alive connections until stopped; every outcome recorded
+    with its time."""
+
+    def __init__(self, base: str, rows: list[dict], threads: int = 4) -> None:
+        self.base, self.rows = base, rows
+        self.outcomes: list[tuple[float, int | str, str | None]] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(threads)]
+
+    def _run(self, k: int) -> None:
+        with httpx.Client(base_url=self.base, timeout=10) as client:
+            i = k
+            while not self.stop.is_set():
+                i += 1
+                try:
+                    response = client.post(PREDICT, json=self.rows[i % len(self.rows)])
+                    version = response.json().get("version") if response.status_code == 200 else None
+                    outcome: tuple[float, int | str, str | None] = (time.time(), response.status_code, version)
+                except httpx.TransportError as exc:
+                    outcome = (time.time(), type(exc).__name__, None)
+                    time.sleep(0.01)
+                with self.lock:
+                    self.outcomes.append(outcome)
+
+    def __enter__(self) -> _Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, rows, tmp_path):
+    from oddsline.serve.prediction_log import PredictionLog
+
+    log = tmp_path / "log"
+    process, base = _start([str(model_path), "--drain-seconds", "1.5", "--prediction-log", str(log)])
+    readiness: list[tuple[float, int]] = []
+    with _Load(base, rows) as load, httpx.Client(base_url=base, timeout=5) as probe:
+        time.sleep(1.0)
+        terminated = time.time()
+        process.send_signal(signal.SIGTERM)
+        while process.poll() is None and time.time() < terminated + 20:
+            with contextlib.suppress(httpx.TransportError):  # the server stopped listening
+                readiness.append((time.time(), probe.get("/v2/health/ready").status_code))
+            time.sleep(0.05)
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+    answered = [o for o in load.outcomes if isinstance(o[1], int)]
+    assert all(status == 200 for _, status, _ in answered), {s for _, s, _ in answered}
+    # Readiness turned 503 within a moment of SIGTERM, while predictions were still being answered.
+    first_unready = min(t for t, status in readiness if status == 503)
+    assert first_unready - terminated < 0.5
+    assert any(t > first_unready + 0.5 for t, _, _ in answered)
+    # Connections failed only once the drain was over and the server stopped listening.
+    failures = [t for t, status, _ in load.outcomes if not isinstance(status, int)]
+    assert all(t > terminated + 1.4 for t in failures)
+    # Every answered prediction is in the log: flushed at shutdown.
+    assert PredictionLog.read(log).num_rows == len(answered)
+
+
+def test_moving_the_alias_under_load_fails_no_request(telco_model, telco_table, rows, tmp_path):
+    import oddsline
+    from oddsline.registry import Registry
+
+    home = tmp_path / "home"
+    env = {"ODDSLINE_HOME": str(home)}
+    os.environ["ODDSLINE_HOME"] = str(home)
+    try:
+        first = telco_model.save(tmp_path / "v1.odl")
+        second = oddsline.train(telco_table, target="churn", positive="Yes", C=0.05).save(tmp_path / "v2.odl")
+        with Registry() as registry:
+            registry.register("churn", Path(first))
+            registry.register("churn", Path(second))
+            registry.set_alias("churn", "champion", 1)
+        process, base = _start(["churn@champion", "--watch-seconds", "0.2", "--prediction-log", "none"], env)
+        try:
+            with _Load(base, rows) as load:
+                time.sleep(1.0)
+                with Registry() as registry:
+                    registry.set_alias("churn", "champion", 2)
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    with load.lock:
+                        if sum(v == "2" for _, _, v in load.outcomes[-50:]) == 50:
+                            break
+                    time.sleep(0.1)
+        finally:
+            process.terminate()
+            process.communicate(timeout=30)
+    finally:
+        del os.environ["ODDSLINE_HOME"]
+    statuses = {status for _, status, _ in load.outcomes}
+    assert statuses == {200}, statuses
+    versions = [v for _, _, v in load.outcomes]
+    assert versions[0] == "1" and versions[-1] == "2"
+    assert len(load.outcomes) > 100
