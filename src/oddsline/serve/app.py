@@ -15,7 +15,6 @@ import json
 import secrets
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from .._exceptions import OddslineError
 from .._version import __version__
 from ..features import TransformReport
 from .errors import ServiceError, error_body, status_of
+from .gate import Gate, respond
 from .metrics import ServiceMetrics
 from .models import ModelSet, Served, load_served
 from .payloads import attach_binary, parse_json, rows_from_mlflow, rows_from_native, rows_from_oip, split_binary_request
@@ -57,13 +57,14 @@ class Settings:
 
 def create_app(
     served: list[Served], settings: Settings | None = None, challengers: dict[str, Served] | None = None
-) -> FastAPI:
+) -> Gate:
+    """The service as an ASGI app: the FastAPI routes behind the :class:`Gate` (limits, timing, metrics,
+    the hot predict route)."""
     settings = settings or Settings()
     challengers = challengers or {}
     models = ModelSet(served)
     metrics = ServiceMetrics()
     log = PredictionLog(settings.prediction_log, pii_columns=settings.pii_columns) if settings.prediction_log else None
-    in_flight = [0]
     draining = [False]
 
     def reload() -> dict[str, Any]:
@@ -136,63 +137,42 @@ def create_app(
     )
     app.state.models, app.state.metrics, app.state.settings, app.state.log = models, metrics, settings, log
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        request.state.started = started
-        route = request.url.path
-        metrics.in_flight.inc()
-        in_flight[0] += 1
-        try:
-            if in_flight[0] > settings.max_in_flight:
-                metrics.rejected.inc()
-                raise ServiceError(503, "the server is at its concurrency limit; retry shortly")
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-                raise ServiceError(413, f"the body has {length} bytes; the limit is {settings.max_body_bytes}")
-            response = await asyncio.wait_for(call_next(request), settings.request_timeout)
-        except TimeoutError:
-            response = JSONResponse(
-                {"error": f"the request was not answered within {settings.request_timeout:g} s; send fewer rows"},
-                status_code=504,
-            )
-        except ServiceError as exc:
-            headers = {"Retry-After": "1"} if exc.status == 503 else None
-            response = JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
-        finally:
-            metrics.in_flight.dec()
-            in_flight[0] -= 1
-        elapsed = time.perf_counter() - started
-        response.headers["X-Request-Id"] = request_id
-        response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
-        template = request.scope.get("route")
-        path = getattr(template, "path", route)
-        metrics.requests.labels(path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(elapsed)
-        return response
-
     @app.exception_handler(OddslineError)
     @app.exception_handler(ServiceError)
     @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
-        status = status_of(exc)
+        status, body = failure(exc)
+        return JSONResponse(body, status_code=status)
+
+    def failure(exc: BaseException) -> tuple[int, dict[str, Any]]:
         body = error_body(exc)
         if body.get("field"):
             metrics.validation_failures.labels(str(body["field"])).inc()
-        return JSONResponse(
-            body, status_code=status, headers={"X-Request-Id": getattr(request.state, "request_id", "")}
-        )
+        return status_of(exc), body
+
+    async def fast_predict(name: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """POST /v1/models/{name}/predict without query parameters, answered by the gate directly;
+        the same steps and answers as ``predict`` below."""
+        try:
+            request = Request(scope, receive)
+            served = models.get(name)
+            rows = rows_from_native(parse_json(await read_body(receive, settings.max_body_bytes)), settings.max_rows)
+            body = {
+                "model": served.name,
+                "version": served.version,
+                "request_id": scope["state"]["request_id"],
+                "predictions": await scored(served, rows, request),
+            }
+        except (TimeoutError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            status, error = failure(exc)
+            await respond(send, status, error)
+            return
+        await respond(send, 200, body)
 
     async def body_of(request: Request) -> bytes:
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > settings.max_body_bytes:
-                raise ServiceError(413, f"the body exceeds the limit of {settings.max_body_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_body(request.receive, settings.max_body_bytes)
 
     async def scored(
         served: Served, rows: list[dict[str, Any]], request: Request, explain: bool = False
@@ -433,7 +413,30 @@ def create_app(
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    return app
+    return Gate(
+        app,
+        metrics=metrics,
+        max_in_flight=settings.max_in_flight,
+        max_body_bytes=settings.max_body_bytes,
+        timeout=settings.request_timeout,
+        fast=fast_predict,
+    )
+
+
+async def read_body(receive: Any, limit: int) -> bytes:
+    """The whole request body; 413 as soon as it passes ``limit`` (a body exactly at it passes)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ServiceError(400, "the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ServiceError(413, f"the body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _describe(served: Served) -> dict[str, Any]:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 
-from fastapi import FastAPI
-
 from .app import Settings, create_app
+from .gate import Gate
 from .models import load_served
 
 ENV = "ODDSLINE_SERVE_CONFIG"
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> Gate:
     config = json.loads(os.environ[ENV])
     served = [load_served(ref, config.get("trusted_keys") or None) for ref in config["models"]]
     settings = Settings(

@@ -61,7 +61,11 @@ class PredictionLog:
         self._salt = salt_file.read_text().strip().encode()
         self.pii = frozenset(pii_columns)
         self.batch_rows, self.flush_seconds = batch_rows, flush_seconds
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(max_queue)
+        # One queue item per request (a list of rows): one lock round trip per request, not per row.
+        self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
+        self.max_queue = max_queue
+        self._queued = 0  # rows waiting, bounded by max_queue
+        self._count_lock = threading.Lock()
         self.dropped = 0
         self.written = 0
         self._sequence = 0
@@ -70,11 +74,12 @@ class PredictionLog:
 
     def append(self, records: list[dict[str, Any]]) -> None:
         """Queue scored rows; never blocks (a full queue drops and counts)."""
-        for record in records:
-            try:
-                self._queue.put_nowait(record)
-            except queue.Full:
-                self.dropped += 1
+        with self._count_lock:
+            if self._queued + len(records) > self.max_queue:
+                self.dropped += len(records)
+                return
+            self._queued += len(records)
+        self._queue.put_nowait(records)
 
     def hashed(self, row: dict[str, Any]) -> str:
         clean = {
@@ -93,12 +98,14 @@ class PredictionLog:
             try:
                 item = self._queue.get(timeout=self.flush_seconds)
             except queue.Empty:
-                item = {}
+                item = []
             if item is None:
                 self._write(pending)
                 return
             if item:
-                pending.append(item)
+                pending.extend(item)
+                with self._count_lock:
+                    self._queued -= len(item)
             if pending and (not item or len(pending) >= self.batch_rows):
                 self._write(pending)
                 pending = []

@@ -1,0 +1,129 @@
+"""The service's outermost layer, in plain ASGI: limits, request ids, timing, metrics, timeouts, and
+the hot route.
+
+Every request passes here first: the concurrency limit (503 + Retry-After), the declared body size
+(413 before a byte is read), a request id, the per-request timeout (504), the ``Server-Timing`` and
+``X-Request-Id`` headers, and the request counter and latency histogram by route template. Plain ASGI
+rather than a framework middleware because the latter costs a task and two memory streams per
+request — several times the cost of scoring a row. For the same reason the single hot route (native
+predict without query parameters) is answered here directly by ``fast``; every other route, and that
+one's OpenAPI description, belong to the FastAPI app behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .errors import ServiceError, error_body
+from .metrics import ServiceMetrics
+
+__all__ = ["Gate", "respond"]
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+FAST_ROUTE = "/v1/models/{name}/predict"
+
+
+async def respond(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A JSON response in two ASGI messages."""
+    data = json.dumps(body, allow_nan=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+class Gate:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServiceMetrics,
+        max_in_flight: int,
+        max_body_bytes: int,
+        timeout: float,
+        fast: Callable[[str, dict[str, Any], Any, Any], Awaitable[None]] | None = None,
+    ) -> None:
+        self.app, self.metrics, self.fast = app, metrics, fast
+        self.max_in_flight, self.max_body_bytes, self.timeout = max_in_flight, max_body_bytes, timeout
+        self.in_flight = 0
+
+    def __getattr__(self, name: str) -> Any:  # state, openapi(), routes ...: the FastAPI app's
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"], state["started"] = request_id, started
+        outcome = {"status": 500, "started": False}
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                outcome["status"], outcome["started"] = message["status"], True
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", request_id.encode("latin-1")),
+                        (b"server-timing", f"app;dur={elapsed_ms:.3f}".encode()),
+                    ],
+                }
+            await send(message)
+
+        path = scope["path"]
+        fast_name = self._fast_name(scope)
+        self.metrics.in_flight.inc()
+        self.in_flight += 1
+        try:
+            if self.in_flight > self.max_in_flight:
+                self.metrics.rejected.inc()
+                raise ServiceError(503, "the server is at its concurrency limit; retry shortly")
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                raise ServiceError(413, f"the body has {length.decode()} bytes; the limit is {self.max_body_bytes}")
+            async with asyncio.timeout(self.timeout):
+                if fast_name is not None and self.fast is not None:
+                    path = FAST_ROUTE
+                    await self.fast(fast_name, scope, receive, send_with_headers)
+                else:
+                    await self.app(scope, receive, send_with_headers)
+        except TimeoutError:
+            if not outcome["started"]:
+                message = f"the request was not answered within {self.timeout:g} s; send fewer rows"
+                await respond(send_with_headers, 504, {"error": message, "field": None})
+        except ServiceError as exc:
+            retry = [(b"retry-after", b"1")] if exc.status == 503 else None
+            await respond(send_with_headers, exc.status, error_body(exc), retry)
+        finally:
+            self.metrics.in_flight.dec()
+            self.in_flight -= 1
+        template = getattr(scope.get("route"), "path", path)
+        self.metrics.requests.labels(template, str(outcome["status"])).inc()
+        self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _fast_name(scope: dict[str, Any]) -> str | None:
+        """The model name of a plain native predict call (POST, no query string), else None."""
+        path: str = scope["path"]
+        if scope["method"] != "POST" or scope["query_string"] or not path.startswith("/v1/models/"):
+            return None
+        name, _, tail = path[len("/v1/models/") :].partition("/")
+        return name if tail == "predict" and name else None
