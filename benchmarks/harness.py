@@ -121,13 +121,17 @@ def machine() -> str:
 
 def versions(*modules: str) -> str:
     import importlib
+    import importlib.metadata
 
     out = []
     for name in modules:
         try:
-            out.append(f"{name} {importlib.import_module(name).__version__}")
+            module = importlib.import_module(name)
         except ImportError:
             out.append(f"{name} (not installed)")
+            continue
+        version = getattr(module, "__version__", None) or importlib.metadata.version(name.replace("_", "-"))
+        out.append(f"{name} {version}")
     return ", ".join(out)
 
 

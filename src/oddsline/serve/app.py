@@ -227,7 +227,7 @@ def create_app(
                         "time": now,
                         "model": served.name,
                         "version": served.version,
-                        "route": route or request.url.path,
+                        "route": route or request.scope["path"],
                         "features": log.hashed(row),
                         "raw_probability": r["raw_probability"],
                         "probability": r["probability"],
@@ -254,12 +254,14 @@ def create_app(
             calibrated = raw if model.calibrator is None else model.calibrator.apply(np.array(raw)).tolist()
         for event, per_column in report.counts.items():
             for column, n in per_column.items():
-                metrics.input_events.labels(served.name, event, column).inc(n)
+                metrics.child(metrics.input_events, served.name, event, column).inc(n)
         out = []
         for p_raw, p in zip(raw, calibrated, strict=True):
             decision = bool(p >= model.threshold)
-            metrics.predictions.labels(served.name, served.version, "positive" if decision else "negative").inc()
-            metrics.scores.labels(served.name).observe(p)
+            metrics.child(
+                metrics.predictions, served.name, served.version, "positive" if decision else "negative"
+            ).inc()
+            metrics.child(metrics.scores, served.name).observe(p)
             out.append(
                 {
                     "probability": p,

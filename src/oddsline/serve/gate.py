@@ -116,8 +116,8 @@ class Gate:
             self.metrics.in_flight.dec()
             self.in_flight -= 1
         template = getattr(scope.get("route"), "path", path)
-        self.metrics.requests.labels(template, str(outcome["status"])).inc()
-        self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+        self.metrics.child(self.metrics.requests, template, str(outcome["status"])).inc()
+        self.metrics.child(self.metrics.latency, template).observe(time.perf_counter() - started)
 
     @staticmethod
     def _fast_name(scope: dict[str, Any]) -> str | None:
