@@ -364,3 +364,24 @@ def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
     log.close()
     assert log.dropped == 6 and log.written == 2
     assert PredictionLog.read(tmp_path / "log").num_rows == 2
+
+
+def test_observing_many_scores_at_once_equals_observing_each():
+    from oddsline.serve.metrics import ServiceMetrics
+
+    values = list(np.random.default_rng(0).uniform(size=500)) + [0.1, 0.2, 0.9, 0.0, 1.0]
+    one_by_one, at_once = ServiceMetrics(), ServiceMetrics()
+    for v in values:
+        one_by_one.scores.labels("m").observe(v)
+    at_once.observe_many(at_once.child(at_once.scores, "m"), values)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def samples(metrics):
+        family = next(
+            f for f in text_string_to_metric_families(metrics.render().decode()) if f.name == "oddsline_score"
+        )
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in family.samples if "created" not in s.name}
+
+    expected, got = samples(one_by_one), samples(at_once)
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert sum(v for k, v in got.items() if k[0].endswith("_count")) == len(values)

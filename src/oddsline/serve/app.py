@@ -228,7 +228,7 @@ def create_app(
                         "model": served.name,
                         "version": served.version,
                         "route": route or request.scope["path"],
-                        "features": log.hashed(row),
+                        "features": row,  # turned into JSON (PII hashed) by the log's writer thread
                         "raw_probability": r["raw_probability"],
                         "probability": r["probability"],
                         "decision": r["decision"],
@@ -255,21 +255,17 @@ def create_app(
         for event, per_column in report.counts.items():
             for column, n in per_column.items():
                 metrics.child(metrics.input_events, served.name, event, column).inc(n)
-        out = []
-        for p_raw, p in zip(raw, calibrated, strict=True):
-            decision = bool(p >= model.threshold)
-            metrics.child(
-                metrics.predictions, served.name, served.version, "positive" if decision else "negative"
-            ).inc()
-            metrics.child(metrics.scores, served.name).observe(p)
-            out.append(
-                {
-                    "probability": p,
-                    "raw_probability": p_raw,
-                    "decision": decision,
-                    "label": model.classes[int(decision)],
-                }
-            )
+        decided = [p >= model.threshold for p in calibrated]
+        positives = sum(decided)
+        for decision, count in (("positive", positives), ("negative", len(decided) - positives)):
+            if count:
+                metrics.child(metrics.predictions, served.name, served.version, decision).inc(count)
+        metrics.observe_many(metrics.child(metrics.scores, served.name), calibrated)
+        negative, positive = model.classes
+        out = [
+            {"probability": p, "raw_probability": p_raw, "decision": d, "label": positive if d else negative}
+            for p_raw, p, d in zip(raw, calibrated, decided, strict=True)
+        ]
         if explain:
             contributions = model.explain(pa.Table.from_pylist(rows))
             for item, values in zip(out, contributions.values, strict=True):

@@ -13,11 +13,12 @@ one's OpenAPI description, belong to the FastAPI app behind.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import orjson
 
 from .errors import ServiceError, error_body
 from .metrics import ServiceMetrics
@@ -30,7 +31,7 @@ FAST_ROUTE = "/v1/models/{name}/predict"
 
 async def respond(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """A JSON response in two ASGI messages."""
-    data = json.dumps(body, allow_nan=False).encode()
+    data = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
     await send(
         {
             "type": "http.response.start",

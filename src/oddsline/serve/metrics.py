@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -64,6 +65,24 @@ class ServiceMetrics:
         if found is None:
             found = self._children[key] = metric.labels(*labels)
         return found
+
+    @staticmethod
+    def observe_many(histogram: Any, values: list[float]) -> None:
+        """``histogram.observe(v)`` for every value, as one increment per bucket: a thousand-row
+        request would otherwise spend milliseconds here. Uses the child's bucket counters (the same
+        ones ``observe`` increments) and falls back to ``observe`` if they are not there."""
+        bounds = getattr(histogram, "_upper_bounds", None)
+        buckets = getattr(histogram, "_buckets", None)
+        total = getattr(histogram, "_sum", None)
+        if bounds is None or buckets is None or total is None:
+            for value in values:
+                histogram.observe(value)
+            return
+        counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+        for bucket, count in zip(buckets, counts.tolist(), strict=False):
+            if count:
+                bucket.inc(count)
+        total.inc(float(np.sum(values)))
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -8,6 +8,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 from .errors import ServiceError
 
 __all__ = ["parse_json", "rows_from_mlflow", "rows_from_native", "rows_from_oip"]
@@ -18,6 +20,12 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_json(body: bytes) -> Any:
+    """Strict JSON (orjson refuses NaN and Infinity); a refused body is parsed again by the standard
+    library only to say precisely what is wrong with it."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except ServiceError:
