@@ -369,7 +369,7 @@ def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
 def test_observing_many_scores_at_once_equals_observing_each():
     from oddsline.serve.metrics import ServiceMetrics
 
-    values = list(np.random.default_rng(0).uniform(size=500)) + [0.1, 0.2, 0.9, 0.0, 1.0]
+    values = [*np.random.default_rng(0).uniform(size=500).tolist(), 0.1, 0.2, 0.9, 0.0, 1.0]
     one_by_one, at_once = ServiceMetrics(), ServiceMetrics()
     for v in values:
         one_by_one.scores.labels("m").observe(v)
