@@ -110,6 +110,7 @@ def run_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level="warning",
             timeout_graceful_shutdown=10,
+            http="oddsline.serve.protocol:NoDelayProtocol",
         )
     finally:
         if args.workers > 1:
