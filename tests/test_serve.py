@@ -344,23 +344,17 @@ def test_no_body_makes_the_server_fail(client, body):
 
 
 def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
-    from oddsline.serve.prediction_log import PredictionLog
+    from oddsline.serve.prediction_log import PredictionLog, Scored
 
     log = PredictionLog(tmp_path / "log", max_queue=5)
-    row = {
-        "request_id": "r",
-        "time": None,
-        "model": "m",
-        "version": "1",
-        "route": "/",
-        "features": "{}",
-        "raw_probability": 0.5,
-        "probability": 0.5,
-        "decision": True,
-        "latency_ms": 1.0,
-    }
-    log.append([row] * 6)  # more than the whole queue holds: refused at once, counted
-    log.append([row] * 2)
+
+    def request(n):
+        return Scored(
+            "r", [f"r:{i}" for i in range(n)], 0, "m", "1", "/", [{}] * n, [0.5] * n, [0.5] * n, [True] * n, 1.0
+        )
+
+    log.append(request(6))  # more than the whole queue holds: refused at once, counted
+    log.append(request(2))
     log.close()
     assert log.dropped == 6 and log.written == 2
     assert PredictionLog.read(tmp_path / "log").num_rows == 2

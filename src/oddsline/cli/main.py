@@ -15,7 +15,15 @@ from typing import NoReturn
 
 from .._exceptions import OddslineError
 from .._version import __version__
-from . import commands, export_command, monitor_command, registry_command, serve_command, spec_command
+from . import (
+    commands,
+    export_command,
+    labels_command,
+    monitor_command,
+    registry_command,
+    serve_command,
+    spec_command,
+)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -51,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         export_command.add_export,
         serve_command.add_serve,
         monitor_command.add_monitor,
+        labels_command.add_labels,
     ):
         register(verbs)
     return parser

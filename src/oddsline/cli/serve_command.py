@@ -46,6 +46,18 @@ def add_serve(verbs: Subparsers) -> None:
     p.add_argument("--shadow", action="store_true", help="the challenger scores every row into the log only")
     p.add_argument("--pii", action="append", default=[], metavar="COL", help="hash this column in the prediction log")
     p.add_argument(
+        "--labels",
+        metavar="DIR",
+        help="store labels posted to /v1/labels here (default $ODDSLINE_HOME/labels; 'none': metrics only)",
+    )
+    p.add_argument(
+        "--drift-seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="measure the recent traffic's drift every S seconds into /metrics (0: never; default 60)",
+    )
+    p.add_argument(
         "--request-timeout", type=float, default=30.0, metavar="S", help="answer 504 past this many seconds (30)"
     )
     p.add_argument(
@@ -84,7 +96,9 @@ def run_serve(args: argparse.Namespace) -> int:
             "trusted_keys": args.trust_key,
             "max_body_bytes": args.max_body_bytes,
             "max_rows": args.max_rows,
-            "prediction_log": None if args.prediction_log == "none" else (args.prediction_log or _default_log()),
+            "prediction_log": None
+            if args.prediction_log == "none"
+            else (args.prediction_log or _default_folder("predictions")),
             "pii_columns": args.pii,
             "challenger": args.challenger,
             "canary_percent": args.canary_percent,
@@ -93,6 +107,8 @@ def run_serve(args: argparse.Namespace) -> int:
             "request_timeout": args.request_timeout,
             "drain_seconds": args.drain_seconds,
             "watch_seconds": args.watch_seconds,
+            "labels": None if args.labels == "none" else (args.labels or _default_folder("labels")),
+            "drift_seconds": args.drift_seconds,
         }
     )
     if args.workers > 1:
@@ -118,6 +134,6 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_log() -> str:
+def _default_folder(name: str) -> str:
     home = os.environ.get("ODDSLINE_HOME") or ".oddsline"
-    return os.path.join(home, "predictions")
+    return os.path.join(home, name)

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import math
 import secrets
 import signal
 import time
@@ -31,8 +32,17 @@ from .errors import ServiceError, error_body, status_of
 from .gate import Gate, respond
 from .metrics import ServiceMetrics
 from .models import ModelSet, Served, load_served
-from .payloads import attach_binary, parse_json, rows_from_mlflow, rows_from_native, rows_from_oip, split_binary_request
-from .prediction_log import PredictionLog
+from .payloads import (
+    attach_binary,
+    labels_from_json,
+    parse_json,
+    rows_from_mlflow,
+    rows_from_native,
+    rows_from_oip,
+    split_binary_request,
+)
+from .prediction_log import PredictionLog, Scored
+from .recent import Recent
 
 __all__ = ["Settings", "create_app"]
 
@@ -52,6 +62,10 @@ class Settings:
     canary_key: str | None = None  # rows with the same value of this column always go the same way
     shadow: bool = False  # the challenger scores every row too, but only into the log and metrics
     request_timeout: float = 30.0  # seconds from the first byte to the answer; past it: 504
+    labels_folder: str | None = None  # where POST /v1/labels stores labels; None: counted in metrics only
+    drift_seconds: float = 60.0  # how often the recent rows' drift is measured (0: never)
+    drift_window_rows: int = 5_000  # the recent rows per model that drift is measured on
+    drift_min_rows: int = 500  # fewer recent rows than this: no measurement
     drain_seconds: float = 0.0  # after SIGTERM: readiness fails at once, requests are still served this long
 
 
@@ -66,6 +80,7 @@ def create_app(
     metrics = ServiceMetrics()
     log = PredictionLog(settings.prediction_log, pii_columns=settings.pii_columns) if settings.prediction_log else None
     draining = [False]
+    recent = Recent(max_rows=settings.drift_window_rows)
 
     def reload() -> dict[str, Any]:
         """Load every served reference again; a version that fails verification is rejected, the old
@@ -104,6 +119,28 @@ def create_app(
                 if await asyncio.to_thread(moved):
                     await asyncio.to_thread(reload)
 
+    def measure_drift() -> None:
+        """Drift of each model's recent rows against its training reference, into the gauges."""
+        from ..monitor import drift_report
+
+        for served in models.snapshot().values():
+            rows = recent.take_rows(served.name)
+            if len(rows) < settings.drift_min_rows or not served.model.info.get("reference"):
+                continue
+            report = drift_report(served.model, pa.Table.from_pylist(rows))
+            for column, result in report["columns"].items():
+                if result.get("psi") is not None:
+                    metrics.child(metrics.drift_psi, served.name, column).set(result["psi"])
+                metrics.child(metrics.drift_detected, served.name, column).set(1.0 if result["drift"] else 0.0)
+            if report["score"]["psi"] is not None:
+                metrics.child(metrics.score_psi, served.name).set(report["score"]["psi"])
+
+    async def drift_watch() -> None:
+        while True:
+            await asyncio.sleep(settings.drift_seconds)
+            with contextlib.suppress(Exception):  # odd traffic must not stop the measurements
+                await asyncio.to_thread(measure_drift)
+
     def drain_then(stop: Any) -> Any:
         """A SIGTERM handler in front of the server's own: readiness turns 503 at once (a load balancer
         stops sending), requests keep being served for ``drain_seconds``, then the server's handler
@@ -126,9 +163,12 @@ def create_app(
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
             signal.signal(signal.SIGTERM, drain_then(signal.getsignal(signal.SIGTERM)))
         watcher = asyncio.create_task(watch()) if settings.watch_seconds > 0 else None
+        drift = asyncio.create_task(drift_watch()) if settings.drift_seconds > 0 else None
         yield
         if watcher is not None:
             watcher.cancel()
+        if drift is not None:
+            drift.cancel()
         if log is not None:
             log.close()
 
@@ -217,25 +257,25 @@ def create_app(
         served: Served, rows: list[dict[str, Any]], request: Request, explain: bool = False, route: str | None = None
     ) -> list[dict[str, Any]]:
         results = _score(served, rows, explain)
+        request_id = request.state.request_id
+        ids = [request_id] if len(rows) == 1 else [f"{request_id}:{i}" for i in range(len(rows))]
+        if route != "shadow":  # a shadow row has its champion's id: the champion's prediction is remembered
+            recent.remember(ids, rows, served.name, served.version, [r["probability"] for r in results])
         if log is not None:
-            now = dt.datetime.now(dt.UTC)
-            latency = (time.perf_counter() - request.state.started) * 1000
             log.append(
-                [
-                    {
-                        "request_id": request.state.request_id,
-                        "time": now,
-                        "model": served.name,
-                        "version": served.version,
-                        "route": route or request.scope["path"],
-                        "features": row,  # turned into JSON (PII hashed) by the log's writer thread
-                        "raw_probability": r["raw_probability"],
-                        "probability": r["probability"],
-                        "decision": r["decision"],
-                        "latency_ms": latency,
-                    }
-                    for row, r in zip(rows, results, strict=True)
-                ]
+                Scored(
+                    request_id,
+                    ids,
+                    time.time_ns() // 1000,
+                    served.name,
+                    served.version,
+                    route or request.scope["path"],
+                    rows,
+                    [r["raw_probability"] for r in results],
+                    [r["probability"] for r in results],
+                    [r["decision"] for r in results],
+                    (time.perf_counter() - request.state.started) * 1000,
+                )
             )
         return results
 
@@ -301,6 +341,40 @@ def create_app(
             "version": served.version,
             "request_id": request.state.request_id,
             "predictions": await scored(served, rows, request, explain),
+        }
+
+    @app.post("/v1/labels", summary="labels of earlier predictions, by prediction id (late labels)")
+    async def post_labels(request: Request) -> dict[str, Any]:
+        records = labels_from_json(parse_json(await body_of(request)), settings.max_rows)
+        now = dt.datetime.now(dt.UTC)
+        matched = 0
+        for record in records:
+            seen = recent.predictions.get(record["id"])
+            served = models.snapshot().get(seen.model) if seen else None
+            if seen is None or served is None:
+                metrics.child(metrics.labels, "unknown").inc()
+                continue
+            matched += 1
+            metrics.child(metrics.labels, "matched").inc()
+            metrics.label_delay.observe((record["labelled_at"] or now).timestamp() - seen.time)
+            positive = record["label"] == str(served.model.target.positive)
+            q = min(max(seen.probability, 1e-15), 1 - 1e-15)
+            metrics.child(metrics.labelled, seen.model, seen.version).inc()
+            metrics.child(metrics.labelled_positive, seen.model, seen.version).inc(1.0 if positive else 0.0)
+            metrics.child(metrics.labelled_probability, seen.model, seen.version).inc(seen.probability)
+            metrics.child(metrics.labelled_log_loss, seen.model, seen.version).inc(
+                -math.log(q) if positive else -math.log1p(-q)
+            )
+        metrics.last_label.set(now.timestamp())
+        if settings.labels_folder:
+            from ..monitor.labels import store_labels
+
+            await asyncio.to_thread(store_labels, records, settings.labels_folder)
+        return {
+            "received": len(records),
+            "matched": matched,
+            "unknown": len(records) - matched,
+            "stored": bool(settings.labels_folder),
         }
 
     # -- Open Inference Protocol V2 -------------------------------------------------------------------

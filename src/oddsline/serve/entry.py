@@ -27,6 +27,8 @@ def app_from_env() -> Gate:
         request_timeout=float(config.get("request_timeout") or 30.0),
         drain_seconds=float(config.get("drain_seconds") or 0.0),
         watch_seconds=float(config.get("watch_seconds", 5.0)),
+        labels_folder=config.get("labels"),
+        drift_seconds=float(config.get("drift_seconds", 60.0)),
     )
     challengers = {}
     if config.get("challenger"):

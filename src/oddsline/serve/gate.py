@@ -13,8 +13,8 @@ one's OpenAPI description, belong to the FastAPI app behind.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -70,7 +70,7 @@ class Gate:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"], state["started"] = request_id, started
         outcome = {"status": 500, "started": False}

@@ -17,6 +17,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 __all__ = ["ServiceMetrics"]
 
+_DELAY_BUCKETS = (60.0, 600.0, 3600.0, 6 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0, 30 * 86400.0)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -56,6 +57,40 @@ class ServiceMetrics:
         )
         self.rejected = Counter("oddsline_rejected_overload", "requests refused at the concurrency limit", registry=r)
         self.model_loads = Counter("oddsline_model_loads", "model loads by outcome", ["model", "outcome"], registry=r)
+        # Labels (POST /v1/labels) joined to the predictions this process made recently.
+        self.labels = Counter(
+            "oddsline_labels", "labels received by outcome (matched, unknown)", ["outcome"], registry=r
+        )
+        self.label_delay = Histogram(
+            "oddsline_label_delay_seconds", "label time - prediction time", buckets=_DELAY_BUCKETS, registry=r
+        )
+        self.last_label = Gauge(
+            "oddsline_last_label_timestamp_seconds", "when the last label arrived", registry=r, multiprocess_mode="max"
+        )
+        labelled = ["model", "version"]
+        self.labelled = Counter("oddsline_labelled", "labelled predictions", labelled, registry=r)
+        self.labelled_positive = Counter("oddsline_labelled_positive", "labelled positives", labelled, registry=r)
+        self.labelled_probability = Counter(
+            "oddsline_labelled_probability_sum",
+            "sum of the predicted probability of labelled rows",
+            labelled,
+            registry=r,
+        )
+        self.labelled_log_loss = Counter(
+            "oddsline_labelled_log_loss_sum", "sum of the log loss of labelled rows", labelled, registry=r
+        )
+        # Drift of the recent traffic against the training reference (recomputed periodically).
+        self.drift_psi = Gauge(
+            "oddsline_drift_psi", "PSI of an input column", ["model", "column"], registry=r, multiprocess_mode="max"
+        )
+        self.drift_detected = Gauge(
+            "oddsline_drift_detected",
+            "1 when the column drifted (PSI large and significant)",
+            ["model", "column"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.score_psi = Gauge("oddsline_score_psi", "PSI of the score", ["model"], registry=r, multiprocess_mode="max")
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, remembered: prometheus_client's lookup costs microseconds, and
@@ -71,6 +106,10 @@ class ServiceMetrics:
         """``histogram.observe(v)`` for every value, as one increment per bucket: a thousand-row
         request would otherwise spend milliseconds here. Uses the child's bucket counters (the same
         ones ``observe`` increments) and falls back to ``observe`` if they are not there."""
+        if len(values) < 64:  # below this the numpy calls cost more than the loop
+            for value in values:
+                histogram.observe(value)
+            return
         bounds = getattr(histogram, "_upper_bounds", None)
         buckets = getattr(histogram, "_buckets", None)
         total = getattr(histogram, "_sum", None)

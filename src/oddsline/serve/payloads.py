@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import math
@@ -210,3 +211,26 @@ def _flatten(data: Any) -> list[Any]:
     if not isinstance(data, list):
         raise ServiceError(400, "tensor data must be a list")
     return data
+
+
+def labels_from_json(payload: Any, max_rows: int) -> list[dict[str, Any]]:
+    """``{"labels": [{"id": ..., "label": ..., "time": ISO-8601 (optional)}]}`` (or the bare list) into
+    records with ``id`` and ``label`` as text and ``labelled_at`` (None: now)."""
+    items = payload.get("labels") if isinstance(payload, dict) else payload
+    if not isinstance(items, list) or not items:
+        raise ServiceError(422, 'send {"labels": [{"id": "<prediction id>", "label": ...}, ...]}', "labels")
+    if len(items) > max_rows:
+        raise ServiceError(413, f"{len(items)} labels in one request; the limit is {max_rows}", "labels")
+    records = []
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("id") is None or item.get("label") is None:
+            raise ServiceError(422, f"label {k} needs an 'id' (the prediction id) and a 'label'", "labels")
+        at = item.get("time")
+        if at is not None:
+            try:
+                parsed = dt.datetime.fromisoformat(str(at))
+            except ValueError:
+                raise ServiceError(422, f"label {k}: time {at!r} is not ISO-8601", "time") from None
+            at = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        records.append({"id": str(item["id"]), "label": str(item["label"]), "labelled_at": at})
+    return records

@@ -17,7 +17,7 @@ import queue
 import secrets
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pyarrow as pa
@@ -25,11 +25,12 @@ import pyarrow.parquet as pq
 
 from ..io import atomic_path
 
-__all__ = ["PredictionLog"]
+__all__ = ["PredictionLog", "Scored"]
 
 _SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
+        ("prediction_id", pa.string()),  # what a label names: the request id, or "<request id>:<row>" in a batch
         ("time", pa.timestamp("us", tz="UTC")),
         ("model", pa.string()),
         ("version", pa.string()),
@@ -41,6 +42,25 @@ _SCHEMA = pa.schema(
         ("latency_ms", pa.float64()),
     ]
 )
+
+
+class Scored(NamedTuple):
+    """One request's scored rows, as the request hands them to the log (one queue item)."""
+
+    request_id: str
+    ids: list[str]  # prediction ids, one per row
+    time_us: int  # microseconds since the epoch (UTC)
+    model: str
+    version: str
+    route: str
+    rows: list[dict[str, Any]]
+    raw: list[float]
+    probability: list[float]
+    decision: list[bool]
+    latency_ms: float
+
+
+_NOTHING = Scored("", [], 0, "", "", "", [], [], [], [], 0.0)
 
 
 class PredictionLog:
@@ -61,8 +81,8 @@ class PredictionLog:
         self._salt = salt_file.read_text().strip().encode()
         self.pii = frozenset(pii_columns)
         self.batch_rows, self.flush_seconds = batch_rows, flush_seconds
-        # One queue item per request (a list of rows): one lock round trip per request, not per row.
-        self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
+        # One queue item per request: one lock round trip per request, not per row.
+        self._queue: queue.Queue[Scored | None] = queue.Queue()
         self.max_queue = max_queue
         self._queued = 0  # rows waiting, bounded by max_queue
         self._count_lock = threading.Lock()
@@ -72,61 +92,77 @@ class PredictionLog:
         self._thread = threading.Thread(target=self._run, name="oddsline-prediction-log", daemon=True)
         self._thread.start()
 
-    def append(self, records: list[dict[str, Any]]) -> None:
-        """Queue scored rows; never blocks (a full queue drops and counts)."""
+    def append(self, batch: Scored) -> None:
+        """Queue one request's scored rows; never blocks (a full queue drops and counts)."""
+        n = len(batch.ids)
         with self._count_lock:
-            if self._queued + len(records) > self.max_queue:
-                self.dropped += len(records)
+            if self._queued + n > self.max_queue:
+                self.dropped += n
                 return
-            self._queued += len(records)
-        self._queue.put_nowait(records)
+            self._queued += n
+        self._queue.put_nowait(batch)
 
     def hashed(self, row: dict[str, Any]) -> str:
-        clean = {
-            k: (hashlib.sha256(self._salt + str(v).encode()).hexdigest() if k in self.pii and v is not None else v)
-            for k, v in row.items()
-        }
-        return orjson.dumps(clean, default=str).decode()
+        if self.pii:
+            row = {
+                k: (hashlib.sha256(self._salt + str(v).encode()).hexdigest() if k in self.pii and v is not None else v)
+                for k, v in row.items()
+            }
+        return orjson.dumps(row, default=str).decode()
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=60)
 
     def _run(self) -> None:
-        pending: list[dict[str, Any]] = []
+        pending: list[Scored] = []
+        rows = 0
         while True:
             try:
                 item = self._queue.get(timeout=self.flush_seconds)
             except queue.Empty:
-                item = []
+                item = _NOTHING
             if item is None:
                 self._write(pending)
                 return
-            if item:
-                pending.extend(item)
+            if item.ids:
+                pending.append(item)
+                rows += len(item.ids)
                 with self._count_lock:
-                    self._queued -= len(item)
-            if pending and (not item or len(pending) >= self.batch_rows):
+                    self._queued -= len(item.ids)
+            if pending and (not item.ids or rows >= self.batch_rows):
                 self._write(pending)
-                pending = []
+                pending, rows = [], 0
 
-    def _write(self, records: list[dict[str, Any]]) -> None:
-        if not records:
+    def _write(self, batches: list[Scored]) -> None:
+        """One Parquet file, built column by column (here, off the request path: rows to JSON, PII hashed)."""
+        if not batches:
             return
+        columns: dict[str, list[Any]] = {name: [] for name in _SCHEMA.names}
+        for b in batches:
+            n = len(b.ids)
+            columns["request_id"].extend([b.request_id] * n)
+            columns["prediction_id"].extend(b.ids)
+            columns["time"].extend([b.time_us] * n)
+            columns["model"].extend([b.model] * n)
+            columns["version"].extend([b.version] * n)
+            columns["route"].extend([b.route] * n)
+            columns["features"].extend(self.hashed(row) for row in b.rows)
+            columns["raw_probability"].extend(b.raw)
+            columns["probability"].extend(b.probability)
+            columns["decision"].extend(b.decision)
+            columns["latency_ms"].extend([b.latency_ms] * n)
+        table = pa.table({name: pa.array(columns[name], _SCHEMA.field(name).type) for name in _SCHEMA.names})
         self._sequence += 1
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         target = self.folder / f"predictions-{stamp}-{self._sequence:06d}.parquet"
-        for record in records:  # here, off the request path: rows to JSON with PII columns hashed
-            if isinstance(record["features"], dict):
-                record["features"] = self.hashed(record["features"])
-        table = pa.Table.from_pylist(records, schema=_SCHEMA)
         with atomic_path(target) as tmp:
             pq.write_table(table, tmp)
-        self.written += len(records)
+        self.written += table.num_rows
 
     @staticmethod
     def read(folder: str | os.PathLike[str]) -> pa.Table:
         files = sorted(Path(folder).glob("predictions-*.parquet"))
         if not files:
             return _SCHEMA.empty_table()
-        return pa.concat_tables(pq.read_table(f) for f in files)
+        return pa.concat_tables((pq.read_table(f) for f in files), promote_options="default")
