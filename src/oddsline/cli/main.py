@@ -20,6 +20,7 @@ from . import (
     export_command,
     labels_command,
     monitor_command,
+    observe_command,
     registry_command,
     serve_command,
     spec_command,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve_command.add_serve,
         monitor_command.add_monitor,
         labels_command.add_labels,
+        observe_command.add_observe,
     ):
         register(verbs)
     return parser

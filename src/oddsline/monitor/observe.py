@@ -1,0 +1,326 @@
+"""Observability as code: Prometheus recording and alerting rules and three Grafana dashboards,
+generated from a model and the metrics ``oddsline serve`` exports.
+
+Service objectives: availability (non-5xx answers of the scoring routes) and latency (answers within
+``latency_seconds``), each alerted on multi-window burn rates (Google SRE workbook: a fast burn, 14.4x
+the budget over 1 h and 5 min, pages; a slow burn, 6x over 6 h and 30 min, opens a ticket). Model
+health: score and input drift measured by the server on recent traffic, calibration in the large and
+mean log loss on labelled predictions against the model's own held-out log loss, label lag, rejected
+reloads and overload.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["grafana_dashboards", "metric_names", "prometheus_rules"]
+
+SCORING_ROUTES = "/v1/models/.+/predict|/invocations|/v2/models/.+/infer"
+_WINDOWS = ("5m", "30m", "1h", "6h")
+
+
+def _scoring(extra: str = "") -> str:
+    return "{" + f'route=~"{SCORING_ROUTES}"' + (f",{extra}" if extra else "") + "}"
+
+
+def prometheus_rules(
+    model: Any,
+    name: str,
+    *,
+    availability: float = 0.999,
+    latency_seconds: float = 0.05,
+    latency_objective: float = 0.99,
+    psi: float = 0.2,
+    drift_for: str = "10m",
+    calibration_gap: float = 0.05,
+    log_loss_increase: float = 0.10,
+    performance_window: str = "6h",
+    min_labels: int = 200,
+    label_lag_hours: float = 48.0,
+) -> dict[str, Any]:
+    """The rules file (as a dict, for YAML) for the model served under ``name``."""
+    m = f'model="{name}"'
+    budget, slow_budget = 1 - availability, 1 - latency_objective
+    records: list[dict[str, Any]] = []
+    server_error, fast_enough = 'status=~"5.."', f'le="{latency_seconds:g}"'
+    for w in _WINDOWS:
+        records.append(
+            {
+                "record": f"oddsline:scoring_errors:ratio_rate{w}",
+                "expr": f"sum(rate(oddsline_requests_total{_scoring(server_error)}[{w}]))"
+                f" / sum(rate(oddsline_requests_total{_scoring()}[{w}]))",
+            }
+        )
+        records.append(
+            {
+                "record": f"oddsline:scoring_slow:ratio_rate{w}",
+                "expr": f"1 - sum(rate(oddsline_request_seconds_bucket{_scoring(fast_enough)}[{w}]))"
+                f" / sum(rate(oddsline_request_seconds_count{_scoring()}[{w}]))",
+            }
+        )
+    pw = performance_window
+    records += [
+        {
+            "record": f"oddsline:labelled_calibration_gap:{pw}",
+            "expr": f"abs(sum by (model) (increase(oddsline_labelled_positive_total{{{m}}}[{pw}]))"
+            f" - sum by (model) (increase(oddsline_labelled_probability_sum_total{{{m}}}[{pw}])))"
+            f" / sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
+        },
+        {
+            "record": f"oddsline:labelled_log_loss:mean{pw}",
+            "expr": f"sum by (model) (increase(oddsline_labelled_log_loss_sum_total{{{m}}}[{pw}]))"
+            f" / sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
+        },
+        {
+            "record": f"oddsline:labelled:increase{pw}",
+            "expr": f"sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
+        },
+    ]
+    alerts: list[dict[str, Any]] = []
+
+    def burn(
+        alert: str, kind: str, long: str, short: str, factor: float, allowed: float, severity: str, what: str
+    ) -> None:
+        alerts.append(
+            {
+                "alert": alert,
+                "expr": f"oddsline:scoring_{kind}:ratio_rate{long} > {factor * allowed:g}"
+                f" and oddsline:scoring_{kind}:ratio_rate{short} > {factor * allowed:g}",
+                "for": "2m",
+                "labels": {"severity": severity, "model": name},
+                "annotations": {
+                    "summary": f"{what} budget burning {factor:g}x too fast ({long} and {short} windows)",
+                    "runbook": "check /metrics for failing routes and recent reloads; roll back with "
+                    f"`oddsline registry rollback {name}` if a new version is to blame",
+                },
+            }
+        )
+
+    burn("OddslineErrorBudgetFastBurn", "errors", "1h", "5m", 14.4, budget, "page", "error")
+    burn("OddslineErrorBudgetSlowBurn", "errors", "6h", "30m", 6.0, budget, "ticket", "error")
+    burn("OddslineLatencyFastBurn", "slow", "1h", "5m", 14.4, slow_budget, "page", "latency")
+    burn("OddslineLatencySlowBurn", "slow", "6h", "30m", 6.0, slow_budget, "ticket", "latency")
+    reference_log_loss = (model.info.get("evaluation") or {}).get("log_loss")
+    alerts += [
+        {
+            "alert": "OddslineScoreDrift",
+            "expr": f"oddsline_score_psi{{{m}}} > {psi:g}",
+            "for": drift_for,
+            "labels": {"severity": "ticket", "model": name},
+            "annotations": {"summary": f"the score distribution moved (PSI > {psi:g}) against training"},
+        },
+        {
+            "alert": "OddslineInputDrift",
+            "expr": f"oddsline_drift_detected{{{m}}} == 1",
+            "for": "30m",
+            "labels": {"severity": "ticket", "model": name},
+            "annotations": {"summary": "input column {{ $labels.column }} drifted (large and significant shift)"},
+        },
+        {
+            "alert": "OddslineCalibrationGap",
+            "expr": f"oddsline:labelled_calibration_gap:{pw} > {calibration_gap:g}"
+            f" and oddsline:labelled:increase{pw} >= {min_labels}",
+            "for": "15m",
+            "labels": {"severity": "ticket", "model": name},
+            "annotations": {
+                "summary": f"observed positive rate and mean prediction differ by more than {calibration_gap:g}"
+            },
+        },
+        {
+            "alert": "OddslineLabelLag",
+            "expr": f"time() - max(oddsline_last_label_timestamp_seconds) > {label_lag_hours * 3600:g}",
+            "for": "15m",
+            "labels": {"severity": "ticket", "model": name},
+            "annotations": {"summary": f"no label arrived for {label_lag_hours:g} h: performance is flying blind"},
+        },
+        {
+            "alert": "OddslineReloadRejected",
+            "expr": f'increase(oddsline_model_loads_total{{{m},outcome="rejected"}}[15m]) > 0',
+            "labels": {"severity": "ticket", "model": name},
+            "annotations": {"summary": "a new model version failed verification; the old one keeps serving"},
+        },
+        {
+            "alert": "OddslineOverload",
+            "expr": "sum(rate(oddsline_rejected_overload_total[5m])) > 0",
+            "for": "5m",
+            "labels": {"severity": "page", "model": name},
+            "annotations": {"summary": "requests are refused at the concurrency limit: add workers or replicas"},
+        },
+    ]
+    if reference_log_loss is not None:
+        limit = reference_log_loss * (1 + log_loss_increase)
+        alerts.append(
+            {
+                "alert": "OddslineLogLossDegraded",
+                "expr": f"oddsline:labelled_log_loss:mean{pw} > {limit:.6g}"
+                f" and oddsline:labelled:increase{pw} >= {min_labels}",
+                "for": "15m",
+                "labels": {"severity": "ticket", "model": name},
+                "annotations": {
+                    "summary": f"labelled log loss above {limit:.4g} (+{log_loss_increase:.0%} on the held-out "
+                    f"{reference_log_loss:.4g})"
+                },
+            }
+        )
+    return {
+        "groups": [
+            {"name": f"oddsline-{name}-records", "interval": "30s", "rules": records},
+            {"name": f"oddsline-{name}-alerts", "interval": "30s", "rules": alerts},
+        ]
+    }
+
+
+def _panel(
+    title: str, exprs: list[str], kind: str = "timeseries", unit: str = "short", x: int = 0, y: int = 0
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "title": title,
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [{"refId": chr(65 + k), "expr": e, "legendFormat": "__auto"} for k, e in enumerate(exprs)],
+    }
+
+
+def _dashboard(uid: str, title: str, panels: list[tuple[str, list[str], str, str]]) -> dict[str, Any]:
+    laid = [_panel(t, e, k, u, x=12 * (i % 2), y=8 * (i // 2)) for i, (t, e, k, u) in enumerate(panels)]
+    for i, p in enumerate(laid):
+        p["id"] = i + 1
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["oddsline"],
+        "schemaVersion": 39,
+        "time": {"from": "now-24h", "to": "now"},
+        "refresh": "1m",
+        "templating": {
+            "list": [{"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"}]
+        },
+        "panels": laid,
+    }
+
+
+def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, dict[str, Any]]:
+    """Three dashboards by audience: executive (is it working, is it good), on-call (SLOs, errors,
+    latency, saturation), debug (inputs, drift per column, validation failures, reloads)."""
+    m = f'model="{name}"'
+    pw = performance_window
+    executive = _dashboard(
+        f"oddsline-{name}-executive",
+        f"{name}: executive",
+        [
+            (
+                "Scored rows per second",
+                [f"sum by (decision) (rate(oddsline_predictions_total{{{m}}}[5m]))"],
+                "timeseries",
+                "reqps",
+            ),
+            ("Availability (30 min)", ["1 - oddsline:scoring_errors:ratio_rate30m"], "stat", "percentunit"),
+            ("Labelled log loss", [f"oddsline:labelled_log_loss:mean{pw}"], "timeseries", "short"),
+            (
+                "Calibration gap (observed - predicted)",
+                [f"oddsline:labelled_calibration_gap:{pw}"],
+                "timeseries",
+                "percentunit",
+            ),
+            (
+                "Positive decisions share",
+                [
+                    f'sum(rate(oddsline_predictions_total{{{m},decision="positive"}}[1h])) / sum(rate(oddsline_predictions_total{{{m}}}[1h]))'
+                ],
+                "stat",
+                "percentunit",
+            ),
+            ("Score drift (PSI)", [f"oddsline_score_psi{{{m}}}"], "timeseries", "short"),
+        ],
+    )
+    oncall = _dashboard(
+        f"oddsline-{name}-oncall",
+        f"{name}: on-call",
+        [
+            (
+                "Error ratio by window",
+                [f"oddsline:scoring_errors:ratio_rate{w}" for w in _WINDOWS],
+                "timeseries",
+                "percentunit",
+            ),
+            (
+                "Slow-request ratio by window",
+                [f"oddsline:scoring_slow:ratio_rate{w}" for w in _WINDOWS],
+                "timeseries",
+                "percentunit",
+            ),
+            (
+                "Latency p50 / p99",
+                [
+                    f"histogram_quantile({q}, sum by (le) (rate(oddsline_request_seconds_bucket{_scoring()}[5m])))"
+                    for q in (0.5, 0.99)
+                ],
+                "timeseries",
+                "s",
+            ),
+            ("Requests by status", ["sum by (status) (rate(oddsline_requests_total[5m]))"], "timeseries", "reqps"),
+            (
+                "In flight / refused at the limit",
+                ["sum(oddsline_requests_in_flight)", "sum(rate(oddsline_rejected_overload_total[5m]))"],
+                "timeseries",
+                "short",
+            ),
+            ("Draining", ["max(oddsline_draining)"], "stat", "short"),
+        ],
+    )
+    debug = _dashboard(
+        f"oddsline-{name}-debug",
+        f"{name}: debug",
+        [
+            ("Input drift (PSI) by column", [f"oddsline_drift_psi{{{m}}}"], "timeseries", "short"),
+            ("Drifted columns", [f"oddsline_drift_detected{{{m}}} == 1"], "table", "short"),
+            (
+                "Input events (imputed, unseen, out of range) by column",
+                [f"sum by (event, column) (rate(oddsline_input_events_total{{{m}}}[15m]))"],
+                "timeseries",
+                "short",
+            ),
+            (
+                "Validation failures by field",
+                ["sum by (field) (rate(oddsline_validation_failures_total[15m]))"],
+                "timeseries",
+                "short",
+            ),
+            ("Score distribution", [f"sum by (le) (rate(oddsline_score_bucket{{{m}}}[15m]))"], "heatmap", "short"),
+            (
+                "Model loads by outcome",
+                [f"sum by (outcome) (increase(oddsline_model_loads_total{{{m}}}[1h]))"],
+                "timeseries",
+                "short",
+            ),
+            (
+                "Labels by outcome / label delay p50",
+                [
+                    "sum by (outcome) (rate(oddsline_labels_total[1h]))",
+                    "histogram_quantile(0.5, sum by (le) (rate(oddsline_label_delay_seconds_bucket[6h])))",
+                ],
+                "timeseries",
+                "short",
+            ),
+            (
+                "Hours since the last label",
+                ["(time() - max(oddsline_last_label_timestamp_seconds)) / 3600"],
+                "stat",
+                "h",
+            ),
+        ],
+    )
+    return {"executive": executive, "oncall": oncall, "debug": debug}
+
+
+def metric_names(expressions: list[str]) -> set[str]:
+    """The exported metric families an expression reads (recording-rule names excluded), without the
+    _total / _bucket / _count / _sum suffixes the exposition adds."""
+    names = set()
+    for expr in expressions:
+        for found in re.findall(r"\b(oddsline_[a-z0-9_]+)", expr):
+            names.add(re.sub(r"_(total|bucket|count|sum)$", "", found))
+    return names

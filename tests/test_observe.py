@@ -1,0 +1,209 @@
+"""Generated observability: the rules pass the real `promtool check rules` and `promtool test rules`
+with synthetic series that must and must not fire; the dashboards are valid Grafana JSON; every metric
+the rules and dashboards read is exported by the server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from oddsline.monitor.observe import grafana_dashboards, metric_names, prometheus_rules
+
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool not found (Debian package prometheus; .ci/install-system-packages installs it)"
+)
+PREDICT = 'oddsline_requests_total{route="/v1/models/{name}/predict",status="%s"}'
+BUCKET = 'oddsline_request_seconds_bucket{route="/v1/models/{name}/predict",le="%s"}'
+COUNT = 'oddsline_request_seconds_count{route="/v1/models/{name}/predict"}'
+
+
+@pytest.fixture(scope="module")
+def rules(telco_model):
+    return prometheus_rules(telco_model, "churn")
+
+
+def _alert(rules, name):
+    return next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == name)
+
+
+def _expect(rules, name, **labels):
+    rule = _alert(rules, name)
+    annotations = {
+        k: v.replace("{{ $labels.column }}", labels.get("column", "")) for k, v in rule["annotations"].items()
+    }
+    return {"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}
+
+
+def _case(series, checks):
+    return {
+        "interval": "1m",
+        "input_series": [{"series": s, "values": v} for s, v in series.items()],
+        "alert_rule_test": [
+            {"eval_time": at, "alertname": name, "exp_alerts": expected} for at, name, expected in checks
+        ],
+    }
+
+
+@needs_promtool
+def test_the_command_writes_rules_promtool_accepts(telco_model, tmp_path):
+    model = telco_model.save(tmp_path / "churn.odl")
+    out = tmp_path / "rules.yml"
+    done = subprocess.run(
+        [sys.executable, "-m", "oddsline", "observe", "prometheus", "--model", str(model), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    check = subprocess.run([PROMTOOL, "check", "rules", str(out)], capture_output=True, text=True)
+    assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
+
+
+@needs_promtool
+def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_must_not(rules, tmp_path):
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
+    healthy = {
+        PREDICT % "200": "0+600x480",
+        PREDICT % "500": "0+0x480",
+        BUCKET % "0.05": "0+600x480",
+        COUNT: "0+600x480",
+    }
+    storm = {
+        PREDICT % "200": "0+540x480",
+        PREDICT % "500": "0+60x480",  # 10% errors: 100x a 99.9% budget
+        BUCKET % "0.05": "0+300x480",  # half the answers slower than 50 ms
+        COUNT: "0+600x480",
+    }
+    labelled = 'oddsline_labelled_%s{model="churn",version="1"}'
+    miscalibrated = {
+        labelled % "total": "0+10x500",
+        labelled % "positive_total": "0+5x500",
+        labelled % "probability_sum_total": "0+3x500",  # predicted 0.3, observed 0.5
+        labelled % "log_loss_sum_total": "0+10x500",  # mean log loss 1.0
+    }
+    calibrated = {
+        **miscalibrated,
+        labelled % "probability_sum_total": "0+5x500",
+        labelled % "log_loss_sum_total": "0+4x500",
+    }
+    tests = [
+        _case(
+            healthy,
+            [
+                (f"{m}m", name, [])
+                for m in (70, 400)
+                for name in (
+                    "OddslineErrorBudgetFastBurn",
+                    "OddslineErrorBudgetSlowBurn",
+                    "OddslineLatencyFastBurn",
+                    "OddslineLatencySlowBurn",
+                )
+            ],
+        ),
+        _case(
+            storm,
+            [
+                ("70m", "OddslineErrorBudgetFastBurn", [_expect(rules, "OddslineErrorBudgetFastBurn")]),
+                ("70m", "OddslineLatencyFastBurn", [_expect(rules, "OddslineLatencyFastBurn")]),
+                ("400m", "OddslineErrorBudgetSlowBurn", [_expect(rules, "OddslineErrorBudgetSlowBurn")]),
+            ],
+        ),
+        _case(
+            {'oddsline_score_psi{model="churn"}': "0.35x30", 'oddsline_score_psi{model="other"}': "0.35x30"},
+            [
+                ("5m", "OddslineScoreDrift", []),  # not for long enough yet
+                ("15m", "OddslineScoreDrift", [_expect(rules, "OddslineScoreDrift")]),
+            ],
+        ),
+        _case({'oddsline_score_psi{model="churn"}': "0.1x30"}, [("15m", "OddslineScoreDrift", [])]),
+        _case(
+            {
+                'oddsline_drift_detected{model="churn",column="contract"}': "1x60",
+                'oddsline_drift_detected{model="churn",column="tenure"}': "0x60",
+            },
+            [("45m", "OddslineInputDrift", [_expect(rules, "OddslineInputDrift", column="contract")])],
+        ),
+        _case(
+            {"oddsline_last_label_timestamp_seconds": "0x3000"},
+            [
+                ("47h", "OddslineLabelLag", []),
+                ("49h", "OddslineLabelLag", [_expect(rules, "OddslineLabelLag")]),
+            ],
+        ),
+        _case({"oddsline_last_label_timestamp_seconds": "0+60x3000"}, [("49h", "OddslineLabelLag", [])]),
+        _case(
+            miscalibrated,
+            [
+                ("7h", "OddslineCalibrationGap", [_expect(rules, "OddslineCalibrationGap", model="churn")]),
+                ("7h", "OddslineLogLossDegraded", [_expect(rules, "OddslineLogLossDegraded", model="churn")]),
+            ],
+        ),
+        _case(calibrated, [("7h", "OddslineCalibrationGap", []), ("7h", "OddslineLogLossDegraded", [])]),
+    ]
+    (tmp_path / "tests.yml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False)
+    )
+    done = subprocess.run([PROMTOOL, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dashboards_are_grafana_json_with_a_query_in_every_panel(tmp_path, telco_model):
+    model = telco_model.save(tmp_path / "churn.odl")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "oddsline",
+            "observe",
+            "grafana",
+            "--model",
+            str(model),
+            "--out-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    files = sorted(p.name for p in (tmp_path / "d").iterdir())
+    assert files == ["churn-debug.json", "churn-executive.json", "churn-oncall.json"]
+    for path in (tmp_path / "d").iterdir():
+        board = json.loads(path.read_text())
+        assert board["uid"] and board["schemaVersion"] >= 36 and board["panels"]
+        assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+        for panel in board["panels"]:
+            assert panel["targets"] and all(t["expr"] for t in panel["targets"]), panel["title"]
+
+
+def test_the_server_exports_every_metric_the_rules_and_dashboards_read(telco_model, telco_table, tmp_path, rules):
+    pytest.importorskip("fastapi", reason="the serve extra is not installed")
+    from fastapi.testclient import TestClient
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from oddsline.serve import Settings, create_app
+    from oddsline.serve.models import load_served
+
+    expressions = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    for board in grafana_dashboards("churn").values():
+        expressions += [t["expr"] for p in board["panels"] for t in p["targets"]]
+    used = metric_names(expressions)
+    assert {"oddsline_score_psi", "oddsline_labelled_positive", "oddsline_request_seconds"} <= used
+    path = telco_model.save(tmp_path / "churn.odl")
+    rows = telco_table.drop(["churn"]).slice(0, 30).to_pylist()
+    settings = Settings(drift_seconds=0.2, drift_min_rows=20)
+    with TestClient(create_app([load_served(str(path))], settings)) as client:
+        scored = [client.post("/v1/models/churn/predict", json=r).json() for r in rows]
+        client.post("/v1/labels", json={"labels": [{"id": s["request_id"], "label": "Yes"} for s in scored]})
+        deadline = time.time() + 20
+        while "oddsline_score_psi{" not in client.get("/metrics").text and time.time() < deadline:
+            time.sleep(0.1)
+        text = client.get("/metrics").text
+    exported = {family.name for family in text_string_to_metric_families(text)}
+    assert used <= exported, used - exported
+    assert 'oddsline_score_psi{model="churn"}' in text and 'oddsline_drift_psi{column="contract",model="churn"}' in text
