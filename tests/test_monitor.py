@@ -88,3 +88,51 @@ def test_monitor_command_exit_codes(flights, tmp_path):
     assert drifted.returncode == 1 and json.loads(drifted.stdout)["drifted"] == ["month"]
     calm = run(tmp_path / "same.parquet")
     assert calm.returncode == 0, calm.stdout
+
+
+def test_triggers_need_a_streak_then_hold_with_hysteresis_and_cool_down(tmp_path):
+    from oddsline.monitor.triggers import evaluate_triggers, parse_rule
+
+    rule = parse_rule("drift_psi > 0.2 on score for 2 windows")
+    state = tmp_path / "state.json"
+    fired = []
+    for psi in (0.30, 0.10, 0.30, 0.30, 0.25, 0.19, 0.30, 0.17, 0.30, 0.30, 0.30, 0.30, 0.30):
+        (result,) = evaluate_triggers([rule], {"score_psi": psi}, {}, state)
+        fired.append(result["fired"])
+    # fires at 4 (two in a row); stays active through .25, .19 (inside the 10% margin below 0.2) and .30;
+    # clears at .17; a new streak fires at 10; then stays active.
+    assert fired == [False, False, False, True, False, False, False, False, False, True, False, False, False]
+    # Cool-down: after firing at window 1 and clearing at 2, a breach may not fire again before window 5.
+    quick = parse_rule("drift_psi > 0.2")
+    again = [
+        evaluate_triggers([quick], {"score_psi": psi}, {}, tmp_path / "q.json")[0]["fired"]
+        for psi in (0.3, 0.1, 0.3, 0.3, 0.3)
+    ]
+    assert again == [True, False, False, False, True]
+    relative = parse_rule("logloss +10% vs training")
+    (result,) = evaluate_triggers([relative], {"log_loss": 0.50}, {"log_loss": 0.44}, tmp_path / "r.json")
+    assert result["threshold"] == pytest.approx(0.484) and result["fired"]
+    with pytest.raises(oddsline.ParameterError, match="not a rule"):
+        parse_rule("psi is high")
+    with pytest.raises(oddsline.ParameterError, match="unknown metric"):
+        parse_rule("accuracy < 0.9")
+
+
+def test_monitor_triggers_on_real_seasonal_drift_fire_once(flights, tmp_path):
+    import pyarrow.parquet as pq
+
+    first = flights.filter(pc.less_equal(flights.column("month"), 6))
+    path = oddsline.train(first, target="late", positive=True, spec=SPEC).save(tmp_path / "m.odl")
+    pq.write_table(flights.filter(pc.greater(flights.column("month"), 6)), tmp_path / "later.parquet")
+    command = [
+        sys.executable, "-m", "oddsline", "monitor", "--model", str(path), "--data", str(tmp_path / "later.parquet"),
+        "--trigger", "drift_psi > 0.2 on month for 2 windows", "--trigger", "ece > 0.5",
+        "--state", str(tmp_path / "state.json"), "--json",
+    ]  # fmt: skip
+    codes = []
+    for _ in range(3):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        codes.append(done.returncode)
+        triggers = json.loads(done.stdout)["triggers"]
+        assert triggers[1]["value"] < 0.5 and not triggers[1]["fired"]  # labelled: the target is in the data
+    assert codes == [0, 1, 0]  # a streak of one, then fired, then held (no second alarm)

@@ -160,6 +160,8 @@ def train(
             "time_column": time_column,
             "group_column": group_column,
             "C_selection": selection,
+            "cv": cv,
+            "spec": spec.to_dict(),  # what `oddsline retrain` refits on new data
         },
         info=info,
     )

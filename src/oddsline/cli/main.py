@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         registry_command.add_keys,
         registry_command.add_sign,
         registry_command.add_validate,
+        registry_command.add_retrain,
         export_command.add_export,
         serve_command.add_serve,
         monitor_command.add_monitor,

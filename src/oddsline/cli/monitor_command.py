@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from .._exceptions import ParameterError
 from .references import load_model
 
 Subparsers = Any
@@ -28,6 +29,21 @@ def add_monitor(verbs: Subparsers) -> None:
     source.add_argument("--log", metavar="DIR", help="a prediction-log folder (oddsline serve --prediction-log)")
     p.add_argument("--psi", type=float, default=0.2, help="PSI a shift must reach to count (default 0.2)")
     p.add_argument("--alpha", type=float, default=0.01, help="p-value a shift must beat (default 0.01)")
+    p.add_argument(
+        "--trigger",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a retrain trigger, e.g. 'drift_psi > 0.2 on score for 2 windows', 'ece > 0.05', "
+        "'log_loss +10%% vs training' (labelled metrics need the target column in --data). With triggers the "
+        "exit status is 1 only when a trigger fires this window (see --state)",
+    )
+    p.add_argument("--triggers", metavar="FILE", help="a YAML list of trigger rules")
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="where the triggers remember their streaks between runs (default $ODDSLINE_HOME/triggers/MODEL.json)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_monitor)
 
@@ -47,6 +63,9 @@ def run_monitor(args: argparse.Namespace) -> int:
         logged = PredictionLog.read(args.log)
         table = pa.Table.from_pylist([json.loads(f) for f in logged.column("features").to_pylist()])
     report = drift_report(model, table, DriftThresholds(args.psi, args.alpha))
+    rules = _rules(args)
+    if rules:
+        report["triggers"] = _run_triggers(args, model, table, report, rules)
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
@@ -62,4 +81,42 @@ def run_monitor(args: argparse.Namespace) -> int:
         print(
             f"{'(score)':<24} {s['psi']:>8.4f} {s['js']:>7.4f} {s['p_value']:>9.2g} {'':>10}  {'YES' if s['drift'] else '-'}"
         )
+        for t in report.get("triggers", []):
+            state = "FIRED" if t["fired"] else ("active" if t.get("active") else "-")
+            print(f"trigger {t['rule']!r}: value {t['value']}, threshold {t['threshold']}: {state}")
+    if rules:
+        return 1 if any(t["fired"] for t in report["triggers"]) else 0
     return 1 if report["any_drift"] else 0
+
+
+def _rules(args: argparse.Namespace) -> list[Any]:
+    from ..monitor.triggers import parse_rule
+
+    texts = list(args.trigger)
+    if args.triggers:
+        import yaml
+
+        with open(args.triggers) as fh:
+            loaded = yaml.safe_load(fh) or []
+        if not isinstance(loaded, list) or not all(isinstance(t, str) for t in loaded):
+            raise ParameterError(f"{args.triggers} must be a YAML list of rule strings")
+        texts += loaded
+    return [parse_rule(t) for t in texts]
+
+
+def _run_triggers(args: argparse.Namespace, model: Any, table: Any, report: dict[str, Any], rules: list[Any]) -> Any:
+    import os
+    import re
+
+    from ..monitor.triggers import evaluate_triggers
+
+    observations: dict[str, Any] = {
+        "score_psi": report["score"]["psi"],
+        "column_psi": {n: c["psi"] for n, c in report["columns"].items() if c.get("psi") is not None},
+    }
+    if model.target.name in table.column_names:
+        labelled = model.evaluate(table, n_bootstrap=0)
+        observations.update({k: labelled[k] for k in ("ece", "log_loss", "roc_auc", "brier")})
+    home = os.environ.get("ODDSLINE_HOME") or ".oddsline"
+    state = args.state or os.path.join(home, "triggers", re.sub(r"[^\w.-]", "_", args.model) + ".json")
+    return evaluate_triggers(rules, observations, model.info.get("evaluation") or {}, state)

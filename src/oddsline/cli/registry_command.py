@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..registry import Registry
+from ..registry.gate import GateLimits, run_gate
 from .references import load_model
 
 Subparsers = Any
@@ -245,27 +246,55 @@ def run_validate(args: argparse.Namespace) -> int:
     from ..io import read_table
 
     table = read_table(args.data)
-    challenger = load_model(args.challenger).evaluate(table, n_bootstrap=0)
-    champion = load_model(args.champion).evaluate(table, n_bootstrap=0) if args.champion else None
-    checks = [("ece", challenger["ece"], args.max_ece, challenger["ece"] <= args.max_ece)]
-    if champion is not None:
-        d_loss = challenger["log_loss"] - champion["log_loss"]
-        d_auc = challenger["roc_auc"] - champion["roc_auc"]
-        checks.append(("log_loss increase", d_loss, args.max_logloss_increase, d_loss <= args.max_logloss_increase))
-        checks.append(("roc_auc delta", d_auc, args.min_auc_delta, d_auc >= args.min_auc_delta))
-    passed = all(ok for *_, ok in checks)
-    report = {
-        "passed": passed,
-        "checks": [{"check": c, "value": v, "limit": lim, "ok": ok} for c, v, lim, ok in checks],
-        "challenger": {k: challenger[k] for k in ("log_loss", "roc_auc", "ece", "brier")},
-        "champion": None if champion is None else {k: champion[k] for k in ("log_loss", "roc_auc", "ece", "brier")},
-    }
+    champion = load_model(args.champion) if args.champion else None
+    limits = GateLimits(args.max_logloss_increase, args.min_auc_delta, args.max_ece)
+    report = run_gate(load_model(args.challenger), champion, table, limits)
+    passed = report["passed"]
     if "@" in args.challenger and not args.challenger.endswith(".odl"):
         with Registry() as registry:
             name, version = registry.resolve(args.challenger)
             registry.record_gate(name, version, passed, report)
     lines = [f"{'check':<18} {'value':>10} {'limit':>10}  result"]
-    lines += [f"{c:<18} {v:>10.4f} {lim:>10.4f}  {'ok' if ok else 'FAIL'}" for c, v, lim, ok in checks]
+    lines += [
+        f"{c['check']:<18} {c['value']:>10.4f} {c['limit']:>10.4f}  {'ok' if c['ok'] else 'FAIL'}"
+        for c in report["checks"]
+    ]
     lines.append("PASS" if passed else "FAIL")
     _print(report, args.json, "\n".join(lines))
     return 0 if passed else 1
+
+
+def add_retrain(verbs: Subparsers) -> None:
+    p = verbs.add_parser(
+        "retrain",
+        help="retrain NAME@champion on new data; register a challenger; promote only if it passes the gate",
+        description="One command for a scheduler: the champion's spec and parameters are refitted on DATA (minus a "
+        "seeded, stratified --gate-size share kept for the gate), the result is registered as NAME@challenger, "
+        "challenger and champion are compared on the kept rows (the limits of `oddsline validate`), and "
+        "NAME@champion moves to the challenger only if it passes. Exit 0: promoted; 1: the gate failed (the "
+        "challenger stays registered).",
+        epilog="Example: oddsline retrain --model churn --data last_quarter.parquet",
+    )
+    p.add_argument("--model", required=True, metavar="NAME", help="registered model name (its champion is retrained)")
+    p.add_argument("--data", required=True, metavar="DATA", help="new labelled rows")
+    p.add_argument("--gate-size", type=float, default=0.2, help="share of DATA kept out for the gate (0.2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-logloss-increase", type=float, default=0.0)
+    p.add_argument("--min-auc-delta", type=float, default=-0.005)
+    p.add_argument("--max-ece", type=float, default=0.05)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_retrain)
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    from ..io import read_table
+    from ..retrain import retrain
+
+    limits = GateLimits(args.max_logloss_increase, args.min_auc_delta, args.max_ece)
+    with Registry() as registry:
+        outcome = retrain(
+            registry, args.model, read_table(args.data), gate_size=args.gate_size, seed=args.seed, limits=limits
+        )
+    verdict = "promoted to champion" if outcome["promoted"] else "NOT promoted (gate failed); champion unchanged"
+    _print(outcome, args.json, f"{args.model} version {outcome['challenger']} registered as challenger: {verdict}")
+    return 0 if outcome["promoted"] else 1
