@@ -136,3 +136,38 @@ def test_monitor_triggers_on_real_seasonal_drift_fire_once(flights, tmp_path):
         triggers = json.loads(done.stdout)["triggers"]
         assert triggers[1]["value"] < 0.5 and not triggers[1]["fired"]  # labelled: the target is in the data
     assert codes == [0, 1, 0]  # a streak of one, then fired, then held (no second alarm)
+
+
+def test_drift_through_the_prediction_log_with_an_html_report(flights, tmp_path):
+    pytest.importorskip("fastapi", reason="the serve extra is not installed")
+    pytest.importorskip("matplotlib", reason="the report extra is not installed")
+    from fastapi.testclient import TestClient
+
+    from oddsline.serve import Settings, create_app
+    from oddsline.serve.models import load_served
+
+    first = flights.filter(pc.less_equal(flights.column("month"), 6))
+    path = oddsline.train(first, target="late", positive=True, spec=SPEC).save(tmp_path / "flights.odl")
+    later = flights.filter(pc.greater(flights.column("month"), 6)).select(
+        [c["name"] for c in SPEC.to_dict()["columns"]]
+    )
+    order = np.random.default_rng(2).permutation(later.num_rows)[:4000]
+    rows = later.take(pa.array(order)).to_pylist()
+    log = tmp_path / "log"
+    with TestClient(create_app([load_served(str(path))], Settings(prediction_log=str(log), max_rows=1000))) as client:
+        for start in range(0, len(rows), 500):
+            assert client.post("/v1/models/flights/predict", json=rows[start : start + 500]).status_code == 200
+    report_file = tmp_path / "monitor.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "oddsline", "monitor", "--model", str(path), "--log", str(log), "--window", "1d",
+         "--report", str(report_file), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["rows"] == 4000 and report["drifted"] == ["month"]
+    assert report["freshness"]["age_seconds"] < 600
+    page = report_file.read_text()
+    assert page.count("<svg") >= 3 and "month" in page and "http://" not in page.replace("http://www.w3.org", "")

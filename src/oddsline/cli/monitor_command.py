@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from .._exceptions import ParameterError
+from .labels_command import duration
 from .references import load_model
 
 Subparsers = Any
@@ -27,6 +28,9 @@ def add_monitor(verbs: Subparsers) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="FILE", help="a table of recent inputs")
     source.add_argument("--log", metavar="DIR", help="a prediction-log folder (oddsline serve --prediction-log)")
+    p.add_argument("--window", type=duration, metavar="DURATION", help="with --log: only the last DURATION (e.g. 1d)")
+    p.add_argument("--labels", metavar="DIR", help="with --log: label store; adds performance by window and version")
+    p.add_argument("--report", metavar="FILE", help="also write an HTML report (drift plots, performance)")
     p.add_argument("--psi", type=float, default=0.2, help="PSI a shift must reach to count (default 0.2)")
     p.add_argument("--alpha", type=float, default=0.01, help="p-value a shift must beat (default 0.01)")
     p.add_argument(
@@ -49,20 +53,29 @@ def add_monitor(verbs: Subparsers) -> None:
 
 
 def run_monitor(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-
     from ..io import read_table
     from ..monitor import DriftThresholds, drift_report
 
     model = load_model(args.model)
+    freshness = None
     if args.data:
         table = read_table(args.data)
     else:
-        from ..serve.prediction_log import PredictionLog
-
-        logged = PredictionLog.read(args.log)
-        table = pa.Table.from_pylist([json.loads(f) for f in logged.column("features").to_pylist()])
+        table, freshness = _from_log(args)
     report = drift_report(model, table, DriftThresholds(args.psi, args.alpha))
+    if freshness is not None:
+        report["freshness"] = freshness
+    performance = None
+    if args.log and args.labels:
+        from ..monitor.labels import labelled_predictions, windowed_performance
+
+        joined = labelled_predictions(args.log, args.labels)
+        performance = windowed_performance(joined, positive=model.target.positive, threshold=model.threshold)
+        report["performance"] = performance
+    if args.report:
+        from ..report.monitor_page import write_monitor_report
+
+        write_monitor_report(model, report, args.report, performance)
     rules = _rules(args)
     if rules:
         report["triggers"] = _run_triggers(args, model, table, report, rules)
@@ -84,9 +97,37 @@ def run_monitor(args: argparse.Namespace) -> int:
         for t in report.get("triggers", []):
             state = "FIRED" if t["fired"] else ("active" if t.get("active") else "-")
             print(f"trigger {t['rule']!r}: value {t['value']}, threshold {t['threshold']}: {state}")
+        if args.report:
+            print(f"report written to {args.report}")
     if rules:
         return 1 if any(t["fired"] for t in report["triggers"]) else 0
     return 1 if report["any_drift"] else 0
+
+
+def _from_log(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The logged inputs of the last --window (all without it) and how fresh the newest one is."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..serve.prediction_log import PredictionLog
+
+    logged = PredictionLog.read(args.log)
+    if args.window is not None:
+        since = dt.datetime.now(dt.UTC) - args.window
+        logged = logged.filter(pc.greater_equal(logged.column("time"), pa.scalar(since, pa.timestamp("us", tz="UTC"))))
+    if logged.num_rows == 0:
+        raise ParameterError(
+            f"the prediction log {args.log} holds no rows in the window; widen --window or check --log"
+        )
+    newest = pc.max(logged.column("time")).as_py()
+    freshness = {
+        "oldest": pc.min(logged.column("time")).as_py().isoformat(),
+        "newest": newest.isoformat(),
+        "age_seconds": (dt.datetime.now(dt.UTC) - newest).total_seconds(),
+    }
+    return pa.Table.from_pylist([json.loads(f) for f in logged.column("features").to_pylist()]), freshness
 
 
 def _rules(args: argparse.Namespace) -> list[Any]:

@@ -59,6 +59,7 @@ def compare(reference: list[float], counts: list[float], ordered: bool, threshol
         "ks": ks,
         "p_value": p_value,
         "drift": bool(psi >= thresholds.psi and p_value < thresholds.alpha),
+        "current_share": [float(v) for v in c],  # per bin, beside the reference's (for plots)
     }
 
 

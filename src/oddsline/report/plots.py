@@ -18,8 +18,10 @@ __all__ = [
     "cost_curve_plot",
     "histogram_plot",
     "pr_plot",
+    "psi_plot",
     "reliability_plot",
     "roc_plot",
+    "shares_plot",
 ]
 
 _SIZE = (5.0, 3.6)
@@ -132,4 +134,34 @@ def coefficient_plot(
     ax.set_xscale("log")
     ax.set_yticks(positions, names)
     ax.set(xlabel="odds ratio (log scale), 95% CI", title="Odds ratios")
+    return _svg(fig)
+
+
+def psi_plot(names: list[str], psi: list[float], drifted: list[bool], threshold: float) -> str:
+    """Horizontal bars of PSI per column (drifted ones highlighted) with the decision threshold."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.0, max(1.6, 0.28 * len(names) + 0.8)))
+    order = list(range(len(names)))[::-1]
+    ax.barh(
+        [names[i] for i in order],
+        [psi[i] for i in order],
+        color=["#c0392b" if drifted[i] else "#7f8c8d" for i in order],
+    )
+    ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"PSI {threshold:g}")
+    ax.set_xlabel("population stability index")
+    ax.legend(loc="lower right", frameon=False)
+    return _svg(fig)
+
+
+def shares_plot(labels: list[str], reference: list[float], current: list[float], title: str) -> str:
+    """Reference and current share of rows per bin (or level), side by side."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=_SIZE)
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, reference, width=0.4, label="training reference", color="#2c7fb8")
+    ax.bar(x + 0.2, current, width=0.4, label="current", color="#f28e2b")
+    ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("share of rows")
+    ax.set_title(title)
+    ax.legend(frameon=False)
     return _svg(fig)
