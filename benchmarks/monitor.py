@@ -6,7 +6,8 @@ a 100,000-row current window.
 The reference statistics are captured once at training (as ``oddsline.train`` does; not timed); the
 timed step is ``drift_report`` on the current window: binning 100 columns, PSI/JS/KS/chi-square per
 column, scoring the window and the score's drift. Evidently's DataDriftPreset is measured beside it
-when it is installed (it is not on this machine: stated in the output).
+with ``--evidently-python``: it runs in its own interpreter (its own virtual environment, see
+monitor_evidently.py) on the same tables, built by the same generator with the same seeds.
 """
 
 from __future__ import annotations
@@ -15,26 +16,20 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-import pyarrow as pa
-
 import oddsline
 from harness import machine, versions
+from monitor_data import table
 from oddsline.monitor import drift_report
-
-
-def table(n: int, shift: float, seed: int) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    columns = {f"x{j}": rng.normal(loc=shift if j < 10 else 0.0, size=n) for j in range(90)}
-    columns |= {f"c{j}": rng.choice([f"level{k}" for k in range(12)], size=n) for j in range(10)}
-    logit = sum(columns[f"x{j}"] for j in range(5)) * 0.3
-    columns["y"] = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
-    return pa.table(columns)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--evidently-python",
+        metavar="PYTHON",
+        help="an interpreter with Evidently installed (see monitor_evidently.py)",
+    )
     args = parser.parse_args()
     reference = table(1_000_000, 0.0, 0)
     current = table(100_000, 0.6, 1)  # ten columns shifted by 0.6 sd (PSI about 0.36)
@@ -44,12 +39,24 @@ def main() -> None:
         t0 = time.perf_counter()
         report = drift_report(model, current)
         seconds.append(time.perf_counter() - t0)
-    try:
-        import evidently  # noqa: F401
+    peer = "not measured: pass --evidently-python (an interpreter with Evidently; see monitor_evidently.py)"
+    if args.evidently_python:
+        import json
+        import subprocess
+        from pathlib import Path
 
-        peer = "installed, but not wired in this script yet"
-    except ImportError:
-        peer = "not installed on this machine: not measured"
+        done = subprocess.run(
+            [args.evidently_python, "monitor_evidently.py", str(args.repeats)],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        peer = (
+            f"{statistics.median(found['seconds']):.2f} (Evidently {found['version']}, median of "
+            f"{len(found['seconds'])}; drifted columns reported: {found['drifted_columns']})"
+        )
     print(
         "\n".join(
             [
@@ -59,7 +66,7 @@ def main() -> None:
                 "",
                 "#### Drift: 100 columns + score, reference 1,000,000 rows (captured at training), current 100,000 rows",
                 "",
-                "| contender | median s |",
+                "| contender | seconds |",
                 "|---|---|",
                 f"| oddsline drift_report (median of {args.repeats}) | {statistics.median(seconds):.2f} |",
                 f"| Evidently DataDriftPreset | {peer} |",

@@ -151,6 +151,8 @@ def test_bootstrap_of_many_rows_bins_scores_without_bias():
         assert low < result[name] < high, name
     low, high = result["intervals"]["calibration_slope"]
     assert low < 1.0 < high  # the scores are calibrated by construction
+    low, high = result["intervals"]["calibration_intercept"]
+    assert low < 0.0 < high
     # 20k distinct scores > 2048 cells: binned; the AUC interval's width matches the Hanley-McNeil SE.
     auc, n1, n0 = result["roc_auc"], y.sum(), (1 - y).sum()
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
@@ -225,7 +227,7 @@ def test_bootstrap_intervals_of_rates_have_the_binomial_width():
         low, high = result["intervals"][name]
         assert low < r < high, name
         assert (high - low) / (2 * 1.96 * np.sqrt(r * (1 - r) / m)) == pytest.approx(1.0, abs=0.15), name
-    for name in ("ece_equal_mass", "recall_at_k", "lift_at_k"):
+    for name in ("ece_equal_mass", "recall_at_k", "lift_at_k", "brier_resolution", "calibration_intercept"):
         low, high = result["intervals"][name]
         assert low < result[name] < high, name
 

@@ -37,6 +37,9 @@ BOOTSTRAP_METRICS = (
     "ece",
     "ece_equal_mass",
     "calibration_slope",
+    "calibration_intercept",
+    "brier_reliability",
+    "brier_resolution",
     "precision_at_k",
     "recall_at_k",
     "lift_at_k",
@@ -143,7 +146,18 @@ def _statistics(
     for name, bins in (("ece", cells.width_bin), ("ece_equal_mass", cells.mass_bin)):
         onehot = np.eye(_WIDTH_BINS)[bins]
         out[name] = np.abs(pos @ onehot - (counts * cells.p_mean) @ onehot).sum(axis=1) / total
-    out["calibration_slope"] = _slopes(counts, cells.positive.astype(np.float64), cells.z_mean)
+    # Murphy's reliability and resolution over the equal-width bins (as brier_decomposition).
+    onehot = np.eye(_WIDTH_BINS)[cells.width_bin]
+    in_bin, predicted, observed = counts @ onehot, (counts * cells.p_mean) @ onehot, pos @ onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.where(in_bin > 0, (predicted - observed) ** 2 / np.where(in_bin > 0, in_bin, 1.0), 0.0)
+        base = (P / total)[:, None]
+        spread = np.where(in_bin > 0, in_bin * (observed / np.where(in_bin > 0, in_bin, 1.0) - base) ** 2, 0.0)
+    out["brier_reliability"] = gap.sum(axis=1) / total
+    out["brier_resolution"] = spread.sum(axis=1) / total
+    out["calibration_intercept"], out["calibration_slope"] = _recalibration(
+        counts, cells.positive.astype(np.float64), cells.z_mean
+    )
     return out
 
 
@@ -162,8 +176,10 @@ def _found_in_top(
     return hits_before + share * pos_desc[rows, j]  # type: ignore[no-any-return]
 
 
-def _slopes(counts: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The logistic recalibration slope b of y ~ a + b z for every resample at once (Newton on (a, b))."""
+def _recalibration(
+    counts: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The logistic recalibration (a, b) of y ~ a + b z for every resample at once (Newton on (a, b))."""
     a = np.zeros(counts.shape[0])
     b = np.ones(counts.shape[0])
     for _ in range(25):
@@ -178,7 +194,7 @@ def _slopes(counts: NDArray[np.float64], y: NDArray[np.float64], z: NDArray[np.f
         a, b = a + np.nan_to_num(da), b + np.nan_to_num(db)
         if np.nanmax(np.abs(np.r_[da, db])) < 1e-10:
             break
-    return b
+    return a, b
 
 
 def bootstrap_intervals(

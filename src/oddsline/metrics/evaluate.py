@@ -47,6 +47,7 @@ def evaluate(
     confidence interval for each headline metric under "intervals"."""
     y_arr, p_arr, w = check(y, p, sample_weight)
     decisions = at_threshold(y_arr, p_arr, threshold, w)
+    decomposition = brier_decomposition(y_arr, p_arr, 10, w)
     metrics: dict[str, Any] = {
         "n_rows": int(y_arr.shape[0]),
         "positive_rate": float(w @ y_arr / w.sum()),
@@ -64,7 +65,9 @@ def evaluate(
         "confusion": {k: decisions[k] for k in ("tp", "fp", "tn", "fn")},
         "ece": expected_calibration_error(y_arr, p_arr, 10, "width", w),
         "ece_equal_mass": expected_calibration_error(y_arr, p_arr, 10, "mass", w),
-        "brier_decomposition": brier_decomposition(y_arr, p_arr, 10, w),
+        "brier_decomposition": decomposition,
+        "brier_reliability": decomposition["reliability"],
+        "brier_resolution": decomposition["resolution"],
         **{f"calibration_{k}": v for k, v in calibration_slope_intercept(y_arr, p_arr, w).items()},
         "top_fraction": float(top_fraction),
         **at_top(y_arr, p_arr, top_fraction, w),
