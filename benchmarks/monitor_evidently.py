@@ -33,7 +33,7 @@ def main() -> None:
     drifted = None
     for metric in result.dict().get("metrics", []):  # type: ignore[union-attr]
         value = metric.get("value")
-        if isinstance(value, dict) and "count" in value and "DriftedColumnsCount" in str(metric.get("metric_id", "")):
+        if isinstance(value, dict) and "count" in value and "DriftedColumnsCount" in str(metric.get("metric_name", "")):
             drifted = value["count"]
     import evidently
 
