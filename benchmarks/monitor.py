@@ -25,6 +25,7 @@ from oddsline.monitor import drift_report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--evidently-repeats", type=int, default=1, help="Evidently takes minutes per run (1)")
     parser.add_argument(
         "--evidently-python",
         metavar="PYTHON",
@@ -46,7 +47,7 @@ def main() -> None:
         from pathlib import Path
 
         done = subprocess.run(
-            [args.evidently_python, "monitor_evidently.py", str(args.repeats)],
+            [args.evidently_python, "monitor_evidently.py", str(args.evidently_repeats)],
             cwd=Path(__file__).parent,
             capture_output=True,
             text=True,
