@@ -87,7 +87,7 @@ def test_a_request_past_the_timeout_is_answered_504(model_path, rows):
     many = (rows * 500)[:10_000]
     settings = Settings(request_timeout=0.05, max_rows=10_000, max_body_bytes=64 << 20)
     with TestClient(create_app([load_served(str(model_path))], settings)) as client:
-        response = client.post(PREDICT, json=many)
+        response = client.post(PREDICT + "?explain=true", json=many)  # 10k rows explained: far past 50 ms
         assert response.status_code == 504
         assert "within 0.05 s" in response.json()["error"]
         assert client.get("/v2/health/live").status_code == 200  # and the server goes on
@@ -134,7 +134,7 @@ def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, r
     from oddsline.serve.prediction_log import PredictionLog
 
     log = tmp_path / "log"
-    process, base = _start([str(model_path), "--drain-seconds", "1.5", "--prediction-log", str(log)])
+    process, base = _start([str(model_path), "--drain-seconds", "2.0", "--prediction-log", str(log)])
     readiness: list[tuple[float, int]] = []
     with _Load(base, rows) as load, httpx.Client(base_url=base, timeout=5) as probe:
         time.sleep(1.0)
@@ -150,11 +150,11 @@ def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, r
     assert all(status == 200 for _, status, _ in answered), {s for _, s, _ in answered}
     # Readiness turned 503 within a moment of SIGTERM, while predictions were still being answered.
     first_unready = min(t for t, status in readiness if status == 503)
-    assert first_unready - terminated < 0.5
+    assert first_unready - terminated < 1.0  # well inside the 2 s drain, even on a loaded machine
     assert any(t > first_unready + 0.5 for t, _, _ in answered)
     # Connections failed only once the drain was over and the server stopped listening.
     failures = [t for t, status, _ in load.outcomes if not isinstance(status, int)]
-    assert all(t > terminated + 1.4 for t in failures)
+    assert all(t > terminated + 1.9 for t in failures)
     # Every answered prediction is in the log: flushed at shutdown.
     assert PredictionLog.read(log).num_rows == len(answered)
 
