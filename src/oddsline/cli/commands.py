@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +13,7 @@ from ..features import FeatureSpec
 from ..io import read_table
 from ..model import Model
 from ..training import train
+from .output import print_json
 from .progress import Progress
 from .references import load_model
 
@@ -185,9 +184,7 @@ def run_train(args: argparse.Namespace) -> int:
             sign_file(path, args.sign_key)
     evaluation = model.info.get("evaluation", {})
     if args.json:
-        _print_json(
-            {"model": str(path), "target": model.target.to_dict(), "evaluation": evaluation, "info": model.info}
-        )
+        print_json({"model": str(path), "target": model.target.to_dict(), "evaluation": evaluation, "info": model.info})
         return 0
     info = model.info
     print(
@@ -215,7 +212,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         write_report(model, table, args.report, n_bootstrap=args.bootstrap)
     if args.json:
-        _print_json(metrics | ({"report": args.report} if args.report else {}))
+        print_json(metrics | ({"report": args.report} if args.report else {}))
     else:
         print(f"{args.model}: target {model.target.name!r}, positive class {model.target.positive!r}")
         _print_metrics(metrics)
@@ -240,7 +237,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     summary = _inspect_summary(model)
     if args.json:
-        _print_json(summary)
+        print_json(summary)
         return 0
     print(f"model    {args.model}")
     print(f"target   {model.target.name!r}: positive {model.target.positive!r}, negative {model.target.negative!r}")
@@ -298,11 +295,6 @@ def _threshold(text: str) -> str | float:
         return float(text)
     except ValueError:
         return text
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, default=str, allow_nan=False)
-    sys.stdout.write("\n")
 
 
 def _label_array(labels: list[Any]) -> pa.Array:

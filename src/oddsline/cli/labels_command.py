@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
-import sys
 from typing import Any
 
 from .._exceptions import ParameterError
+from .output import print_json
 
 Subparsers = Any
 
@@ -82,8 +81,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         late_after=args.late_after,
     )
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(report)
         return 0
     print(
         f"{report['rows']} label rows: {report['stored']} stored, {report['refused_missing_id_or_label']} refused "
@@ -111,8 +109,7 @@ def run_performance(args: argparse.Namespace) -> int:
         joined, positive=model.target.positive, threshold=model.threshold, window=args.window
     )
     if args.json:
-        json.dump(windows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(windows)
         return 0
     print(
         f"{'window start':<26} {'version':<14} {'rows':>6} {'pos.rate':>8} {'mean p':>7} {'logloss':>8} {'AUC':>6} {'ECE':>6}"

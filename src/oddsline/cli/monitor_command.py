@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from .._exceptions import ParameterError
 from .labels_command import duration
+from .output import print_json
 from .references import load_model
 
 Subparsers = Any
@@ -80,8 +80,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     if rules:
         report["triggers"] = _run_triggers(args, model, table, report, rules)
     if args.json:
-        json.dump(report, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        print_json(report)
     else:
         print(f"{report['rows']} rows; drift when PSI >= {args.psi} and p < {args.alpha}")
         print(f"{'column':<24} {'PSI':>8} {'JS':>7} {'p-value':>9} {'importance':>10}  drift")

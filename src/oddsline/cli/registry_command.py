@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from ..registry import Registry
 from ..registry.gate import GateLimits, run_gate
+from .output import print_json
 from .references import load_model
 
 Subparsers = Any
@@ -22,8 +22,7 @@ def _registry(args: argparse.Namespace) -> Registry:
 
 def _print(value: Any, as_json: bool, text: str) -> None:
     if as_json:
-        json.dump(value, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        print_json(value)
     else:
         print(text)
 

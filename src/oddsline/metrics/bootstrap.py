@@ -197,6 +197,13 @@ def _recalibration(
     return a, b
 
 
+def check_resampling(n_resamples: int, level: float) -> None:
+    if not (isinstance(n_resamples, int) and n_resamples >= 10):
+        raise ParameterError(f"n_resamples must be an integer >= 10, got {n_resamples!r}")
+    if not 0 < level < 1:
+        raise ParameterError(f"level must be in (0, 1), got {level!r}")
+
+
 def bootstrap_intervals(
     y: ArrayLike,
     p: ArrayLike,
@@ -213,10 +220,7 @@ def bootstrap_intervals(
 ) -> dict[str, tuple[float, float]]:
     """(low, high) percentile interval of each metric in ``exact`` (the point estimates, by name);
     the @k metrics take k as ``top_fraction`` of each resample's rows."""
-    if not (isinstance(n_resamples, int) and n_resamples >= 10):
-        raise ParameterError(f"n_resamples must be an integer >= 10, got {n_resamples!r}")
-    if not 0 < level < 1:
-        raise ParameterError(f"level must be in (0, 1), got {level!r}")
+    check_resampling(n_resamples, level)
     y_arr, p_arr, w = check(y, p, sample_weight)
     cells = _cells(y_arr, p_arr, w, threshold, max_cells)
     if not 0 < top_fraction <= 1:

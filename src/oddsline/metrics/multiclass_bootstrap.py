@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._exceptions import ParameterError
 from ._checks import EPS
+from .bootstrap import check_resampling
 from .multiclass import _check, accuracy_multiclass, brier_multiclass, log_loss_multiclass, roc_auc_ovr
 
 __all__ = ["MULTICLASS_BOOTSTRAP_METRICS", "bootstrap_intervals_multiclass", "evaluate_multiclass"]
@@ -53,10 +53,7 @@ def bootstrap_intervals_multiclass(
 ) -> dict[str, tuple[float, float]]:
     """(low, high) percentile interval of each metric in ``exact`` among MULTICLASS_BOOTSTRAP_METRICS
     (``roc_auc_ovr`` is the macro average)."""
-    if not (isinstance(n_resamples, int) and n_resamples >= 10):
-        raise ParameterError(f"n_resamples must be an integer >= 10, got {n_resamples!r}")
-    if not 0 < level < 1:
-        raise ParameterError(f"level must be in (0, 1), got {level!r}")
+    check_resampling(n_resamples, level)
     y_arr, P_arr, w = _check(y, P, sample_weight)
     rows = np.arange(y_arr.shape[0])
     onehot = np.zeros_like(P_arr)

@@ -13,7 +13,6 @@ PSI is mostly noise — neither is flagged. Columns are ranked by PSI x importan
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,5 +104,5 @@ def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None
         "drifted": [n for n in ranked if columns[n]["drift"]]
         + [n for n, c in columns.items() if c.get("missing_column")],
         "any_drift": bool(score["drift"] or any(c["drift"] for c in columns.values())),
-        "mean_score": float(np.mean(scores)) if scores.size else math.nan,
+        "mean_score": float(np.mean(scores)) if scores.size else None,
     }

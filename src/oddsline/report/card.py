@@ -48,9 +48,14 @@ def write_report(model: Model, data: TableLike, path: str | Path, *, n_bootstrap
         _coefficients(model),
         _lineage(model),
     ]
+    return write_page(f"oddsline model card: {model.target.name}", sections, path)
+
+
+def write_page(title: str, sections: list[str], path: str | Path) -> Path:
+    """One self-contained HTML file (inline style and SVG, nothing fetched), written atomically."""
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>oddsline model card: {html.escape(model.target.name)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         + "".join(sections)
         + "</body></html>"
     )

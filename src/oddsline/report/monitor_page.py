@@ -8,8 +8,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_path
-from .card import _STYLE, _figure
+from .card import _figure, write_page
 from .plots import psi_plot, shares_plot
 
 __all__ = ["write_monitor_report"]
@@ -93,14 +92,4 @@ def write_monitor_report(
             for w in performance
         )
         parts.append(f"<h2>Performance on labelled predictions</h2><table>{head}{body}</table>")
-    page = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>oddsline monitoring: {html.escape(model.target.name)}</title><style>{_STYLE}</style></head><body>"
-        + "".join(parts)
-        + "</body></html>"
-    )
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-        tmp.chmod(0o644)
-    return target
+    return write_page(f"oddsline monitoring: {model.target.name}", parts, path)
