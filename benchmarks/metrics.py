@@ -17,9 +17,9 @@ import time
 import numpy as np
 
 import oddsline
-from oddsline.metrics import BOOTSTRAP_METRICS
 from engine import flights_design
 from harness import machine, versions
+from oddsline.metrics import BOOTSTRAP_METRICS
 
 
 def sklearn_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
