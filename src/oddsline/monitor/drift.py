@@ -3,7 +3,8 @@
 Per column the current rows are binned like the reference (its numeric edges and a missing bin, or
 its levels and an ``<other>`` bin for unseen ones) and compared:
   PSI = sum (c - r) ln(c / r); Jensen-Shannon distance (base 2, in [0, 1]); the largest gap between
-  the two cumulative distributions over the ordered bins (KS statistic, numeric only); and the
+  the two cumulative distributions over the ordered bins (KS statistic, numeric only); the
+  Wasserstein distance over the inner bins in units of the reference's 10-90% range; and the
   chi-square goodness-of-fit p-value of the current counts against the reference shares.
 A column has drifted only when the shift is large enough to matter (PSI >= ``psi``, 0.2 by default,
 the common "significant shift" mark) *and* the sample makes it unlikely to be noise (p < ``alpha``):
@@ -36,7 +37,13 @@ class DriftThresholds:
     alpha: float = 0.01
 
 
-def compare(reference: list[float], counts: list[float], ordered: bool, thresholds: DriftThresholds) -> dict[str, Any]:
+def compare(
+    reference: list[float],
+    counts: list[float],
+    ordered: bool,
+    thresholds: DriftThresholds,
+    edges: list[float] | None = None,
+) -> dict[str, Any]:
     r = np.asarray(reference, dtype=np.float64)
     c_counts = np.asarray(counts, dtype=np.float64)
     n = float(c_counts.sum())
@@ -48,6 +55,7 @@ def compare(reference: list[float], counts: list[float], ordered: bool, threshol
     m = (r + c) / 2
     js = float(np.sqrt(max(0.5 * _kl(r, m) + 0.5 * _kl(c, m), 0.0)))
     ks = float(np.max(np.abs(np.cumsum(c[:-1]) - np.cumsum(r[:-1])))) if ordered and r.size > 1 else None
+    wasserstein = _wasserstein(r, c, edges) if edges is not None and len(edges) > 1 else None
     expected = rf / rf.sum() * n
     statistic = float(np.sum((c_counts - expected) ** 2 / expected))
     p_value = float(chi2.sf(statistic, df=max(int(np.sum(r > 0)) - 1, 1)))
@@ -56,10 +64,23 @@ def compare(reference: list[float], counts: list[float], ordered: bool, threshol
         "psi": psi,
         "js": js,
         "ks": ks,
+        "wasserstein": wasserstein,
         "p_value": p_value,
         "drift": bool(psi >= thresholds.psi and p_value < thresholds.alpha),
         "current_share": [float(v) for v in c],  # per bin, beside the reference's (for plots)
     }
+
+
+def _wasserstein(r: np.ndarray, c: np.ndarray, edges: list[float]) -> float:
+    """Earth mover's distance between the two binned distributions of the present values, over the
+    inner bins (between the reference's 10th and 90th percentiles), in units of that range: 0.1 means
+    the mass moved a tenth of the reference's central spread on average."""
+    present_r, present_c = r[:-1] / max(r[:-1].sum(), 1e-300), c[:-1] / max(c[:-1].sum(), 1e-300)
+    # Between edges i and i+1 each cumulative distribution is the sum of the bins up to i+1.
+    gaps = np.abs(np.cumsum(present_c)[1:-1] - np.cumsum(present_r)[1:-1])
+    widths = np.diff(np.asarray(edges, dtype=np.float64))
+    span = float(edges[-1] - edges[0])
+    return float(np.sum(gaps * widths) / span) if span > 0 else 0.0
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
@@ -80,7 +101,7 @@ def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None
         data = table.column(name)
         if ref["type"] == "numeric":
             counts = histogram(as_float(name, data), ref["edges"])
-            result = compare(ref["share"], counts, True, thresholds)
+            result = compare(ref["share"], counts, True, thresholds, ref["edges"])
         else:
             current = level_counts(data)
             known = ref["levels"][:-1]
@@ -90,7 +111,8 @@ def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None
         result["importance"] = ref.get("importance", 0.0)
         columns[name] = result
     scores = model.predict_proba(table, raw=True)[:, 1]
-    score = compare(reference["score"]["share"], histogram(scores, reference["score"]["edges"]), True, thresholds)
+    score_edges = reference["score"]["edges"]
+    score = compare(reference["score"]["share"], histogram(scores, score_edges), True, thresholds, score_edges)
     ranked = sorted(
         (n for n, c in columns.items() if c.get("psi") is not None),
         key=lambda n: -(columns[n]["psi"] * columns[n]["importance"]),
