@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 
 from harness import machine, versions
 

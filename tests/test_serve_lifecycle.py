@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
-import httpx
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 
 from oddsline.serve import Settings, create_app
