@@ -5,7 +5,7 @@
 Reads ../shared/datasets (not part of a user's clone). All contenders minimise
 sum_i logloss_i + (1/C) ((1 - r)/2 ||B||^2 + r ||B||_1) with unpenalised intercepts; each is timed at
 the loosest of its own tolerances that reaches the common objective (harness.race). ``--slow`` adds
-the contenders that take minutes per fit (scikit-learn lbfgs on F1/F2, saga on F3), run once.
+the contenders that take minutes per fit (scikit-learn lbfgs on F1/F2), run once.
 """
 
 from __future__ import annotations
@@ -244,8 +244,9 @@ def f3(repeats: int, slow: bool, out: list[str]) -> None:
         field = [ours(X, y, C, l1_ratio), glum(X, y, C, l1_ratio)]
         if l1_ratio == 1.0:
             field.append(sklearn(X, y, C, "liblinear", l1_ratio, tols=(1e-4, 1e-6, 1e-8), repeats=1))
-        if slow:
-            field.append(sklearn(X, y, C, "saga", l1_ratio, tols=(1e-4,), repeats=1, max_iter=1000))
+        # saga's tolerance is on the largest coefficient change per epoch; on these standardised columns
+        # 1e-3 already lands within 1e-6 of the optimum (measured: gap 1e-8 in 15 epochs).
+        field.append(sklearn(X, y, C, "saga", l1_ratio, tols=(1e-3, 1e-4, 1e-5), repeats=3, max_iter=1000))
         runs, ref = race([c for c in field if c], repeats)
         kept = int(np.sum(oddsline.LogisticRegression(C=C, l1_ratio=l1_ratio).fit(X, y).coef_ != 0))
         title = f"F3 flights, l1_ratio = {l1_ratio:g}, C = {C:.3g} ({kept} of {X.shape[1]} coefficients non-zero)"

@@ -122,3 +122,47 @@ def test_remembered_data_terms_never_leak_between_points_or_penalties():
     assert f == pytest.approx(f_ref, rel=1e-14)
     np.testing.assert_allclose(grad, grad_ref, rtol=1e-14)
     np.testing.assert_allclose(other_C.hessian(theta), reference.hessian(theta), rtol=1e-13)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_borrowed_hessian_is_the_restricted_one_with_the_new_penalty(sparse):
+    """A path point borrows the previous point's curvature: same data part, its own L2 term."""
+    problem = _problem(sparse=sparse, C=0.7)
+    theta = np.random.default_rng(2).normal(scale=0.3, size=problem.n_params)
+    assert problem.recent_hessian(np.arange(3)) is None  # nothing built yet
+    built = np.array([0, 2, 3, 5, problem.n_features])  # with the intercept
+    problem.hessian(theta, built)
+    other = problem.with_penalty(0.05)
+    inside = np.array([2, 5, problem.n_features])
+    np.testing.assert_allclose(other.recent_hessian(inside), other.hessian(theta, inside), rtol=1e-13, atol=1e-15)
+    assert other.recent_hessian(np.array([1, 2])) is None  # column 1 was never built
+
+
+def test_binomial_loss_from_one_exponential_matches_the_textbook_formulas():
+    from oddsline.core.loss import binomial_loss_gradient
+
+    eta = np.r_[np.linspace(-40, 40, 801), -750.0, 750.0, 0.0]
+    y = (np.arange(eta.size) % 3 == 0).astype(float)
+    w = np.linspace(0.5, 2.0, eta.size)
+    loss, g = binomial_loss_gradient(eta, y, w)
+    p = 1.0 / (1.0 + np.exp(-np.clip(eta, -700, 700)))
+    assert loss == pytest.approx(float(w @ (np.logaddexp(0.0, eta) - y * eta)), rel=1e-14)
+    np.testing.assert_allclose(g, w * (p - y), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("index", [None, np.array([0, 3, 4, 7, 9]), np.array([1, 2, 10])])
+def test_sparse_hessian_multiplies_its_mostly_nonzero_columns_densely_and_equals_the_dense_one(index):
+    """One-hot blocks beside numeric columns: the numeric ones go through the dense branch."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    one_hot = np.eye(6)[rng.integers(0, 6, size=n)]
+    numeric = rng.normal(size=(n, 2))
+    rare = (rng.uniform(size=(n, 2)) < 0.05) * rng.normal(size=(n, 2))
+    X = np.column_stack([one_hot[:, :3], numeric[:, 0], rare, one_hot[:, 3:], numeric[:, 1]])
+    y = (rng.uniform(size=n) < 0.3).astype(float)
+    w = rng.uniform(0.5, 2.0, size=n)
+    theta = rng.normal(scale=0.2, size=X.shape[1] + 1)
+    on_csr = Problem(sp.csr_matrix(X), y, w, C=0.3)
+    on_dense = Problem(X, y, w, C=0.3)
+    assert on_csr._dense_columns(None)[0].tolist() == [3, 9]
+    np.testing.assert_allclose(on_csr.hessian(theta, index), on_dense.hessian(theta, index), rtol=1e-12, atol=1e-15)

@@ -111,3 +111,29 @@ def test_bad_path_arguments(cancer):
     with pytest.raises(ParameterError, match="folds"):
         LogisticRegressionCV(cv=1).fit(X, y)
     assert isinstance(regularization_path(X, y, Cs=[1.0]), oddsline.RegularizationPath)
+
+
+def test_lasso_path_borrows_curvature_between_points_and_every_point_meets_kkt():
+    """Path points after the first take their first step on the previous point's Hessian; the result
+    is still judged by the KKT conditions, and equals a cold fit."""
+    from oddsline.core.objective import Problem
+    from oddsline.core.path import default_Cs, solve_path
+    from oddsline.core.solvers import fit_cd, kkt_violation
+    from oddsline.estimator import cold_start
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 25)) * rng.uniform(0.5, 2.0, size=25)
+    y = (rng.uniform(size=3000) < 1 / (1 + np.exp(-(X[:, :6] @ rng.normal(size=6))))).astype(float)
+    problem = Problem(X, y, np.ones(3000), C=1.0, l1_ratio=1.0)
+    theta0 = cold_start(problem)
+    grid = default_Cs(problem, theta0, 30, span=1e3)
+    results = solve_path(problem, grid, theta0, lambda p, t: fit_cd(p, t, tol=1e-9))
+    assert sum(r.counts["reused_hessians"] for r in results) >= 10
+    for C, result in zip(grid, results, strict=True):
+        at_C = problem.with_penalty(C)
+        _, grad = at_C.objective_gradient(result.theta)
+        assert result.converged and kkt_violation(result.theta, grad, at_C.l1, at_C.penalised) <= 1e-9
+    cold = fit_cd(Problem(X, y, np.ones(3000), C=float(grid[-1]), l1_ratio=1.0), theta0, tol=1e-11)
+    assert problem.with_penalty(grid[-1]).objective(results[-1].theta) == pytest.approx(
+        Problem(X, y, np.ones(3000), C=float(grid[-1]), l1_ratio=1.0).objective(cold.theta), rel=1e-12
+    )

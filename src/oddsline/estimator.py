@@ -30,6 +30,7 @@ from .core.separation import find_separation
 from .core.solvers import SolverResult, fit_cd, fit_lbfgs, fit_newton
 from .core.solvers.choice import NEWTON_MAX_PARAMS, choose_solver, should_whiten
 from .core.solvers.row_space import RowSpace
+from .core.sparsity import as_csr_if_mostly_zero
 
 __all__ = ["LogisticRegression"]
 
@@ -139,12 +140,14 @@ class LogisticRegression:
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LogisticRegression:
         started = time.perf_counter()
         self._validate_params()
-        _X_checked, classes, problems = self._prepare(X, y, sample_weight)
+        _X_checked, classes, problems = self._prepare(X, y, sample_weight, sparse_copy=not self.firth)
         previous = self._previous_theta(problems)
         with numpy_owns_the_cores():
             results, choices = self._fit_problems(problems, previous, classes.shape[0])
         self._store(problems, results, classes)
         self.solver_ = choices[0]
+        if self._layout_note:
+            self.solver_["reason"] += f"; {self._layout_note}"
         self.fit_info_ = _fit_info(results, time.perf_counter() - started)
         for result in results:
             if not result.converged:
@@ -173,10 +176,21 @@ class LogisticRegression:
         return results, choices
 
     def _prepare(
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None, *, sparse_copy: bool = False
     ) -> tuple[Matrix, NDArray[Any], list[Problem | MultinomialProblem]]:
-        """Validated X, the sorted classes, and the problem(s) of ``core`` this estimator solves."""
+        """Validated X, the sorted classes, and the problem(s) of ``core`` this estimator solves.
+
+        With ``sparse_copy`` the problems of a large, mostly-zero dense X hold a CSR copy of it (see
+        core/sparsity.py); callers that need X dense (inference) leave it off.
+        """
         X_checked = check_X(X)
+        X_solved: Matrix = X_checked
+        self._layout_note = ""
+        if sparse_copy and isinstance(X_checked, np.ndarray):
+            csr, density = as_csr_if_mostly_zero(X_checked)
+            if csr is not None:
+                X_solved = csr
+                self._layout_note = f"X is {density:.1%} non-zero: solved on a CSR copy"
         n = X_checked.shape[0]
         classes, codes = encode_labels(y, n)
         weight = check_weight(sample_weight, n) * class_weights(self.class_weight, classes, codes)[codes]
@@ -186,11 +200,11 @@ class LogisticRegression:
         common = {"C": float(self.C), "l1_ratio": float(self.l1_ratio), "fit_intercept": bool(self.fit_intercept)}
         problems: list[Problem | MultinomialProblem]
         if K == 2:
-            problems = [Problem(X_checked, (codes == 1).astype(np.float64), weight, **common)]
+            problems = [Problem(X_solved, (codes == 1).astype(np.float64), weight, **common)]
         elif self.multi_class == "ovr":
-            problems = [Problem(X_checked, (codes == k).astype(np.float64), weight, **common) for k in range(K)]
+            problems = [Problem(X_solved, (codes == k).astype(np.float64), weight, **common) for k in range(K)]
         else:
-            problems = [MultinomialProblem(X_checked, codes, weight, K, **common)]
+            problems = [MultinomialProblem(X_solved, codes, weight, K, **common)]
         return X_checked, classes, problems
 
     def _validate_params(self) -> None:

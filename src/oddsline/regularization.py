@@ -56,7 +56,7 @@ def regularization_path(
     )
     template._validate_params()
     started = time.perf_counter()
-    _, classes, problems = template._prepare(X, y, sample_weight)
+    _, classes, problems = template._prepare(X, y, sample_weight, sparse_copy=True)
     grid = _grid(problems[0], Cs)
     per_output = []
     with numpy_owns_the_cores():

@@ -176,7 +176,39 @@ class Problem(ProblemShape):
         d = self.n_features
         columns = np.asarray(index[index < d])
         with_intercept = self.fit_intercept and bool(np.any(index == d))
-        return self.hessian_from_curvature(h_eta, columns, with_intercept)
+        hess = self.hessian_from_curvature(h_eta, columns, with_intercept)
+        memo = self._memo
+        memo.hessian_index = np.array(index)
+        memo.data_hessian = hess.copy()
+        if self.l2:
+            at = np.arange(columns.shape[0])
+            memo.data_hessian[at, at] -= self.l2
+        return hess
+
+    @property
+    def recent_hessian_index(self) -> NDArray[np.intp] | None:
+        """The theta indices (ascending) of the last restricted Hessian built on this data, if any."""
+        return self._memo.hessian_index
+
+    def recent_hessian(self, index: NDArray[np.intp]) -> NDArray[np.float64] | None:
+        """The last restricted Hessian built on this data, cut to ``index`` (ascending) and with this
+        problem's L2 term; None unless it covers ``index``.
+
+        It may come from another theta and another C: the previous point of a path, close to this one,
+        so its curvature serves this point's first proximal Newton step (the KKT test still judges the
+        result, and a step it misleads gets a fresh Hessian).
+        """
+        known = self._memo.hessian_index
+        if known is None:
+            return None
+        at = np.minimum(np.searchsorted(known, index), known.shape[0] - 1)
+        if np.any(known[at] != index):
+            return None
+        hess = np.asfortranarray(self._memo.data_hessian[np.ix_(at, at)])
+        if self.l2:
+            features = np.flatnonzero(index < self.n_features)
+            hess[features, features] += self.l2
+        return hess
 
     def hessian_from_curvature(
         self,
@@ -197,7 +229,7 @@ class Problem(ProblemShape):
         hess = np.zeros((size, size), order="F")
         xh = np.zeros(d)
         if sp.issparse(X):
-            hess[:d, :d] = (X.T @ sp.diags(h_eta) @ X).toarray()
+            hess[:d, :d] = self._sparse_gram(X, h_eta, columns)
             xh = np.asarray(X.T @ h_eta).ravel()
         else:
             xtx = np.zeros((d, d))
@@ -222,6 +254,47 @@ class Problem(ProblemShape):
             hess[idx, idx] += self.l2
         return hess
 
+    def _sparse_gram(
+        self, X: sp.csr_matrix, h_eta: NDArray[np.float64], columns: NDArray[np.intp] | None
+    ) -> NDArray[np.float64]:
+        """X^T diag(h) X for a CSR X (already cut to ``columns``), with its dense columns apart.
+
+        A sparse product costs about (non-zeros per row)^2 per row, so the few columns that are
+        non-zero in most rows (the numeric ones beside one-hot blocks) cost the most there; they are
+        multiplied as a dense n x k block instead (measured on flights: 92 ms instead of 166 ms).
+        """
+        dense_at, dense_block = self._dense_columns(columns)
+        if dense_at.size == 0:
+            return (X.T @ sp.diags(h_eta) @ X).toarray()  # type: ignore[no-any-return]
+        sparse_at = np.setdiff1d(np.arange(X.shape[1]), dense_at)
+        rest = X[:, sparse_at]
+        scaled = dense_block * h_eta[:, None]
+        gram = np.empty((X.shape[1], X.shape[1]))
+        gram[np.ix_(sparse_at, sparse_at)] = (rest.T @ sp.diags(h_eta) @ rest).toarray()
+        cross = np.asarray(rest.T @ scaled)
+        gram[np.ix_(sparse_at, dense_at)] = cross
+        gram[np.ix_(dense_at, sparse_at)] = cross.T
+        gram[np.ix_(dense_at, dense_at)] = dense_block.T @ scaled
+        return gram
+
+    def _dense_columns(self, columns: NDArray[np.intp] | None) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """(positions within ``columns`` of the CSR columns non-zero in over half the rows, those columns
+        as a dense (n, k) array). Found and densified once per data set: the memo keeps them."""
+        memo = self._memo
+        if memo.dense_columns is None:
+            X = self.X
+            counts = X.getnnz(axis=0)
+            memo.dense_columns = np.flatnonzero(counts > _DENSE_COLUMN_SHARE * X.shape[0])
+            memo.dense_block = np.asarray(X[:, memo.dense_columns].toarray(), order="C")
+        if columns is None:
+            return memo.dense_columns, memo.dense_block
+        at, picked = np.nonzero(columns[:, None] == memo.dense_columns[None, :])
+        return at, memo.dense_block[:, picked]
+
+
+# A CSR column non-zero in more than this share of rows is multiplied as dense (see _sparse_gram).
+_DENSE_COLUMN_SHARE = 0.5
+
 
 @dataclass
 class _DataTerms:
@@ -232,6 +305,13 @@ class _DataTerms:
     loss: float = 0.0
     g_eta: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     xtg: NDArray[np.float64] | None = None
+    # The last restricted Hessian's data part (no L2 term) and the theta indices it covers; it outlives
+    # theta changes on purpose (see Problem.recent_hessian).
+    hessian_index: NDArray[np.intp] | None = None
+    data_hessian: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 0)))
+    # A sparse X's mostly-non-zero columns, densified (see Problem._sparse_gram); fixed with the data.
+    dense_columns: NDArray[np.intp] | None = None
+    dense_block: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 0)))
 
 
 def second_moment(X: Matrix, weight: NDArray[np.float64], fit_intercept: bool) -> NDArray[np.float64]:

@@ -23,6 +23,8 @@ from .result import SolverResult
 __all__ = ["fit_cd", "kkt_violation"]
 
 _ARMIJO = 1e-4
+# A zero coefficient whose |gradient| exceeds this share of the L1 weight is about to enter the model.
+_NEAR = 0.5
 
 
 def kkt_violation(
@@ -43,7 +45,7 @@ def fit_cd(problem: Any, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_
     penalised: NDArray[np.bool_] = problem.penalised
     l1 = float(problem.l1)
     result = SolverResult(theta, False, 0, np.inf, np.inf, "cd")
-    sweeps = 0
+    sweeps = reused = 0
     for iteration in range(max_iter):
         t0 = time.perf_counter()
         # The value includes the whole penalty, L1 too; the gradient is that of the smooth part.
@@ -58,7 +60,8 @@ def fit_cd(problem: Any, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_
         # L1 band stay zero in the quadratic model too, so their rows of the Hessian are never built.
         working = np.flatnonzero(~penalised | (theta != 0) | (np.abs(grad) > l1))
         t0 = time.perf_counter()
-        hess = np.asfortranarray(problem.hessian(theta, working))
+        hess, stale = _hessian(problem, theta, working, grad, l1, warm=iteration == 0)
+        reused += stale
         result.add_time("hessian", time.perf_counter() - t0)
         t0 = time.perf_counter()
         sub_step, n_sweeps = _coordinate_descent(
@@ -71,6 +74,8 @@ def fit_cd(problem: Any, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_
         t0 = time.perf_counter()
         accepted = _line_search(problem, theta, f, grad, step, l1, penalised)
         result.add_time("line_search", time.perf_counter() - t0)
+        if accepted is None and stale:
+            continue  # the borrowed curvature misled the step: the next one builds a fresh Hessian
         if accepted is None:
             result.message = "line search made no further progress at float64 precision"
             result.converged = violation <= max(tol, 1e-6)
@@ -78,7 +83,36 @@ def fit_cd(problem: Any, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_
         theta = accepted
     result.theta = theta
     result.counts["sweeps"] = sweeps
+    result.counts["reused_hessians"] = reused
     return result
+
+
+def _hessian(
+    problem: Any,
+    theta: NDArray[np.float64],
+    working: NDArray[np.intp],
+    grad: NDArray[np.float64],
+    l1: float,
+    warm: bool,
+) -> tuple[NDArray[np.float64], bool]:
+    """(Hessian on the working set, whether it was borrowed from the previous fit on the same data).
+
+    The first step of a warm-started fit (a path point) borrows the curvature the previous point left
+    behind when it covers the working set. When it does not, the new Hessian is built also for the
+    zero coefficients whose gradient is past half the L1 weight: as the penalty weakens along the path
+    those enter next, so the following points find their working sets covered and build nothing.
+    """
+    if not (warm and hasattr(problem, "recent_hessian")):
+        return np.asfortranarray(problem.hessian(theta, working)), False
+    borrowed = problem.recent_hessian(working)
+    if borrowed is not None:
+        return borrowed, True
+    if problem.recent_hessian_index is None:
+        return np.asfortranarray(problem.hessian(theta, working)), False
+    near = problem.penalised & (theta == 0) & (np.abs(grad) > _NEAR * l1)
+    covered = np.union1d(working, np.flatnonzero(near))
+    at = np.searchsorted(covered, working)
+    return np.asfortranarray(problem.hessian(theta, covered)[np.ix_(at, at)]), False
 
 
 def _coordinate_descent(
