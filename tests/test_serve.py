@@ -349,9 +349,7 @@ def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
     log = PredictionLog(tmp_path / "log", max_queue=5)
 
     def request(n):
-        return Scored(
-            "r", [f"r:{i}" for i in range(n)], 0, "m", "1", "/", [{}] * n, [0.5] * n, [0.5] * n, [True] * n, 1.0
-        )
+        return Scored("r", 0, "m", "1", "/", [{}] * n, [0.5] * n, [0.5] * n, [True] * n, 1.0)
 
     log.append(request(6))  # more than the whole queue holds: refused at once, counted
     log.append(request(2))
@@ -379,3 +377,18 @@ def test_observing_many_scores_at_once_equals_observing_each():
     expected, got = samples(one_by_one), samples(at_once)
     assert got == pytest.approx(expected, rel=1e-12)
     assert sum(v for k, v in got.items() if k[0].endswith("_count")) == len(values)
+
+
+def test_recent_predictions_are_found_by_id_and_forgotten_oldest_first():
+    from oddsline.serve.recent import Recent, prediction_ids
+
+    recent = Recent(max_predictions=5)
+    recent.remember("one", [{}], "m", "1", [0.25])
+    recent.remember("batch:x", [{}] * 3, "m", "2", [0.1, 0.2, 0.3])
+    assert prediction_ids("batch:x", 3) == ["batch:x:0", "batch:x:1", "batch:x:2"]
+    assert recent.find("one").probability == 0.25
+    assert recent.find("batch:x:2").probability == 0.3 and recent.find("batch:x:2").version == "2"
+    assert recent.find("batch:x:3") is None and recent.find("batch:x") is None and recent.find("nope:0") is None
+    recent.remember("late", [{}] * 2, "m", "1", [0.7, 0.8])  # 6 remembered > 5: the oldest goes
+    assert recent.find("one") is None and recent.find("late:1").probability == 0.8
+    assert recent.n_predictions == 5

@@ -20,9 +20,9 @@ from numpy.typing import NDArray
 
 from ._exceptions import SchemaError
 from .features import FittedFeatures, TransformReport
-from .features.partial import partial_sum
+from .features.partial import BatchScore, RowScore, partial_sum, row_by_row
 
-__all__ = ["RowScorer", "block_log_odds", "probability"]
+__all__ = ["RowScorer", "block_log_odds", "probabilities", "probability"]
 
 
 def block_log_odds(
@@ -47,19 +47,41 @@ def block_log_odds(
 class RowScorer:
     """Scores one dict row: encoders and coefficient blocks resolved once, no numpy on the hot path."""
 
-    plan: tuple[Callable[[dict[str, Any], TransformReport], float], ...]  # each column's partial sum
+    plan: tuple[RowScore, ...]  # each column's partial sum
+    batch: tuple[BatchScore, ...]  # the same, for a list of rows at once
     intercept: float
     sources: frozenset[str]
     strict: bool
 
     @classmethod
     def compile(cls, features: FittedFeatures, coef: NDArray[np.float64], intercept: float) -> RowScorer:
-        plan = []
+        plan, batch = [], []
         for column, block in features.blocks():
             coefs = tuple(float(c) for c in coef[block])
             specialised = getattr(column, "partial_scorer", None)
-            plan.append(specialised(coefs) if specialised is not None else _generic(column.encode_row, coefs))
-        return cls(tuple(plan), float(intercept), frozenset(features.source_columns), features.strict)
+            one = specialised(coefs) if specialised is not None else _generic(column.encode_row, coefs)
+            plan.append(one)
+            many = getattr(column, "batch_scorer", None)
+            batch.append(many(coefs) if many is not None else row_by_row(one))
+        return cls(tuple(plan), tuple(batch), float(intercept), frozenset(features.source_columns), features.strict)
+
+    def log_odds_many(self, rows: list[dict[str, Any]], report: TransformReport) -> NDArray[np.float64]:
+        """``log_odds`` of each dict row, column by column: the same partial sums added in the same
+        order, so every row's value is bit for bit the one ``log_odds`` gives it alone."""
+        n_sources = len(self.sources)
+        for row in rows:
+            if len(row) != n_sources:
+                self._check(row, report)
+        total = np.zeros(len(rows))
+        try:
+            for score_many in self.batch:
+                total += score_many(rows, report)
+        except KeyError:
+            for row in rows:
+                self._check(row, report)
+            raise
+        report.rows += len(rows)
+        return total + self.intercept
 
     def log_odds(self, row: Mapping[str, Any], report: TransformReport) -> float:
         values = row if isinstance(row, dict) else dict(row)
@@ -97,6 +119,16 @@ def _generic(
         return partial_sum(encode(row, report), coef)
 
     return score
+
+
+def probabilities(log_odds: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``probability`` of each value: libm's exp through ``map`` (numpy's own exp may differ from it in
+    the last bit), then the same two IEEE operations in numpy."""
+    try:
+        e = np.fromiter(map(math.exp, (-log_odds).tolist()), dtype=np.float64, count=log_odds.shape[0])
+    except OverflowError:
+        return np.array([probability(x) for x in log_odds.tolist()], dtype=np.float64)
+    return 1.0 / (1.0 + e)  # type: ignore[no-any-return]
 
 
 def probability(log_odds: float) -> float:

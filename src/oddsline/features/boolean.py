@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
 from .categorical import MISSING_LEVEL
-from .partial import partial_sum
+from .partial import BatchScore, finish_batch, partial_sum, row_by_row
 from .report import TransformReport
 from .values import as_category, category_of, distinct_levels
 
@@ -102,6 +103,22 @@ class FittedBoolean:
             return partial_sum(self.encode_row(row, report), coef)
 
         return score
+
+    def batch_scorer(self, coef: tuple[float, ...]) -> BatchScore:
+        """``partial_scorer`` for a list of rows: the plain spellings by one dict lookup each, the rest
+        by the one-row scorer."""
+        one, name, c0 = self.partial_scorer(coef), self.name, coef[0]
+        fast: dict[Any, float] = {True: c0, False: 0.0}
+        fast.update({spelling: c0 if truth else 0.0 for spelling, truth in _TRUTH.items()})
+
+        def score_many(rows: list[dict[str, Any]], report: TransformReport) -> NDArray[np.float64]:
+            try:
+                scores: list[float | None] = list(map(fast.get, map(itemgetter(name), rows)))
+            except TypeError:  # an unhashable value: the one-row scorer refuses it
+                return row_by_row(one)(rows, report)
+            return finish_batch(rows, scores, one, report)
+
+        return score_many
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "indicator": self.indicator, "fill": self.fill}

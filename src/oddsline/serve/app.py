@@ -258,14 +258,12 @@ def create_app(
     ) -> list[dict[str, Any]]:
         results = _score(served, rows, explain)
         request_id = request.state.request_id
-        ids = [request_id] if len(rows) == 1 else [f"{request_id}:{i}" for i in range(len(rows))]
         if route != "shadow":  # a shadow row has its champion's id: the champion's prediction is remembered
-            recent.remember(ids, rows, served.name, served.version, [r["probability"] for r in results])
+            recent.remember(request_id, rows, served.name, served.version, [r["probability"] for r in results])
         if log is not None:
             log.append(
                 Scored(
                     request_id,
-                    ids,
                     time.time_ns() // 1000,
                     served.name,
                     served.version,
@@ -286,12 +284,9 @@ def create_app(
             one = model.predict_one(rows[0], report)
             raw, calibrated = [one.raw_probability], [one.probability]
         else:
-            try:
-                table = pa.Table.from_pylist(rows)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                return [r for row in rows for r in _score(served, [row], explain)]
-            raw = model.predict_proba(table, report, raw=True)[:, 1].tolist()
-            calibrated = raw if model.calibrator is None else model.calibrator.apply(np.array(raw)).tolist()
+            raw_array = model.predict_rows(rows, report, raw=True)
+            raw = raw_array.tolist()
+            calibrated = raw if model.calibrator is None else model.calibrator.apply(raw_array).tolist()
         for event, per_column in report.counts.items():
             for column, n in per_column.items():
                 metrics.child(metrics.input_events, served.name, event, column).inc(n)
@@ -349,7 +344,7 @@ def create_app(
         now = dt.datetime.now(dt.UTC)
         matched = 0
         for record in records:
-            seen = recent.predictions.get(record["id"])
+            seen = recent.find(record["id"])
             served = models.snapshot().get(seen.model) if seen else None
             if seen is None or served is None:
                 metrics.child(metrics.labels, "unknown").inc()

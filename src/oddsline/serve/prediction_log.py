@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..io import atomic_path
+from .recent import prediction_ids
 
 __all__ = ["PredictionLog", "Scored"]
 
@@ -50,7 +51,6 @@ class Scored(NamedTuple):
     """One request's scored rows, as the request hands them to the log (one queue item)."""
 
     request_id: str
-    ids: list[str]  # prediction ids, one per row
     time_us: int  # microseconds since the epoch (UTC)
     model: str
     version: str
@@ -96,7 +96,7 @@ class PredictionLog:
 
     def append(self, batch: Scored) -> None:
         """Queue one request's scored rows; never blocks (a full queue drops and counts)."""
-        n = len(batch.ids)
+        n = len(batch.rows)
         with self._count_lock:
             if self._queued + n > self.max_queue:
                 self.dropped += n
@@ -145,9 +145,9 @@ class PredictionLog:
         """The rows of several requests as one record batch (rows to JSON here, PII columns hashed)."""
         columns: dict[str, list[Any]] = {name: [] for name in _SCHEMA.names}
         for b in items:
-            n = len(b.ids)
+            n = len(b.rows)
             columns["request_id"] += [b.request_id] * n
-            columns["prediction_id"] += b.ids
+            columns["prediction_id"] += prediction_ids(b.request_id, n)
             columns["time"] += [b.time_us] * n
             columns["model"] += [b.model] * n
             columns["version"] += [b.version] * n

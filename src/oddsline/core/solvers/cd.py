@@ -46,6 +46,8 @@ def fit_cd(problem: Any, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_
     l1 = float(problem.l1)
     result = SolverResult(theta, False, 0, np.inf, np.inf, "cd")
     sweeps = reused = 0
+    # A fit on data that already has a Hessian built (the previous point of a path) is a path point.
+    on_path = getattr(problem, "recent_hessian_index", None) is not None
     for iteration in range(max_iter):
         t0 = time.perf_counter()
         # The value includes the whole penalty, L1 too; the gradient is that of the smooth part.
@@ -60,7 +62,7 @@ def fit_cd(problem: Any, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_
         # L1 band stay zero in the quadratic model too, so their rows of the Hessian are never built.
         working = np.flatnonzero(~penalised | (theta != 0) | (np.abs(grad) > l1))
         t0 = time.perf_counter()
-        hess, stale = _hessian(problem, theta, working, grad, l1, warm=iteration == 0)
+        hess, stale = _hessian(problem, theta, working, grad, l1, on_path=on_path, first=iteration == 0)
         reused += stale
         result.add_time("hessian", time.perf_counter() - t0)
         t0 = time.perf_counter()
@@ -93,22 +95,23 @@ def _hessian(
     working: NDArray[np.intp],
     grad: NDArray[np.float64],
     l1: float,
-    warm: bool,
+    *,
+    on_path: bool,
+    first: bool,
 ) -> tuple[NDArray[np.float64], bool]:
     """(Hessian on the working set, whether it was borrowed from the previous fit on the same data).
 
-    The first step of a warm-started fit (a path point) borrows the curvature the previous point left
-    behind when it covers the working set. When it does not, the new Hessian is built also for the
-    zero coefficients whose gradient is past half the L1 weight: as the penalty weakens along the path
-    those enter next, so the following points find their working sets covered and build nothing.
+    On a path, a point's first step borrows the curvature the previous point left behind when it
+    covers the working set. A Hessian built on a path also covers the zero coefficients whose gradient
+    is past half the L1 weight: as the penalty weakens those enter next, so the following points find
+    their working sets covered and build nothing.
     """
-    if not (warm and hasattr(problem, "recent_hessian")):
+    if not on_path:
         return np.asfortranarray(problem.hessian(theta, working)), False
-    borrowed = problem.recent_hessian(working)
-    if borrowed is not None:
-        return borrowed, True
-    if problem.recent_hessian_index is None:
-        return np.asfortranarray(problem.hessian(theta, working)), False
+    if first:
+        borrowed = problem.recent_hessian(working)
+        if borrowed is not None:
+            return borrowed, True
     near = problem.penalised & (theta == 0) & (np.abs(grad) > _NEAR * l1)
     covered = np.union1d(working, np.flatnonzero(near))
     at = np.searchsorted(covered, working)
