@@ -187,9 +187,14 @@ def main() -> None:
                 results[name].append(wrk(url, body, args.seconds, args.connections))
                 print(f"round {round_ + 1} {name}: {results[name][-1]}", flush=True)
         rate = {name: statistics.median(r["rate"] for r in runs) for name, runs in results.items()}
-        # Half of oddsline's saturated rate: 8 connections, each waiting between requests.
+        # Half of oddsline's saturated rate: 8 connections, each waiting between requests. A connection's
+        # cycle is its wait plus the request's latency, so the wait is set from a short first run.
         connections = 8
-        delay = connections * 1000 / (0.5 * rate["oddsline"])
+        target = 0.5 * rate["oddsline"]
+        delay = connections * 1000 / target
+        probe = wrk(targets["oddsline"][0], native_body, 3, connections, delay)
+        latency_ms = max(connections * 1000 / probe["rate"] - delay, 0.0)
+        delay = max(connections * 1000 / target - latency_ms, 0.0)
         half = [wrk(targets["oddsline"][0], native_body, args.seconds, connections, delay) for _ in range(args.repeats)]
         half_rate = statistics.median(r["rate"] for r in half)
         half_p99 = statistics.median(r["p99_ms"] for r in half)

@@ -392,3 +392,50 @@ def test_recent_predictions_are_found_by_id_and_forgotten_oldest_first():
     recent.remember("late", [{}] * 2, "m", "1", [0.7, 0.8])  # 6 remembered > 5: the oldest goes
     assert recent.find("one") is None and recent.find("late:1").probability == 0.8
     assert recent.n_predictions == 5
+
+
+def test_a_responses_writes_in_one_loop_turn_reach_the_socket_as_one_write_in_order():
+    import asyncio
+
+    from oddsline.serve.protocol import _GatheringTransport
+
+    class Recording:
+        def __init__(self):
+            self.writes, self.closed = [], False
+
+        def write(self, data):
+            assert not self.closed, "a write after close"
+            self.writes.append(data)
+
+        def is_closing(self):
+            return self.closed
+
+        def close(self):
+            self.closed = True
+
+        def get_extra_info(self, name):
+            return {"peername": ("127.0.0.1", 1)}.get(name)
+
+    async def scenario():
+        inner = Recording()
+        gathering = _GatheringTransport(inner)
+        gathering.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        gathering.write(b'{"a": 1}')
+        assert inner.writes == []  # nothing reaches the socket within the turn
+        await asyncio.sleep(0)
+        assert inner.writes == [b'HTTP/1.1 200 OK\r\n\r\n{"a": 1}']
+        gathering.write(b"next")
+        gathering.close()  # pending bytes go out before the close
+        assert inner.writes[-1] == b"next" and inner.closed
+        assert gathering.get_extra_info("peername") == ("127.0.0.1", 1)
+
+    asyncio.run(scenario())
+
+
+def test_request_ids_are_unique_without_a_system_call_each():
+    from oddsline.serve.gate import _RequestIds
+
+    ids = _RequestIds()
+    drawn = [ids.next() for _ in range(10_000)]
+    assert len(set(drawn)) == 10_000 and all(len(i) == 24 for i in drawn)
+    assert drawn[0][:16] != _RequestIds().next()[:16]  # another process (or instance) draws another prefix
