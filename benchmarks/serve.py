@@ -192,10 +192,15 @@ def main() -> None:
         connections = 8
         target = 0.5 * rate["oddsline"]
         delay = connections * 1000 / target
-        probe = wrk(targets["oddsline"][0], native_body, 3, connections, delay)
-        latency_ms = max(connections * 1000 / probe["rate"] - delay, 0.0)
-        delay = max(connections * 1000 / target - latency_ms, 0.0)
-        half = [wrk(targets["oddsline"][0], native_body, args.seconds, connections, delay) for _ in range(args.repeats)]
+        for _ in range(4):  # cycle = wait + latency: correct the wait until the rate is within 5% of target
+            probe = wrk(targets["oddsline"][0], native_body, 3, connections, delay)
+            if abs(probe["rate"] / target - 1) <= 0.05:
+                break
+            delay = max(delay + connections * 1000 * (1 / target - 1 / probe["rate"]), 0.0)
+        half = []
+        for _ in range(args.repeats):
+            half.append(wrk(targets["oddsline"][0], native_body, args.seconds, connections, delay))
+            print(f"half load: {half[-1]}", flush=True)
         half_rate = statistics.median(r["rate"] for r in half)
         half_p99 = statistics.median(r["p99_ms"] for r in half)
         half_p50 = statistics.median(r["p50_ms"] for r in half)

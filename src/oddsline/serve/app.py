@@ -16,6 +16,7 @@ import json
 import math
 import secrets
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -168,6 +169,10 @@ def create_app(
         # over it took tens of milliseconds, paid by whichever request was in flight (p99 50 ms -> ~5 ms).
         gc.collect()
         gc.freeze()
+        # The prediction log's writer and the drift measurement run in threads; a thread that wants the
+        # GIL waits up to the switch interval (5 ms by default) for it, and the event loop answering the
+        # requests is such a thread. At 1 ms the background work costs a request at most that.
+        sys.setswitchinterval(0.001)
         watcher = asyncio.create_task(watch()) if settings.watch_seconds > 0 else None
         drift = asyncio.create_task(drift_watch()) if settings.drift_seconds > 0 else None
         yield
