@@ -36,7 +36,10 @@ def prediction_ids(request_id: str, n_rows: int) -> list[str]:
 
 class Recent:
     def __init__(self, max_predictions: int = 200_000, max_rows: int = 5_000) -> None:
-        self.predictions: dict[str, Remembered | _Batch] = {}  # by request id, insertion-ordered
+        # By request id, oldest first. An OrderedDict, because forgetting the oldest entry of a plain
+        # dict (next(iter(d))) walks over every slot deleted before it: at 200,000 entries that made
+        # eviction, paid by every request once full, cost milliseconds.
+        self.predictions: collections.OrderedDict[str, Remembered | _Batch] = collections.OrderedDict()
         self.max_predictions = max_predictions
         self.n_predictions = 0
         self.rows: dict[str, collections.deque[dict[str, Any]]] = {}
@@ -55,7 +58,8 @@ class Recent:
         self.predictions[request_id] = entry
         self.n_predictions += len(probabilities)
         while self.n_predictions > self.max_predictions:
-            self._forget(next(iter(self.predictions)))
+            _, oldest = self.predictions.popitem(last=False)
+            self.n_predictions -= _size(oldest)
         queue = self.rows.get(model)
         if queue is None:
             queue = self.rows[model] = collections.deque(maxlen=self.max_rows)
@@ -78,4 +82,8 @@ class Recent:
     def _forget(self, request_id: str) -> None:
         entry = self.predictions.pop(request_id, None)
         if entry is not None:
-            self.n_predictions -= len(entry.probabilities) if isinstance(entry, _Batch) else 1
+            self.n_predictions -= _size(entry)
+
+
+def _size(entry: Remembered | _Batch) -> int:
+    return len(entry.probabilities) if isinstance(entry, _Batch) else 1
