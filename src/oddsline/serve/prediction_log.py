@@ -47,6 +47,10 @@ _SCHEMA = pa.schema(
 )
 
 
+# Rows converted per step of the writer thread (about a millisecond of work).
+_STEP_ROWS = 500
+
+
 class Scored(NamedTuple):
     """One request's scored rows, as the request hands them to the log (one queue item)."""
 
@@ -124,10 +128,15 @@ class PredictionLog:
         rows, oldest = 0, 0.0
         while True:
             closing = self._closing.wait(self.flush_seconds)
-            items = []
             while self._items:
-                items.append(self._items.popleft())
-            if items:
+                # At most _STEP_ROWS rows per conversion, then the GIL is offered to the event loop:
+                # after a burst the queue can hold 100,000 rows, and converting them in one go held
+                # the GIL (inside pyarrow's C++) for long enough to show in the requests' p99.
+                items, taken = [], 0
+                while self._items and taken < _STEP_ROWS:
+                    item = self._items.popleft()
+                    items.append(item)
+                    taken += len(item.rows)
                 if not batches:
                     oldest = time.monotonic()
                 batch = self._to_batch(items)
@@ -135,6 +144,10 @@ class PredictionLog:
                 rows += batch.num_rows
                 with self._count_lock:
                     self._queued -= batch.num_rows
+                if rows >= self.batch_rows:
+                    self._write(pa.Table.from_batches(batches, schema=_SCHEMA))
+                    batches, rows = [], 0
+                time.sleep(0)
             if batches and (closing or rows >= self.batch_rows or time.monotonic() - oldest >= self.max_wait_seconds):
                 self._write(pa.Table.from_batches(batches, schema=_SCHEMA))
                 batches, rows = [], 0
