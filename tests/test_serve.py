@@ -346,7 +346,10 @@ def test_no_body_makes_the_server_fail(client, body):
 def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
     from oddsline.serve.prediction_log import PredictionLog, Scored
 
-    log = PredictionLog(tmp_path / "log", max_queue=5)
+    counted: dict[str, int] = {}
+    log = PredictionLog(
+        tmp_path / "log", max_queue=5, on_rows=lambda outcome, n: counted.update({outcome: counted.get(outcome, 0) + n})
+    )
 
     def request(n):
         return Scored("r", 0, "m", "1", "/", [{}] * n, [0.5] * n, [0.5] * n, [True] * n, 1.0)
@@ -355,6 +358,7 @@ def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
     log.append(request(2))
     log.close()
     assert log.dropped == 6 and log.written == 2
+    assert counted == {"dropped": 6, "written": 2}  # what oddsline_prediction_log_rows_total reports
     assert PredictionLog.read(tmp_path / "log").num_rows == 2
 
 

@@ -80,7 +80,15 @@ def create_app(
     challengers = challengers or {}
     models = ModelSet(served)
     metrics = ServiceMetrics()
-    log = PredictionLog(settings.prediction_log, pii_columns=settings.pii_columns) if settings.prediction_log else None
+    log = (
+        PredictionLog(
+            settings.prediction_log,
+            pii_columns=settings.pii_columns,
+            on_rows=lambda outcome, n: metrics.logged_rows.labels(outcome).inc(n),
+        )
+        if settings.prediction_log
+        else None
+    )
     draining = [False]
     recent = Recent(max_rows=settings.drift_window_rows)
 

@@ -57,6 +57,12 @@ class ServiceMetrics:
         )
         self.rejected = Counter("oddsline_rejected_overload", "requests refused at the concurrency limit", registry=r)
         self.model_loads = Counter("oddsline_model_loads", "model loads by outcome", ["model", "outcome"], registry=r)
+        self.logged_rows = Counter(
+            "oddsline_prediction_log_rows",
+            "prediction-log rows by outcome: written to a file, or dropped because the writer's queue was full",
+            ["outcome"],
+            registry=r,
+        )
         # Labels (POST /v1/labels) joined to the predictions this process made recently.
         self.labels = Counter(
             "oddsline_labels", "labels received by outcome (matched, unknown)", ["outcome"], registry=r

@@ -18,6 +18,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,6 +77,7 @@ class PredictionLog:
         flush_seconds: float = 0.25,
         max_wait_seconds: float = 5.0,
         max_queue: int = 200_000,
+        on_rows: Callable[[str, int], None] | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -94,6 +96,7 @@ class PredictionLog:
         self._count_lock = threading.Lock()
         self.dropped = 0
         self.written = 0
+        self._on_rows = on_rows or (lambda outcome, n: None)  # ("written" | "dropped", rows): the metrics
         self._sequence = 0
         self._thread = threading.Thread(target=self._run, name="oddsline-prediction-log", daemon=True)
         self._thread.start()
@@ -104,6 +107,7 @@ class PredictionLog:
         with self._count_lock:
             if self._queued + n > self.max_queue:
                 self.dropped += n
+                self._on_rows("dropped", n)
                 return
             self._queued += n
         self._items.append(batch)
@@ -181,6 +185,7 @@ class PredictionLog:
         with atomic_path(target) as tmp:
             pq.write_table(table, tmp)
         self.written += table.num_rows
+        self._on_rows("written", table.num_rows)
 
     @staticmethod
     def read(folder: str | os.PathLike[str]) -> pa.Table:
