@@ -175,6 +175,12 @@ def create_app(
         # Everything loaded so far (numpy, scipy, pyarrow, FastAPI, the models: about a million objects)
         # lives as long as the process. Frozen, the cyclic collector stops walking it: a full collection
         # over it took tens of milliseconds, paid by whichever request was in flight (p99 50 ms -> ~5 ms).
+        # The modules the background tasks import on first use are imported first, or they would land
+        # outside the frozen part (scipy.stats alone: full collections of 70-85 ms, every few seconds).
+        from ..monitor import drift_report  # noqa: F401
+        from ..monitor.labels import store_labels  # noqa: F401
+        from ..registry import Registry  # noqa: F401
+
         gc.collect()
         gc.freeze()
         # The prediction log's writer and the drift measurement run in threads; a thread that wants the
