@@ -4,6 +4,7 @@ bit, on random rows with missing values, unseen levels and out-of-range numbers 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import numpy as np
@@ -168,3 +169,29 @@ def test_a_list_of_rows_is_refused_as_its_rows_are(model):
     report = TransformReport()
     model.predict_rows([row, {**row, "extra": 5}, {**row, "extra": 6}], report)
     assert report.counts["unexpected_column"] == {"extra": 2} and report.rows == 3
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(loose_rows, min_size=1, max_size=40))
+def test_rows_decoded_into_columns_score_as_each_row_scores_alone(model, batch):
+    """What the server does with a JSON list of exactly the model's columns: decoded straight into
+    columns, scored bit for bit as each row of the usual parse scores alone, with the same counts."""
+    pytest.importorskip("msgspec", reason="the serve extra is not installed")
+    from hypothesis import assume
+
+    from oddsline.serve.columns import RowDecoder
+    from oddsline.serve.errors import ServiceError
+    from oddsline.serve.payloads import parse_json
+
+    body = json.dumps(batch, default=lambda v: v.isoformat()).encode()
+    try:
+        parsed = parse_json(body)  # the usual parse
+    except ServiceError:  # a lone surrogate in generated text: not JSON the server takes
+        assume(False)
+    decoded = RowDecoder(model.features.source_columns).decode(body)
+    assert decoded is not None and [decoded.row(i) for i in range(len(decoded))] == parsed
+    alone_report, batch_report = TransformReport(), TransformReport()
+    alone = [model.predict_one(row, alone_report).raw_probability for row in parsed]
+    together = model.predict_rows(decoded, batch_report, raw=True).tolist()
+    assert np.array(together).tobytes() == np.array(alone).tobytes()
+    assert batch_report.to_dict() == alone_report.to_dict()

@@ -456,3 +456,17 @@ def test_request_ids_are_unique_without_a_system_call_each():
     drawn = [ids.next() for _ in range(10_000)]
     assert len(set(drawn)) == 10_000 and all(len(i) == 24 for i in drawn)
     assert drawn[0][:16] != _RequestIds().next()[:16]  # another process (or instance) draws another prefix
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "says"),
+    [
+        (b'{"tenure": 1e999}', 422, "beyond float64"),  # the standard library would read inf
+        (b'[{"tenure": -1e400}]', 422, "beyond float64"),
+        (b'{"contract": "\\ud800"}', 400, "not valid JSON"),  # the standard library would take it
+        (b'{"tenure": 1,}', 400, "not valid JSON"),
+    ],
+)
+def test_numbers_beyond_float64_and_unpaired_surrogates_are_refused(client, raw, status, says):
+    response = client.post("/v1/models/churn/predict", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == status and says in response.json()["error"]

@@ -16,6 +16,7 @@ from .calibration import Calibrator
 from .core.link import expit
 from .estimator import LogisticRegression
 from .features import FittedFeatures, FittedNumeric, TransformReport
+from .features.partial import Rows
 from .inference_result import InferenceResult
 from .io import TableLike, to_arrow
 from .metrics import evaluate
@@ -107,11 +108,13 @@ class Model:
         return OneRow(p, decision, self.target.classes[1] if decision else self.target.classes[0], raw)
 
     def predict_rows(
-        self, rows: list[dict[str, Any]], report: TransformReport | None = None, *, raw: bool = False
+        self, rows: list[dict[str, Any]] | Rows, report: TransformReport | None = None, *, raw: bool = False
     ) -> NDArray[np.float64]:
         """Positive-class probability of each dict row (calibrated unless ``raw``), without building a
         table: what a service does with the rows of a JSON request. Each row's raw probability is bit
-        for bit ``predict_one``'s; ~10x faster than ``predict_proba`` on a table for 1,000 rows."""
+        for bit ``predict_one``'s; ~10x faster than ``predict_proba`` on a table for 1,000 rows.
+        ``rows`` may also be :class:`~oddsline.features.partial.Rows` holding exactly the model's
+        columns (a request decoded straight into columns)."""
         log_odds = self._scorer().log_odds_many(rows, _SCRATCH if report is None else report)
         p = probabilities(log_odds)
         if self.calibrator is not None and not raw:

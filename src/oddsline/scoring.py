@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ._exceptions import SchemaError
 from .features import FittedFeatures, TransformReport
-from .features.partial import BatchScore, RowScore, partial_sum, row_by_row
+from .features.partial import BatchScore, DictRows, Rows, RowScore, partial_sum, row_by_row
 
 __all__ = ["RowScorer", "block_log_odds", "probabilities", "probability"]
 
@@ -65,20 +65,23 @@ class RowScorer:
             batch.append(many(coefs) if many is not None else row_by_row(one))
         return cls(tuple(plan), tuple(batch), float(intercept), frozenset(features.source_columns), features.strict)
 
-    def log_odds_many(self, rows: list[dict[str, Any]], report: TransformReport) -> NDArray[np.float64]:
-        """``log_odds`` of each dict row, column by column: the same partial sums added in the same
-        order, so every row's value is bit for bit the one ``log_odds`` gives it alone."""
-        n_sources = len(self.sources)
-        for row in rows:
-            if len(row) != n_sources:
-                self._check(row, report)
+    def log_odds_many(self, rows: list[dict[str, Any]] | Rows, report: TransformReport) -> NDArray[np.float64]:
+        """``log_odds`` of each row, column by column: the same partial sums added in the same order,
+        so every row's value is bit for bit the one ``log_odds`` gives it alone. ``rows`` is a list of
+        dicts, or :class:`Rows` that hold exactly the model's columns (a decoded request)."""
+        if isinstance(rows, list):
+            n_sources = len(self.sources)
+            for row in rows:
+                if len(row) != n_sources:
+                    self._check(row, report)
+            rows = DictRows(rows)
         total = np.zeros(len(rows))
         try:
             for score_many in self.batch:
                 total += score_many(rows, report)
         except KeyError:
-            for row in rows:
-                self._check(row, report)
+            for i in range(len(rows)):
+                self._check(rows.row(i), report)
             raise
         report.rows += len(rows)
         return total + self.intercept

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
 from .categorical import MISSING_LEVEL
-from .partial import BatchScore, finish_batch, partial_sum, row_by_row
+from .partial import BatchScore, Rows, finish_batch, partial_sum, row_by_row
 from .report import TransformReport
 from .values import as_category, category_of, distinct_levels
 
@@ -111,9 +110,9 @@ class FittedBoolean:
         fast: dict[Any, float] = {True: c0, False: 0.0}
         fast.update({spelling: c0 if truth else 0.0 for spelling, truth in _TRUTH.items()})
 
-        def score_many(rows: list[dict[str, Any]], report: TransformReport) -> NDArray[np.float64]:
+        def score_many(rows: Rows, report: TransformReport) -> NDArray[np.float64]:
             try:
-                scores: list[float | None] = list(map(fast.get, map(itemgetter(name), rows)))
+                scores: list[float | None] = list(map(fast.get, rows.column(name)))
             except TypeError:  # an unhashable value: the one-row scorer refuses it
                 return row_by_row(one)(rows, report)
             return finish_batch(rows, scores, one, report)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
-from .partial import BatchScore, finish_batch, row_by_row
+from .partial import BatchScore, Rows, finish_batch, row_by_row
 from .report import TransformReport
 from .values import as_category, category_of, distinct_levels
 
@@ -146,15 +145,15 @@ class FittedCategorical:
         by_level = {level: coef[code] for level, code in self._index.items()}
         rare = frozenset(self.rare_levels)
 
-        def score_many(rows: list[dict[str, Any]], report: TransformReport) -> NDArray[np.float64]:
-            # map over C callables: no bytecode per row. Only strings can equal a level (the keys are
+        def score_many(rows: Rows, report: TransformReport) -> NDArray[np.float64]:
+            # map over a C callable: no bytecode per row. Only strings can equal a level (the keys are
             # strings); anything else comes back None and goes to the one-row scorer.
+            values = rows.column(name)
             try:
-                scores: list[float | None] = list(map(by_level.get, map(itemgetter(name), rows)))
+                scores: list[float | None] = list(map(by_level.get, values))
             except TypeError:  # an unhashable value (a list, an object): the one-row scorer refuses it
                 return row_by_row(one)(rows, report)
             if rare:
-                values = map(itemgetter(name), rows)
                 report.add(
                     "rare", name, sum(1 for raw, s in zip(values, scores, strict=True) if s is not None and raw in rare)
                 )

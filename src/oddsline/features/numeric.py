@@ -12,7 +12,6 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
-from .partial import BatchScore, partial_sum, row_by_row
+from .partial import BatchScore, Rows, partial_sum, row_by_row
 from .report import TransformReport
 from .values import as_float, float_of
 
@@ -167,17 +166,18 @@ class FittedNumeric:
         name, low, high, center, scale = self.name, self.low, self.high, self.center, self.scale
         c0, clip_low, clip_high = coef[0], self.clip_low, self.clip_high
 
-        def score_many(rows: list[dict[str, Any]], report: TransformReport) -> NDArray[np.float64]:
+        def score_many(rows: Rows, report: TransformReport) -> NDArray[np.float64]:
+            values = rows.column(name)
             try:
                 # None becomes NaN; numeric text and booleans convert as float_of converts them.
-                v = np.array(list(map(itemgetter(name), rows)), dtype=np.float64)
+                v = np.array(values, dtype=np.float64)
             except (TypeError, ValueError, OverflowError):  # text, objects, huge integers: refused or
                 return row_by_row(one)(rows, report)  # counted by the one-row scorer, as always
             common = (low <= v) & (v <= high)  # NaN (missing) is never in range
             np.clip(v, clip_low, clip_high, out=v)
             out = 0.0 + c0 * ((v - center) / scale)
             for i in np.flatnonzero(~common).tolist():
-                out[i] = one(rows[i], report)
+                out[i] = one(rows.row(i), report)
             return out
 
         return score_many

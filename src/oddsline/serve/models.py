@@ -3,12 +3,14 @@ finishes on it, whatever reloads meanwhile."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..model import Model
+from .columns import RowDecoder
 from .errors import ServiceError
 
 __all__ = ["ModelSet", "Served", "load_served"]
@@ -22,6 +24,11 @@ class Served:
     model: Model
     sha256: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def rows_decoder(self) -> RowDecoder:
+        """Decodes a JSON array of this model's rows straight into columns."""
+        return RowDecoder(self.model.features.source_columns)
 
 
 def load_served(reference: str, trusted_keys: list[str] | None = None) -> Served:

@@ -9,37 +9,49 @@ import json
 import math
 from typing import Any
 
-import orjson
+import msgspec
 
 from .errors import ServiceError
 
-__all__ = ["parse_json", "rows_from_mlflow", "rows_from_native", "rows_from_oip"]
+__all__ = ["check_row_count", "parse_json", "rows_from_mlflow", "rows_from_native", "rows_from_oip"]
 
 
 def _reject_constant(name: str) -> Any:
     raise ServiceError(422, f"{name} is not valid JSON: send null for a missing value", None)
 
 
+# msgspec: the parser that also decodes large requests straight into columns (columns.py), so both
+# paths read every number the same way (an integer beyond 64 bits stays exact in both).
+_decoder = msgspec.json.Decoder()
+
+
 def parse_json(body: bytes) -> Any:
-    """Strict JSON (orjson refuses NaN and Infinity); a refused body is parsed again by the standard
-    library only to say precisely what is wrong with it."""
+    """Strict JSON: NaN, Infinity and numbers beyond float64 refused (the standard library takes all
+    three); a refused body is parsed again by the standard library only to say what is wrong with it."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
+        return _decoder.decode(body)
+    except msgspec.ValidationError as exc:  # the one kind: a number beyond float64
+        raise ServiceError(422, f"the body holds a number beyond float64 ({exc}): send it as text") from None
+    except msgspec.DecodeError as exc:
+        refused = str(exc)
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        json.loads(body, parse_constant=_reject_constant)
     except ServiceError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise ServiceError(400, f"the body is not valid JSON: {str(exc).splitlines()[0]}") from None
+    raise ServiceError(400, f"the body is not valid JSON: {refused}")  # e.g. an unpaired UTF-16 surrogate
+
+
+def check_row_count(n_rows: int, max_rows: int) -> None:
+    if not n_rows:
+        raise ServiceError(422, "no rows to score: send a JSON object (one row) or a list of them")
+    if n_rows > max_rows:
+        raise ServiceError(413, f"{n_rows} rows in one request; the limit is {max_rows}: split the request")
 
 
 def _limit(rows: list[dict[str, Any]], max_rows: int) -> list[dict[str, Any]]:
-    if not rows:
-        raise ServiceError(422, "no rows to score: send a JSON object (one row) or a list of them")
-    if len(rows) > max_rows:
-        raise ServiceError(413, f"{len(rows)} rows in one request; the limit is {max_rows}: split the request")
+    check_row_count(len(rows), max_rows)
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise ServiceError(422, f"row {i} is not a JSON object of column: value", f"rows[{i}]")

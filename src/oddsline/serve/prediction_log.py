@@ -22,12 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import orjson
+import msgspec
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..io import atomic_path
-from .recent import prediction_ids
+from .columns import ColumnRows, RequestRows, as_dicts
 
 __all__ = ["PredictionLog", "Scored"]
 
@@ -48,6 +50,9 @@ _SCHEMA = pa.schema(
 )
 
 
+# Values JSON has no spelling for (a timestamp from a CSV body) are written as text.
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
 # Rows converted per step of the writer thread (about a millisecond of work).
 _STEP_ROWS = 500
 
@@ -60,7 +65,7 @@ class Scored(NamedTuple):
     model: str
     version: str
     route: str
-    rows: list[dict[str, Any]]
+    rows: RequestRows
     raw: list[float]
     probability: list[float]
     decision: list[bool]
@@ -118,7 +123,7 @@ class PredictionLog:
                 k: (hashlib.sha256(self._salt + str(v).encode()).hexdigest() if k in self.pii and v is not None else v)
                 for k, v in row.items()
             }
-        return orjson.dumps(row, default=str).decode()
+        return _encoder.encode(row).decode()
 
     def close(self) -> None:
         self._closing.set()
@@ -159,24 +164,51 @@ class PredictionLog:
                 return
 
     def _to_batch(self, items: list[Scored]) -> pa.RecordBatch:
-        """The rows of several requests as one record batch (rows to JSON here, PII columns hashed)."""
-        columns: dict[str, list[Any]] = {name: [] for name in _SCHEMA.names}
+        """The rows of several requests as one record batch. What is the same for a whole request
+        (its id, time, model, route, latency) is converted once per request and repeated by Arrow;
+        a decoded request's rows become JSON in one call (PII columns hashed row by row instead)."""
+        counts = np.array([len(b.rows) for b in items], dtype=np.int64)
+        owner = pa.array(np.repeat(np.arange(len(items)), counts))
+
+        def per_request(values: list[Any], name: str) -> pa.Array:
+            return pa.array(values, _SCHEMA.field(name).type).take(owner)
+
+        request_id = per_request([b.request_id for b in items], "request_id")
+        # "<request id>:<row>" for a row of a batch, the request id alone for a one-row request
+        # (recent.prediction_ids, the definition labels are joined by).
+        row = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        suffixed = pc.binary_join_element_wise(request_id, pa.array(row).cast(pa.string()), ":")
+        prediction_id = pc.if_else(pa.array(np.repeat(counts == 1, counts)), request_id, suffixed)
+        columns = {
+            "request_id": request_id,
+            "prediction_id": prediction_id,
+            "time": per_request([b.time_us for b in items], "time"),
+            "model": per_request([b.model for b in items], "model"),
+            "version": per_request([b.version for b in items], "version"),
+            "route": per_request([b.route for b in items], "route"),
+            "features": self._features(items),
+            "raw_probability": pa.array([p for b in items for p in b.raw], pa.float64()),
+            "probability": pa.array([p for b in items for p in b.probability], pa.float64()),
+            "decision": pa.array([d for b in items for d in b.decision], pa.bool_()),
+            "latency_ms": per_request([b.latency_ms for b in items], "latency_ms"),
+        }
+        return pa.RecordBatch.from_arrays([columns[name] for name in _SCHEMA.names], schema=_SCHEMA)
+
+    def _features(self, items: list[Scored]) -> pa.Array:
+        """Each row as a JSON object, PII columns hashed, in the items' order."""
+        parts: list[pa.Array] = []
+        pending: list[str] = []  # rows of consecutive dict requests, converted together
         for b in items:
-            n = len(b.rows)
-            columns["request_id"] += [b.request_id] * n
-            columns["prediction_id"] += prediction_ids(b.request_id, n)
-            columns["time"] += [b.time_us] * n
-            columns["model"] += [b.model] * n
-            columns["version"] += [b.version] * n
-            columns["route"] += [b.route] * n
-            columns["features"] += [self.hashed(row) for row in b.rows]
-            columns["raw_probability"] += b.raw
-            columns["probability"] += b.probability
-            columns["decision"] += b.decision
-            columns["latency_ms"] += [b.latency_ms] * n
-        return pa.RecordBatch.from_arrays(
-            [pa.array(columns[name], _SCHEMA.field(name).type) for name in _SCHEMA.names], schema=_SCHEMA
-        )
+            if isinstance(b.rows, ColumnRows) and not self.pii:
+                if pending:
+                    parts.append(pa.array(pending, pa.string()))
+                    pending = []
+                parts.append(b.rows.json_array())
+            else:
+                pending += [self.hashed(row) for row in as_dicts(b.rows)]
+        if pending or not parts:
+            parts.append(pa.array(pending, pa.string()))
+        return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
     def _write(self, table: pa.Table) -> None:
         self._sequence += 1

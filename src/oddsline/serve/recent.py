@@ -12,6 +12,8 @@ import collections
 import time
 from typing import Any, NamedTuple
 
+from .columns import RequestRows, as_dicts
+
 __all__ = ["Recent", "Remembered", "prediction_ids"]
 
 
@@ -42,11 +44,14 @@ class Recent:
         self.predictions: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
         self.max_predictions = max_predictions
         self.n_predictions = 0
-        self.rows: dict[str, collections.deque[dict[str, Any]]] = {}
+        # Per model, the requests' rows as they came (a list of dicts, or decoded columns), newest
+        # last, with the row count: a request is kept whole, and turned into dicts only by take_rows.
+        self.rows: dict[str, collections.deque[RequestRows]] = {}
+        self._n_rows: dict[str, int] = {}
         self.max_rows = max_rows
 
     def remember(
-        self, request_id: str, rows: list[dict[str, Any]], model: str, version: str, probabilities: list[float]
+        self, request_id: str, rows: RequestRows, model: str, version: str, probabilities: list[float]
     ) -> None:
         entry: _Entry = (time.time(), model, version, probabilities[0] if len(probabilities) == 1 else probabilities)
         self._forget(request_id)
@@ -55,10 +60,12 @@ class Recent:
         while self.n_predictions > self.max_predictions:
             _, oldest = self.predictions.popitem(last=False)
             self.n_predictions -= _size(oldest)
-        queue = self.rows.get(model)
-        if queue is None:
-            queue = self.rows[model] = collections.deque(maxlen=self.max_rows)
-        queue.extend(rows)
+        queue = self.rows.setdefault(model, collections.deque())
+        queue.append(rows)
+        n = self._n_rows.get(model, 0) + len(rows)
+        while n - len(queue[0]) >= self.max_rows:  # the older requests are not needed for max_rows rows
+            n -= len(queue.popleft())
+        self._n_rows[model] = n
 
     def find(self, prediction_id: str) -> Remembered | None:
         """The remembered prediction of that id, or None (never made, or forgotten)."""
@@ -72,7 +79,9 @@ class Recent:
         return None
 
     def take_rows(self, model: str) -> list[dict[str, Any]]:
-        return list(self.rows.get(model, ()))
+        """The model's most recent rows, at most ``max_rows``, oldest first."""
+        rows = [row for request in list(self.rows.get(model, ())) for row in as_dicts(request)]
+        return rows[-self.max_rows :]
 
     def _forget(self, request_id: str) -> None:
         entry = self.predictions.pop(request_id, None)
