@@ -315,6 +315,23 @@ def test_canary_is_sticky_by_key_and_shadow_only_logs(model_path, telco_table, r
     assert 0.12 < share < 0.28
     assert [p["variant"] for p in first] == [p["variant"] for p in second]  # sticky
     assert {p["model_version"] for p in first} == {champion.version, challenger.version}
+    # Each row keeps its place in the request: one prediction id per row, and the version that scored it.
+    canary_log = tmp_path / "canary-log"
+    with TestClient(
+        create_app(
+            [champion],
+            Settings(canary_percent=20, canary_key="customer", prediction_log=str(canary_log)),
+            {"churn": challenger},
+        )
+    ) as logged_canary:
+        response = logged_canary.post("/v1/models/churn/predict", json=keyed)
+    request_id = response.headers["x-request-id"]
+    written = PredictionLog.read(canary_log).sort_by("time").to_pylist()
+    by_id = {row["prediction_id"]: row for row in written}
+    assert sorted(by_id) == sorted(f"{request_id}:{i}" for i in range(len(keyed)))
+    for i, answer in enumerate(response.json()["predictions"]):
+        assert by_id[f"{request_id}:{i}"]["version"] == answer["model_version"]
+        assert by_id[f"{request_id}:{i}"]["probability"] == answer["probability"]
     log = tmp_path / "log"
     with TestClient(
         create_app([champion], Settings(shadow=True, prediction_log=str(log)), {"churn": challenger})
@@ -396,6 +413,17 @@ def test_recent_predictions_are_found_by_id_and_forgotten_oldest_first():
     recent.remember("late", [{}] * 2, "m", "1", [0.7, 0.8])  # 6 remembered > 5: the oldest goes
     assert recent.find("one") is None and recent.find("late:1").probability == 0.8
     assert recent.n_predictions == 5
+
+
+def test_rows_scored_in_groups_are_remembered_by_their_place_in_the_request():
+    from oddsline.serve.recent import Recent
+
+    recent = Recent()
+    recent.remember("req", [{}, {}], "challenger", "2", [0.9, 0.8], positions=[3, 0])
+    recent.remember("req", [{}, {}], "champion", "1", [0.1, 0.2], positions=[1, 2])
+    found = {i: recent.find(f"req:{i}") for i in range(4)}
+    assert [(f.version, f.probability) for f in found.values()] == [("2", 0.8), ("1", 0.1), ("1", 0.2), ("2", 0.9)]
+    assert recent.n_predictions == 4
 
 
 def test_remembered_predictions_are_not_walked_by_the_cyclic_collector():

@@ -68,6 +68,16 @@ def test_the_json_array_of_decoded_rows_holds_each_row():
     assert [json.loads(text) for text in array.to_pylist()] == ROWS
 
 
+def test_released_rows_keep_what_the_log_and_drift_read():
+    decoded = RowDecoder(COLUMNS).decode(body(ROWS))
+    decoded.column("x")
+    decoded.release()
+    assert len(decoded) == 3 and decoded.dicts() == ROWS
+    assert [json.loads(text) for text in decoded.json_array().to_pylist()] == ROWS
+    with pytest.raises(RuntimeError, match="released"):
+        decoded.column("x")
+
+
 def test_the_log_writes_decoded_and_dict_requests_alike(tmp_path):
     decoded = RowDecoder(COLUMNS).decode(body(ROWS))
     p = [0.1, 0.2, 0.3]
@@ -75,20 +85,24 @@ def test_the_log_writes_decoded_and_dict_requests_alike(tmp_path):
         Scored("one", 5, "m", "1", "/p", [ROWS[0]], [0.4], [0.5], [False], 1.0),
         Scored("batch", 6, "m", "1", "/p", decoded, p, p, [False, False, True], 2.0),
         Scored("dicts", 7, "m", "2", "/q", ROWS[:2], p[:2], p[:2], [True, True], 3.0),
+        # A canary request scored in two groups: each row keeps its place, a one-row group included.
+        Scored("split", 8, "m", "2", "/p", [ROWS[2], ROWS[0]], p[:2], p[:2], [True, True], 4.0, [2, 0]),
+        Scored("split", 8, "c", "3", "/p", [ROWS[1]], [0.6], [0.6], [True], 4.0, [1]),
     ]
     for pii in ((), ("class",)):
         log = PredictionLog(tmp_path / f"log{len(pii)}", pii_columns=pii)
         batch = pa.Table.from_batches([log._to_batch(items)])
         log.close()
         assert batch.column("prediction_id").to_pylist() == [
-            i for item in items for i in prediction_ids(item.request_id, len(item.rows))
+            *(i for item in items[:3] for i in prediction_ids(item.request_id, len(item.rows))),
+            *("split:2", "split:0", "split:1"),
         ]
-        assert batch.column("request_id").to_pylist() == ["one", "batch", "batch", "batch", "dicts", "dicts"]
-        assert batch.column("version").to_pylist() == ["1", "1", "1", "1", "2", "2"]
-        assert batch.column("latency_ms").to_pylist() == [1.0, 2.0, 2.0, 2.0, 3.0, 3.0]
-        assert batch.column("probability").to_pylist() == [0.5, *p, *p[:2]]
+        assert batch.column("request_id").to_pylist() == ["one", *["batch"] * 3, *["dicts"] * 2, *["split"] * 3]
+        assert batch.column("version").to_pylist() == ["1", "1", "1", "1", "2", "2", "2", "2", "3"]
+        assert batch.column("latency_ms").to_pylist() == [1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 4.0]
+        assert batch.column("probability").to_pylist() == [0.5, *p, *p[:2], *p[:2], 0.6]
         logged = [json.loads(text) for text in batch.column("features").to_pylist()]
-        expected = [ROWS[0], *ROWS, *ROWS[:2]]
+        expected = [ROWS[0], *ROWS, *ROWS[:2], ROWS[2], ROWS[0], ROWS[1]]
         if pii:
             assert all(len(row["class"]) == 64 for row in logged)
             logged = [{k: v for k, v in row.items() if k != "class"} for row in logged]

@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from .._exceptions import OddslineError
 from .._version import __version__
 from ..features import TransformReport
-from .columns import RequestRows, as_dicts
+from .columns import ColumnRows, RequestRows, as_dicts
 from .errors import ServiceError, error_body, status_of
 from .gate import Gate, respond
 from .metrics import ServiceMetrics
@@ -230,10 +230,10 @@ def create_app(
         the same steps and answers as ``predict`` below."""
         try:
             served = models.get(name)
-            body = await read_body(receive, settings.max_body_bytes)
-            rows: RequestRows | None = served.rows_decoder.decode(body)
+            raw = await read_body(receive, settings.max_body_bytes)
+            rows: RequestRows | None = served.rows_decoder.decode(raw)
             if rows is None:
-                rows = rows_from_native(parse_json(body), settings.max_rows)
+                rows = rows_from_native(parse_json(raw), settings.max_rows)
             else:
                 check_row_count(len(rows), settings.max_rows)
             body = {
@@ -258,9 +258,13 @@ def create_app(
         """Small requests are scored inline (microseconds); large ones on a worker thread, so the event
         loop keeps answering other requests (and the timeout can fire) meanwhile. ``scope`` is the
         request's ASGI scope (its state holds the request id and start time the gate set)."""
-        if len(rows) <= _INLINE_ROWS:
-            return score(served, rows, scope, explain)
-        return await asyncio.to_thread(score, served, rows, scope, explain)
+        try:
+            if len(rows) <= _INLINE_ROWS:
+                return score(served, rows, scope, explain)
+            return await asyncio.to_thread(score, served, rows, scope, explain)
+        finally:
+            if isinstance(rows, ColumnRows):
+                rows.release()  # the log and the recent rows keep the body only
 
     def to_challenger(row: dict[str, Any]) -> bool:
         """Sticky canary routing: a hash of the entity key (or of the whole row) against the percentage."""
@@ -283,7 +287,10 @@ def create_app(
         for target, flag in ((challenger, True), (served, False)):
             chosen = [i for i, r in enumerate(routed) if r == flag]
             if chosen:
-                scored = score_with(target, [rows[i] for i in chosen], scope, explain)
+                # Each group's rows keep their place in the request: "<request id>:<row>" names the
+                # same row in the log, in the recent predictions and in the answer.
+                positions = chosen if len(rows) > 1 else None
+                scored = score_with(target, [rows[i] for i in chosen], scope, explain, positions=positions)
                 for i, result in zip(chosen, scored.dicts(), strict=True):
                     merged[i] = result | {
                         "model_version": target.version,
@@ -297,12 +304,15 @@ def create_app(
         scope: dict[str, Any],
         explain: bool = False,
         route: str | None = None,
+        positions: list[int] | None = None,
     ) -> Scores:
+        """Score, remember and log ``rows``: the whole request, or (``positions``) the rows of it at
+        those places."""
         results = _score(served, rows, explain)
         state = scope["state"]
         request_id = state["request_id"]
         if route != "shadow":  # a shadow row has its champion's id: the champion's prediction is remembered
-            recent.remember(request_id, rows, served.name, served.version, results.probability)
+            recent.remember(request_id, rows, served.name, served.version, results.probability, positions)
         if log is not None:
             log.append(
                 Scored(
@@ -316,6 +326,7 @@ def create_app(
                     results.probability,
                     results.decision,
                     (time.perf_counter() - state["started"]) * 1000,
+                    positions,
                 )
             )
         return results

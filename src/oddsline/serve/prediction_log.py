@@ -70,6 +70,7 @@ class Scored(NamedTuple):
     probability: list[float]
     decision: list[bool]
     latency_ms: float
+    positions: list[int] | None = None  # the rows' places in their request, when it was scored in groups
 
 
 class PredictionLog:
@@ -176,9 +177,15 @@ class PredictionLog:
         request_id = per_request([b.request_id for b in items], "request_id")
         # "<request id>:<row>" for a row of a batch, the request id alone for a one-row request
         # (recent.prediction_ids, the definition labels are joined by).
-        row = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        starts = np.cumsum(counts) - counts
+        row = np.arange(int(counts.sum())) - np.repeat(starts, counts)
+        alone = counts == 1
+        for k, b in enumerate(items):
+            if b.positions is not None:  # a group of a request: its rows' places in the request
+                row[starts[k] : starts[k] + counts[k]] = b.positions
+                alone[k] = False
         suffixed = pc.binary_join_element_wise(request_id, pa.array(row).cast(pa.string()), ":")
-        prediction_id = pc.if_else(pa.array(np.repeat(counts == 1, counts)), request_id, suffixed)
+        prediction_id = pc.if_else(pa.array(np.repeat(alone, counts)), request_id, suffixed)
         columns = {
             "request_id": request_id,
             "prediction_id": prediction_id,
