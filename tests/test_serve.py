@@ -498,3 +498,32 @@ def test_request_ids_are_unique_without_a_system_call_each():
 def test_numbers_beyond_float64_and_unpaired_surrogates_are_refused(client, raw, status, says):
     response = client.post("/v1/models/churn/predict", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == status and says in response.json()["error"]
+
+
+def test_the_log_writes_in_quiet_moments_and_waits_no_longer_than_max_defer(tmp_path):
+    from oddsline.serve.prediction_log import PredictionLog, Scored
+
+    serving = [True]
+    log = PredictionLog(
+        tmp_path / "log", flush_seconds=0.01, max_wait_seconds=0.0, busy=lambda: serving[0], max_defer_seconds=0.5
+    )
+
+    def append():
+        log.append(Scored("r", time.time_ns() // 1000, "m", "1", "/", [{"x": 1}], [0.5], [0.5], [True], 1.0))
+
+    def seconds_until_written(n):
+        started = time.monotonic()
+        while log.written < n and time.monotonic() - started < 10:
+            time.sleep(0.005)
+        return time.monotonic() - started
+
+    append()
+    waited = seconds_until_written(1)
+    assert log.written == 1 and waited >= 0.45  # requests were being served: it waited its 0.5 s, then wrote
+    serving[0] = False
+    append()
+    assert seconds_until_written(2) < 5 and log.written == 2  # quiet: written at the next wake-up
+    serving[0] = True
+    append()
+    log.close()  # closing writes what is queued, whatever is in flight
+    assert log.written == 3 and PredictionLog.read(tmp_path / "log").num_rows == 3

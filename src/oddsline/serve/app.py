@@ -85,11 +85,13 @@ def create_app(
     challengers = challengers or {}
     models = ModelSet(served)
     metrics = ServiceMetrics()
+    gate: list[Gate] = []  # the one Gate, made last; the log's writer asks it whether requests are in flight
     log = (
         PredictionLog(
             settings.prediction_log,
             pii_columns=settings.pii_columns,
             on_rows=lambda outcome, n: metrics.logged_rows.labels(outcome).inc(n),
+            busy=lambda: bool(gate) and gate[0].busy(),
         )
         if settings.prediction_log
         else None
@@ -334,22 +336,25 @@ def create_app(
     def _score(served: Served, rows: RequestRows, explain: bool = False) -> Scores:
         model = served.model
         report = TransformReport()
+        observed: list[float] | np.ndarray
         if len(rows) == 1:
             one = model.predict_one(as_dicts(rows)[0], report)
             raw, calibrated = [one.raw_probability], [one.probability]
+            decided = [one.probability >= model.threshold]
+            observed = calibrated
         else:
             raw_array = model.predict_rows(rows, report, raw=True)
-            raw = raw_array.tolist()
-            calibrated = raw if model.calibrator is None else model.calibrator.apply(raw_array).tolist()
+            observed = raw_array if model.calibrator is None else model.calibrator.apply(raw_array)
+            raw, calibrated = raw_array.tolist(), observed.tolist()
+            decided = (observed >= model.threshold).tolist()
         for event, per_column in report.counts.items():
             for column, n in per_column.items():
                 metrics.child(metrics.input_events, served.name, event, column).inc(n)
-        decided = [p >= model.threshold for p in calibrated]
         positives = sum(decided)
         for decision, count in (("positive", positives), ("negative", len(decided) - positives)):
             if count:
                 metrics.child(metrics.predictions, served.name, served.version, decision).inc(count)
-        metrics.observe_many(metrics.child(metrics.scores, served.name), calibrated)
+        metrics.observe_many(metrics.child(metrics.scores, served.name), observed)
         negative, positive = model.classes
         labels = [positive if d else negative for d in decided]
         extra = None
@@ -542,14 +547,17 @@ def create_app(
     def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    return Gate(
-        app,
-        metrics=metrics,
-        max_in_flight=settings.max_in_flight,
-        max_body_bytes=settings.max_body_bytes,
-        timeout=settings.request_timeout,
-        fast=fast_predict,
+    gate.append(
+        Gate(
+            app,
+            metrics=metrics,
+            max_in_flight=settings.max_in_flight,
+            max_body_bytes=settings.max_body_bytes,
+            timeout=settings.request_timeout,
+            fast=fast_predict,
+        )
     )
+    return gate[0]
 
 
 async def read_body(receive: Any, limit: int) -> bytes:

@@ -79,6 +79,12 @@ class Gate:
         self.app, self.metrics, self.fast = app, metrics, fast
         self.max_in_flight, self.max_body_bytes, self.timeout = max_in_flight, max_body_bytes, timeout
         self.in_flight = 0
+        self._last_active = 0.0  # time.perf_counter() when a request last started or ended
+
+    def busy(self, quiet_seconds: float = 0.005) -> bool:
+        """Whether requests are in flight, or one was less than ``quiet_seconds`` ago (traffic is
+        flowing): what background work waits out."""
+        return self.in_flight > 0 or time.perf_counter() - self._last_active < quiet_seconds
 
     def __getattr__(self, name: str) -> Any:  # state, openapi(), routes ...: the FastAPI app's
         return getattr(self.app, name)
@@ -112,6 +118,7 @@ class Gate:
         fast_name = self._fast_name(scope)
         self.metrics.in_flight.inc()
         self.in_flight += 1
+        self._last_active = started
         try:
             if self.in_flight > self.max_in_flight:
                 self.metrics.rejected.inc()
@@ -135,6 +142,7 @@ class Gate:
         finally:
             self.metrics.in_flight.dec()
             self.in_flight -= 1
+            self._last_active = time.perf_counter()
         template = getattr(scope.get("route"), "path", path)
         self.metrics.child(self.metrics.requests, template, str(outcome["status"])).inc()
         self.metrics.child(self.metrics.latency, template).observe(time.perf_counter() - started)

@@ -108,7 +108,7 @@ class ServiceMetrics:
         return found
 
     @staticmethod
-    def observe_many(histogram: Any, values: list[float]) -> None:
+    def observe_many(histogram: Any, values: list[float] | np.ndarray) -> None:
         """``histogram.observe(v)`` for every value, as one increment per bucket: a thousand-row
         request would otherwise spend milliseconds here. Uses the child's bucket counters (the same
         ones ``observe`` increments) and falls back to ``observe`` if they are not there."""

@@ -55,6 +55,8 @@ _encoder = msgspec.json.Encoder(enc_hook=str)
 
 # Rows converted per step of the writer thread (about a millisecond of work).
 _STEP_ROWS = 500
+# How often the writer looks again for a moment without requests in flight.
+_IDLE_POLL_SECONDS = 0.005
 
 
 class Scored(NamedTuple):
@@ -84,6 +86,8 @@ class PredictionLog:
         max_wait_seconds: float = 5.0,
         max_queue: int = 200_000,
         on_rows: Callable[[str, int], None] | None = None,
+        busy: Callable[[], bool] | None = None,
+        max_defer_seconds: float = 1.0,
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -103,6 +107,12 @@ class PredictionLog:
         self.dropped = 0
         self.written = 0
         self._on_rows = on_rows or (lambda outcome, n: None)  # ("written" | "dropped", rows): the metrics
+        # Whether requests are being served: the writer then waits (up to max_defer_seconds for the
+        # oldest queued row) rather than take the GIL and a core from them. Its work for a 1,000-row
+        # request is 3-4 ms (the rows to Arrow, then their share of a Parquet file); done while the
+        # next requests were scored, back-to-back 1,000-row requests took 3-5 ms longer (median).
+        self._busy = busy or (lambda: False)
+        self.max_defer_seconds = max_defer_seconds
         self._sequence = 0
         self._thread = threading.Thread(target=self._run, name="oddsline-prediction-log", daemon=True)
         self._thread.start()
@@ -139,6 +149,9 @@ class PredictionLog:
         while True:
             closing = self._closing.wait(self.flush_seconds)
             while self._items:
+                if self._defer():
+                    time.sleep(_IDLE_POLL_SECONDS)
+                    continue
                 # At most _STEP_ROWS rows per conversion, then the GIL is offered to the event loop:
                 # after a burst the queue can hold 100,000 rows, and converting them in one go held
                 # the GIL (inside pyarrow's C++) for long enough to show in the requests' p99.
@@ -163,6 +176,13 @@ class PredictionLog:
                 batches, rows = [], 0
             if closing:
                 return
+
+    def _defer(self) -> bool:
+        """Requests are in flight and the oldest queued row is younger than max_defer_seconds (and the
+        log is not closing): wait for a quiet moment."""
+        if self._closing.is_set() or not self._busy():
+            return False
+        return time.time_ns() // 1000 - self._items[0].time_us < self.max_defer_seconds * 1e6
 
     def _to_batch(self, items: list[Scored]) -> pa.RecordBatch:
         """The rows of several requests as one record batch. What is the same for a whole request
