@@ -4,7 +4,8 @@ Requests put their rows on a bounded queue and return; a background thread wakes
 ``flush_seconds``, takes what is queued and writes it in batches, one file per ``batch_rows`` rows or
 per ``max_wait_seconds`` of waiting (``predictions-<UTC time>-<seq>.parquet`` under the log folder: rotation by
 construction, and a reader never sees a half-written file because each is written under a temporary
-name and renamed). A full queue drops rows and counts them rather than slow the service. ``close``
+name and renamed). While requests are being served the thread waits for a quiet moment, for at most
+``max_defer_seconds``. A full queue drops rows and counts them rather than slow the service. ``close``
 drains the queue and writes what is left: after a clean shutdown, logged rows == scored rows.
 Columns named as PII are replaced by the SHA-256 of their value (salted per log folder).
 """
@@ -178,8 +179,8 @@ class PredictionLog:
                 return
 
     def _defer(self) -> bool:
-        """Requests are in flight and the oldest queued row is younger than max_defer_seconds (and the
-        log is not closing): wait for a quiet moment."""
+        """Requests are being served and the oldest queued row is younger than max_defer_seconds (and
+        the log is not closing): wait for a quiet moment."""
         if self._closing.is_set() or not self._busy():
             return False
         return time.time_ns() // 1000 - self._items[0].time_us < self.max_defer_seconds * 1e6

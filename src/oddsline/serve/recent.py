@@ -62,12 +62,18 @@ class Recent:
         """A request's predictions, or (``positions``) those of the rows of a request at those places:
         a canary request is scored in two groups, and each row is then remembered by its own id."""
         now = time.time()
-        if positions is None:
-            one = probabilities[0] if len(probabilities) == 1 else probabilities
-            self._put(request_id, (now, model, version, one), len(probabilities))
+        if positions is None:  # the hot path: one entry, put here without a further call
+            entry: _Entry = (now, model, version, probabilities[0] if len(probabilities) == 1 else probabilities)
+            if request_id in self.predictions:
+                self._forget(request_id)
+            self.predictions[request_id] = entry
+            self.n_predictions += len(probabilities)
         else:
             for i, p in zip(positions, probabilities, strict=True):
-                self._put(f"{request_id}:{i}", (now, model, version, p), 1)
+                key = f"{request_id}:{i}"
+                self._forget(key)
+                self.predictions[key] = (now, model, version, p)
+                self.n_predictions += 1
         while self.n_predictions > self.max_predictions:
             _, oldest = self.predictions.popitem(last=False)
             self.n_predictions -= _size(oldest)
@@ -93,11 +99,6 @@ class Recent:
         """The model's most recent rows, at most ``max_rows``, oldest first."""
         rows = [row for request in list(self.rows.get(model, ())) for row in as_dicts(request)]
         return rows[-self.max_rows :]
-
-    def _put(self, key: str, entry: _Entry, size: int) -> None:
-        self._forget(key)
-        self.predictions[key] = entry
-        self.n_predictions += size
 
     def _forget(self, request_id: str) -> None:
         entry = self.predictions.pop(request_id, None)
