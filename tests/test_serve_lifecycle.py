@@ -195,3 +195,36 @@ def test_moving_the_alias_under_load_fails_no_request(telco_model, telco_table, 
     versions = [v for _, _, v in load.outcomes]
     assert versions[0] == "1" and versions[-1] == "2"
     assert len(load.outcomes) > 100
+
+
+def test_the_hot_route_past_the_timeout_is_answered_504_too(model_path, rows):
+    many = (rows * 500)[:10_000]  # decoded straight into columns, scored on a thread: tens of ms
+    settings = Settings(request_timeout=0.005, max_rows=10_000, max_body_bytes=64 << 20)
+    with TestClient(create_app([load_served(str(model_path))], settings)) as client:
+        response = client.post(PREDICT, json=many)
+        assert response.status_code == 504 and "within 0.005 s" in response.json()["error"]
+        assert client.post(PREDICT, json=rows[0]).status_code == 200  # within it: answered
+
+
+def test_only_the_deadline_watcher_s_cancellations_are_timeouts():
+    import asyncio
+
+    from oddsline.serve.deadlines import Deadlines
+
+    async def scenario():
+        deadlines = Deadlines(timeout=0.02)
+        slow = asyncio.create_task(asyncio.sleep(10))
+        other = asyncio.create_task(asyncio.sleep(10))
+        quick = asyncio.create_task(asyncio.sleep(0))
+        now = time.perf_counter()
+        for task in (slow, other, quick):
+            deadlines.enter(task, now)
+        await quick
+        deadlines.leave(quick)
+        other.cancel()  # cancelled by someone else (a shutdown): not a timeout
+        for task in (slow, other):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return deadlines.expired(slow), deadlines.expired(other), deadlines.expired(quick)
+
+    assert asyncio.run(scenario()) == (True, False, False)

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from .deadlines import Deadlines
 from .errors import ServiceError, error_body
 from .metrics import ServiceMetrics
 
@@ -78,6 +79,7 @@ class Gate:
     ) -> None:
         self.app, self.metrics, self.fast = app, metrics, fast
         self.max_in_flight, self.max_body_bytes, self.timeout = max_in_flight, max_body_bytes, timeout
+        self.deadlines = Deadlines(timeout)
         self.in_flight = 0
         self._last_active = 0.0  # time.perf_counter() when a request last started or ended
 
@@ -116,9 +118,12 @@ class Gate:
 
         path = scope["path"]
         fast_name = self._fast_name(scope)
+        task = asyncio.current_task()
+        assert task is not None  # an ASGI server runs each request in a task
         self.metrics.in_flight.inc()
         self.in_flight += 1
         self._last_active = started
+        self.deadlines.enter(task, started)
         try:
             if self.in_flight > self.max_in_flight:
                 self.metrics.rejected.inc()
@@ -126,13 +131,15 @@ class Gate:
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
                 raise ServiceError(413, f"the body has {length.decode()} bytes; the limit is {self.max_body_bytes}")
-            async with asyncio.timeout(self.timeout):
-                if fast_name is not None and self.fast is not None:
-                    path = FAST_ROUTE
-                    await self.fast(fast_name, scope, receive, send_with_headers)
-                else:
-                    await self.app(scope, receive, send_with_headers)
-        except TimeoutError:
+            if fast_name is not None and self.fast is not None:
+                path = FAST_ROUTE
+                await self.fast(fast_name, scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
+        except asyncio.CancelledError:
+            if not self.deadlines.expired(task):
+                raise  # a shutdown, not the timeout
+            task.uncancel()
             if not outcome["started"]:
                 message = f"the request was not answered within {self.timeout:g} s; send fewer rows"
                 await respond(send_with_headers, 504, {"error": message, "field": None})
@@ -140,6 +147,7 @@ class Gate:
             retry = [(b"retry-after", b"1")] if exc.status == 503 else None
             await respond(send_with_headers, exc.status, error_body(exc), retry)
         finally:
+            self.deadlines.leave(task)
             self.metrics.in_flight.dec()
             self.in_flight -= 1
             self._last_active = time.perf_counter()
