@@ -2,6 +2,8 @@
 
     cd benchmarks && ../.venv/bin/python serve.py [--seconds 8] [--repeats 3]
 
+(``serve_ab.py`` compares this checkout with an earlier commit, side by side.)
+
 Needs wrk (Debian: ``apt-get install wrk``). Three servers run side by side, each uvicorn with two
 workers on 127.0.0.1, and are measured in alternating rounds (median of ``--repeats``):
 
