@@ -35,7 +35,6 @@ class ColumnRows:
         self._decoder, self.body, self._records = decoder, body, records
         self.names = decoder.names
         self._n = len(records)
-        self._index = {name: i for i, name in enumerate(self.names)}
         self._columns: list[tuple[Any, ...]] | None = None
 
     def __len__(self) -> int:
@@ -44,7 +43,7 @@ class ColumnRows:
     def column(self, name: str) -> tuple[Any, ...]:
         if self._columns is None:
             self._columns = list(zip(*map(msgspec.structs.astuple, self._live()), strict=True))
-        return self._columns[self._index[name]]
+        return self._columns[self._decoder.index[name]]
 
     def row(self, i: int) -> dict[str, Any]:
         return dict(zip(self.names, msgspec.structs.astuple(self._live()[i]), strict=True))
@@ -81,6 +80,7 @@ class RowDecoder:
 
     def __init__(self, columns: list[str]) -> None:
         self.names = tuple(columns)
+        self.index = {name: i for i, name in enumerate(columns)}  # a column's place in a record
         # Fields are f0, f1, ... renamed to the column names, which need not be identifiers. gc=False:
         # decoded JSON holds no reference cycles, and 1,000 untracked records add nothing to a young
         # collection that runs while a request's rows are alive.
