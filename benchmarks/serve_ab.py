@@ -7,7 +7,8 @@ The base commit is checked out in a temporary git worktree; both servers run ``o
 two workers and the prediction log on, each from its own source tree, on the telco model. Single-row
 throughput: wrk rounds alternating between the two (median of ``--rounds``). 1,000-row requests:
 alternating blocks of 12 sequential requests (2 unmeasured), with a pause between blocks so that each
-log's writer works off its rows (median server time, the Server-Timing header). Needs wrk and git.
+log's writer works off its rows (median server time, the Server-Timing header). Needs wrk and git
+(and a C compiler where the base commit has the compiled scorer of JSON rows).
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ import httpx2 as httpx
 from serve import ROOT, TELCO, free_port, start, wrk
 
 PREDICT = "/v1/models/churn/predict"
+# A worktree holds no build: where the base commit has the compiled scorer, build it in place, as
+# ``pip install -e`` does for this checkout.
+BUILD_EXTENSION = (
+    "from setuptools import Extension, setup; "
+    "setup(name='oddsline', package_dir={'': 'src'}, script_args=['-q', 'build_ext', '--inplace'], "
+    "ext_modules=[Extension('oddsline._jsonrows', ['src/oddsline/_jsonrows.c'], "
+    "extra_compile_args=['-ffp-contract=off'])])"
+)
 
 
 def main() -> None:
@@ -45,6 +54,8 @@ def main() -> None:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base_tree), args.base], check=True)
     servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
+        if (base_tree / "src/oddsline/_jsonrows.c").exists():
+            subprocess.run([sys.executable, "-c", BUILD_EXTENSION], cwd=base_tree, check=True)
         table = oddsline.read_table(TELCO)
         model_path = oddsline.train(table, target="churn", positive="Yes").save(work / "churn.odl")
         row = json.dumps(table.drop(["churn"]).slice(0, 1).to_pylist()[0])

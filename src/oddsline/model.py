@@ -21,6 +21,7 @@ from .inference_result import InferenceResult
 from .io import TableLike, to_arrow
 from .metrics import evaluate
 from .scoring import RowScorer, block_log_odds, probabilities, probability
+from .scoring_json import JsonRowScorer
 from .target import BinaryTarget
 
 __all__ = ["Explanation", "Model", "OneRow"]
@@ -120,6 +121,11 @@ class Model:
         if self.calibrator is not None and not raw:
             p = self.calibrator.apply(p)
         return p
+
+    def json_row_scorer(self) -> JsonRowScorer | None:
+        """The compiled scorer of JSON rows (``scoring_json.py``), where the extension is built and
+        takes this model's columns."""
+        return self._scorer().json
 
     def _scorer(self) -> RowScorer:
         """The dict-row scorer, compiled on first use."""

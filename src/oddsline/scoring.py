@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from ._exceptions import SchemaError
 from .features import FittedFeatures, TransformReport
 from .features.partial import BatchScore, DictRows, Rows, RowScore, partial_sum, row_by_row
+from .scoring_json import JsonRowScorer
 
 __all__ = ["RowScorer", "block_log_odds", "probabilities", "probability"]
 
@@ -52,6 +53,7 @@ class RowScorer:
     intercept: float
     sources: frozenset[str]
     strict: bool
+    json: JsonRowScorer | None  # the common case of ``batch`` compiled, for rows that came as JSON text
 
     @classmethod
     def compile(cls, features: FittedFeatures, coef: NDArray[np.float64], intercept: float) -> RowScorer:
@@ -63,12 +65,24 @@ class RowScorer:
             plan.append(one)
             many = getattr(column, "batch_scorer", None)
             batch.append(many(coefs) if many is not None else row_by_row(one))
-        return cls(tuple(plan), tuple(batch), float(intercept), frozenset(features.source_columns), features.strict)
+        return cls(
+            tuple(plan),
+            tuple(batch),
+            float(intercept),
+            frozenset(features.source_columns),
+            features.strict,
+            JsonRowScorer.compile(features, coef, intercept),
+        )
 
     def log_odds_many(self, rows: list[dict[str, Any]] | Rows, report: TransformReport) -> NDArray[np.float64]:
         """``log_odds`` of each row, column by column: the same partial sums added in the same order,
         so every row's value is bit for bit the one ``log_odds`` gives it alone. ``rows`` is a list of
-        dicts, or :class:`Rows` that hold exactly the model's columns (a decoded request)."""
+        dicts, or :class:`Rows` that hold exactly the model's columns (a decoded request); rows that
+        came as JSON text are scored from it where the compiled scorer takes them."""
+        if self.json is not None and not isinstance(rows, list) and rows.json is not None:
+            log_odds = self.json.log_odds(rows.json, report)
+            if log_odds is not None:
+                return log_odds
         if isinstance(rows, list):
             n_sources = len(self.sources)
             for row in rows:

@@ -8,7 +8,8 @@ for a row scored alone; so a row gets the same number whichever path scores it.
 Batch scorers read their rows through :class:`Rows`: one column's values at once, or any one row as a
 dict. :class:`DictRows` is a list of dict rows; a service that decodes a request straight into columns
 hands those instead (``serve/columns.py``), and no dict is built for a row unless a one-row scorer
-needs it.
+needs it. Such rows also carry the request's JSON text, which the compiled scorer reads directly
+(``scoring_json.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ __all__ = ["BatchScore", "DictRows", "RowScore", "Rows", "finish_batch", "partia
 class Rows(Protocol):
     """Rows as the batch scorers read them."""
 
+    json: bytes | None  # the rows as one JSON array, when they came as one; else None
+
     def __len__(self) -> int: ...
 
     def column(self, name: str) -> Sequence[Any]:
@@ -41,6 +44,8 @@ class Rows(Protocol):
 
 class DictRows:
     """A list of dict rows (a JSON request parsed the usual way) as :class:`Rows`."""
+
+    json: bytes | None = None
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows

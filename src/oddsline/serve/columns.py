@@ -9,6 +9,10 @@ Only the plain case is decoded here: a JSON array of objects with exactly the mo
 anything else (a missing or extra column, NaN, malformed JSON, one object) ``decode`` returns None and
 the caller parses the body the usual way, which gives the usual answers and errors. The values are
 the JSON values as they came (``Any`` fields): the encoders judge them, as they judge a dict's.
+
+Where the model has a compiled scorer (``scoring_json.py``) and it takes the body, nothing is decoded
+at all: the scorer has the rows' log-odds already, and the records are decoded only if something asks
+for a column (a challenger without a compiled scorer, say).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+
+from ..scoring_json import JsonRowScorer
 
 __all__ = ["ColumnRows", "RequestRows", "RowDecoder", "as_dicts"]
 
@@ -31,10 +37,11 @@ class ColumnRows:
     freed in bulk by the writer, and every request paid for fresh memory (about 200 page faults).
     """
 
-    def __init__(self, decoder: RowDecoder, body: bytes, records: list[Any]) -> None:
+    def __init__(self, decoder: RowDecoder, body: bytes, records: list[Any] | None, n: int) -> None:
         self._decoder, self.body, self._records = decoder, body, records
+        self.json = body  # for the compiled scorer
         self.names = decoder.names
-        self._n = len(records)
+        self._n = n
         self._columns: list[tuple[Any, ...]] | None = None
 
     def __len__(self) -> int:
@@ -63,9 +70,10 @@ class ColumnRows:
         return pa.array([bytes(raw) for raw in self._decoder.raw_rows(self.body)], pa.string())
 
     def _live(self) -> list[Any]:
-        if self._records is None:
-            raise RuntimeError("the rows were released after scoring; use dicts()")
-        return self._records
+        records = self._records
+        if records is None:
+            records = self._records = self._decoder.records(self.body)
+        return records
 
 
 RequestRows = list[dict[str, Any]] | ColumnRows
@@ -76,10 +84,11 @@ def as_dicts(rows: RequestRows) -> list[dict[str, Any]]:
 
 
 class RowDecoder:
-    """Decodes a JSON array of rows with exactly ``columns`` into :class:`ColumnRows`."""
+    """Decodes a JSON array of rows with exactly ``columns`` into :class:`ColumnRows`; ``scorer`` is
+    the model's compiled scorer, if it has one."""
 
-    def __init__(self, columns: list[str]) -> None:
-        self.names = tuple(columns)
+    def __init__(self, columns: list[str], scorer: JsonRowScorer | None = None) -> None:
+        self.names, self._scorer = tuple(columns), scorer
         self.index = {name: i for i, name in enumerate(columns)}  # a column's place in a record
         # Fields are f0, f1, ... renamed to the column names, which need not be identifiers. gc=False:
         # decoded JSON holds no reference cycles, and 1,000 untracked records add nothing to a young
@@ -99,11 +108,15 @@ class RowDecoder:
         model's columns (the usual parse then answers it)."""
         if body[:1] != b"[":  # one object, {"rows": ...}, or leading whitespace: not worth a try
             return None
+        if self._scorer is not None:
+            log_odds = self._scorer.log_odds(body)  # remembered: scoring these rows asks again
+            if log_odds is not None:
+                return ColumnRows(self, body, None, len(log_odds))
         try:
             records = self._decoder.decode(body)
         except msgspec.MsgspecError:
             return None
-        return ColumnRows(self, body, records) if records else None
+        return ColumnRows(self, body, records, len(records)) if records else None
 
     def records(self, body: bytes) -> list[Any]:
         """The records of a body ``decode`` took."""

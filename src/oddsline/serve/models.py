@@ -28,7 +28,7 @@ class Served:
     @functools.cached_property
     def rows_decoder(self) -> RowDecoder:
         """Decodes a JSON array of this model's rows straight into columns."""
-        return RowDecoder(self.model.features.source_columns)
+        return RowDecoder(self.model.features.source_columns, self.model.json_row_scorer())
 
 
 def load_served(reference: str, trusted_keys: list[str] | None = None) -> Served:
