@@ -18,6 +18,7 @@ pytest.importorskip("fastapi", reason="the serve extra is not installed (pip ins
 from fastapi.testclient import TestClient
 
 from oddsline import DataError, ParameterError, RegistryError, SchemaError
+from oddsline.scoring_json import COMPILED
 from oddsline.serve import Settings, create_app
 from oddsline.serve.errors import ServiceError, error_body, status_of
 from oddsline.serve.models import load_served
@@ -57,6 +58,24 @@ def test_native_predict_matches_the_model(client, rows, telco_model, telco_table
     assert listed[0]["name"] == "churn" and "version" in listed[0]
     schema = client.get("/v1/models/churn").json()["schema"]
     assert {c["name"] for c in schema} == set(telco_model.features.source_columns)
+
+
+def test_a_list_of_rows_is_answered_as_each_row_alone(model_path, telco_model, telco_table):
+    """A JSON list of exactly the model's columns: where the C extension is built, the compiled scorer
+    answers it from the body; each row's probability is still predict_one's, and the nulls it imputed
+    reach the metrics."""
+    rows = telco_table.slice(470, 50).drop(["churn"]).to_pylist()
+    nulls = sum(row["total_charges"] is None for row in rows)
+    assert nulls  # the telco rows hold blank total charges: imputed on both paths
+    with TestClient(create_app([load_served(str(model_path))], Settings())) as fresh:
+        answer = fresh.post("/v1/models/churn/predict", json=rows).json()["predictions"]
+        metrics = fresh.get("/metrics").text
+    alone = [telco_model.predict_one(row) for row in rows]
+    assert [p["raw_probability"] for p in answer] == [a.raw_probability for a in alone]
+    assert [p["probability"] for p in answer] == [a.probability for a in alone]
+    assert f'oddsline_input_events_total{{column="total_charges",event="imputed",model="churn"}} {nulls:.1f}' in metrics
+    served = load_served(str(model_path))
+    assert served.rows_decoder.decode(json.dumps(rows).encode()).compiled == COMPILED  # the path taken
 
 
 @pytest.mark.parametrize(

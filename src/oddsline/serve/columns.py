@@ -40,6 +40,7 @@ class ColumnRows:
     def __init__(self, decoder: RowDecoder, body: bytes, records: list[Any] | None, n: int) -> None:
         self._decoder, self.body, self._records = decoder, body, records
         self.json = body  # for the compiled scorer
+        self.compiled = records is None  # the compiled scorer took them at decode: their scores are known
         self.names = decoder.names
         self._n = n
         self._columns: list[tuple[Any, ...]] | None = None
