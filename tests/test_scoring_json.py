@@ -286,6 +286,10 @@ def test_a_plan_refuses_bad_columns():
         _jsonrows.Plan([(b"v", 7, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0, 0.0, [])], 0.0)
     with pytest.raises(ValueError, match="1 to 64 columns"):
         _jsonrows.Plan([], 0.0)
+    plan = _jsonrows.Plan([(b"v", 2, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0, 0.0, [])], 0.0)
+    with pytest.raises(TypeError, match="initialised once"):
+        plan.__init__([(b"w", 2, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0, 0.0, [])], 0.0)
+    assert plan.log_odds(b'[{"v": 0.5}]') is not None
     with pytest.raises(ValueError, match="escapes"):
         _jsonrows.Plan([(b'v"', 2, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0, 0.0, [])], 0.0)
 

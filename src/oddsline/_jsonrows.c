@@ -374,12 +374,15 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds) {
     double intercept;
     static char *keywords[] = {"columns", "intercept", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!d", keywords, &PyList_Type, &columns, &intercept)) return -1;
+    if (self->columns != NULL) { /* another thread may be scoring with it, the GIL released */
+        PyErr_SetString(PyExc_TypeError, "a Plan is initialised once");
+        return -1;
+    }
     Py_ssize_t n = PyList_GET_SIZE(columns);
     if (n < 1 || n > MAX_COLUMNS) {
         PyErr_Format(PyExc_ValueError, "a plan holds 1 to %d columns, got %zd", MAX_COLUMNS, n);
         return -1;
     }
-    plan_free_columns(self);
     self->columns = PyMem_Calloc((size_t)n, sizeof(Column));
     if (self->columns == NULL) {
         PyErr_NoMemory();
