@@ -261,8 +261,8 @@ def create_app(
         loop keeps answering other requests (and the timeout can fire) meanwhile, unless the compiled
         scorer already scored them at decode: what is left (probabilities, decisions, the answer's
         JSON) is about 0.5 us a row, all of it holding the GIL, and the two thread hand-offs cost 1,000
-        rows 0.3 ms more in server time than doing it here. ``scope`` is the request's ASGI scope (its state holds the request id and start
-        time the gate set)."""
+        rows 0.3 ms more in server time than doing it here. ``scope`` is the request's ASGI scope (its
+        state holds the request id and start time the gate set)."""
         try:
             known = isinstance(rows, ColumnRows) and rows.compiled and not explain and served.name not in challengers
             if len(rows) <= _INLINE_ROWS or known:

@@ -38,8 +38,7 @@ class ColumnRows:
     """
 
     def __init__(self, decoder: RowDecoder, body: bytes, records: list[Any] | None, n: int) -> None:
-        self._decoder, self.body, self._records = decoder, body, records
-        self.json = body  # for the compiled scorer
+        self._decoder, self.json, self._records = decoder, body, records  # json: the request's body
         self.compiled = records is None  # the compiled scorer took them at decode: their scores are known
         self.names = decoder.names
         self._n = n
@@ -62,18 +61,18 @@ class ColumnRows:
     def dicts(self) -> list[dict[str, Any]]:
         records = self._records  # one read: another thread may release them meanwhile
         if records is None:
-            records = self._decoder.records(self.body)
+            records = self._decoder.records(self.json)
         names, astuple = self.names, msgspec.structs.astuple
         return [dict(zip(names, astuple(record), strict=True)) for record in records]
 
     def json_array(self) -> pa.StringArray:
         """Each row's JSON object as the request spelled it, as an Arrow string array."""
-        return pa.array([bytes(raw) for raw in self._decoder.raw_rows(self.body)], pa.string())
+        return pa.array([bytes(raw) for raw in self._decoder.raw_rows(self.json)], pa.string())
 
     def _live(self) -> list[Any]:
         records = self._records
         if records is None:
-            records = self._records = self._decoder.records(self.body)
+            records = self._records = self._decoder.records(self.json)
         return records
 
 
