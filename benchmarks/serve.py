@@ -144,8 +144,13 @@ def steer(url: str, body: str, target: float) -> float:
         probe = wrk(url, body, 3, HALF_CONNECTIONS, delay)
         if abs(probe["rate"] / target - 1) <= 0.05:
             break
-        delay = max(delay + HALF_CONNECTIONS * 1000 * (1 / target - 1 / probe["rate"]), 0.0)
+        delay = corrected(delay, target, probe["rate"])
     return delay
+
+
+def corrected(delay: float, target: float, rate: float) -> float:
+    """The wait that would have given ``target`` where ``delay`` gave ``rate``."""
+    return max(delay + HALF_CONNECTIONS * 1000 * (1 / target - 1 / rate), 0.0)
 
 
 def _ms(text: str) -> float:
@@ -215,6 +220,9 @@ def main() -> None:
             for name in half:
                 half[name].append(wrk(targets[name][0], targets[name][1], args.seconds, HALF_CONNECTIONS, delays[name]))
                 print(f"half load {name}: {half[name][-1]}", flush=True)
+                # The machine's speed drifts between probe and run (one run landed at 86%, one at 37%):
+                # each round corrects the next one's wait from the rate it got.
+                delays[name] = corrected(delays[name], target, half[name][-1]["rate"])
         many = json.dumps(table.drop(["churn"]).slice(0, 1000).to_pylist())
         server_ms, client_ms = [], []
         # The load runs above leave up to 200,000 rows queued for the prediction log; its writer works
