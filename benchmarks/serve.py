@@ -221,8 +221,10 @@ def main() -> None:
                 half[name].append(wrk(targets[name][0], targets[name][1], args.seconds, HALF_CONNECTIONS, delays[name]))
                 print(f"half load {name}: {half[name][-1]}", flush=True)
                 # The machine's speed drifts between probe and run (one run landed at 86%, one at 37%):
-                # each round corrects the next one's wait from the rate it got.
-                delays[name] = corrected(delays[name], target, half[name][-1]["rate"])
+                # each round corrects the next one's wait from the rate it got, by half the step (a
+                # full step made the constant endpoint swing between 39% and 69%).
+                step = corrected(delays[name], target, half[name][-1]["rate"]) - delays[name]
+                delays[name] = max(delays[name] + step / 2, 0.0)
         many = json.dumps(table.drop(["churn"]).slice(0, 1000).to_pylist())
         server_ms, client_ms = [], []
         # The load runs above leave up to 200,000 rows queued for the prediction log; its writer works
