@@ -66,9 +66,10 @@ def _plan_column(column: Any, coef: tuple[float, ...]) -> tuple[tuple[Any, ...],
     if isinstance(column, FittedBoolean):
         return (name, _BOOLEAN, coef[0], *unused, *missing, []), events
     if isinstance(column, FittedCategorical):
-        rare = set(column.rare_levels)  # counted by the Python path: the C plan does not know them
+        # The kept levels only, design column i for level i: a rare level is counted by the Python
+        # path, so the C plan does not know it.
         try:
-            levels = [(level.encode(), coef[code]) for level, code in column._index.items() if level not in rare]
+            levels = [(level.encode(), coef[i]) for i, level in enumerate(column.levels)]
         except UnicodeEncodeError:
             return None
         return (name, _CATEGORICAL, 0.0, *unused, *missing, levels), events
