@@ -4,14 +4,26 @@ Every table that enters oddsline becomes a ``pyarrow.Table`` here, whatever it w
 path, a pandas or polars frame, an Arrow table, a list of dict rows, a dict of columns, or a 2-d numpy
 array. Writing goes to a temporary file in the destination folder and is renamed into place, so a
 failed write never leaves a half-written file.
+
+CSV files are read with the delimiter and encoding sniffed from their first 64 KiB (``csv_dialect``)
+unless given, decimal-comma columns become numbers (``csv_numbers``), and these markers are missing
+values, Arrow's defaults: the empty field, ``NA``, ``N/A``, ``n/a``, ``NULL``, ``null``, ``NaN``,
+``nan``, ``-NaN``, ``-nan``, ``#N/A``, ``#N/A N/A``, ``#NA``, ``1.#IND``, ``-1.#IND``, ``1.#QNAN``,
+``-1.#QNAN``; ``na_values`` adds to them (``?``, ``-``, ...).
+
+A Parquet file written by pandas keeps a non-default index as ``__index_level_N__`` columns: those are
+row positions, not data, and are dropped. A pandas frame's *named* index is data (``customer_id``) and
+becomes an ordinary column, in a Parquet file as in a frame given to ``to_arrow``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import re
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,18 +34,57 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ._exceptions import DataError, ReadError
+from .csv_dialect import CsvDialect, sniff_dialect
+from .csv_numbers import check_placeholders, convert_decimal_commas
 
-__all__ = ["TableLike", "atomic_path", "file_sha256", "read_table", "to_arrow", "write_table"]
+__all__ = [
+    "NULL_VALUES",
+    "TableLike",
+    "atomic_path",
+    "check_unique_names",
+    "csv_read_options",
+    "file_sha256",
+    "pandas_index_columns",
+    "read_table",
+    "to_arrow",
+    "write_table",
+]
 
 TableLike = Any  # str | Path | pa.Table | pandas/polars DataFrame | list[dict] | dict[str, list] | np.ndarray
 
-_CSV = (".csv", ".tsv", ".txt")
-_PARQUET = (".parquet", ".pq")
-_ARROW = (".arrow", ".feather", ".ipc")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+ARROW_SUFFIXES = (".arrow", ".feather", ".ipc")
+NULL_VALUES: tuple[str, ...] = tuple(pacsv.ConvertOptions().null_values)
+_PANDAS_POSITIONS = re.compile(r"__index_level_\d+__")
 
 
-def read_table(path: str | os.PathLike[str]) -> pa.Table:
-    """Read a CSV, Parquet or Arrow IPC file into an Arrow table, with an error that names the file."""
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    na_values: Iterable[str] | None = None,
+) -> pa.Table:
+    """Read a CSV, Parquet or Arrow IPC file into an Arrow table, with an error that names the file.
+
+    ``delimiter``, ``encoding`` and ``na_values`` concern CSV files: the first two are sniffed when not
+    given; ``na_values`` are markers of a missing value besides Arrow's (see the module docstring).
+    """
+    table = read_file(path, delimiter=delimiter, encoding=encoding, na_values=na_values)
+    if table.num_rows == 0:
+        raise ReadError(f"{path} has a header but no data rows; give a file with data")
+    return table
+
+
+def read_file(
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    na_values: Iterable[str] | None = None,
+) -> pa.Table:
+    """``read_table`` that also accepts a file with a header and no rows."""
     p = Path(path)
     if not p.exists():
         raise ReadError(f"{p}: no such file; check the path")
@@ -43,37 +94,106 @@ def read_table(path: str | os.PathLike[str]) -> pa.Table:
         raise ReadError(f"{p} is empty; give a file with a header row and data rows")
     suffix = p.suffix.lower()
     try:
-        if suffix in _PARQUET:
-            table = pq.read_table(p)
-        elif suffix in _ARROW:
+        if suffix in PARQUET_SUFFIXES:
+            table = drop_pandas_positions(pq.read_table(p))
+        elif suffix in ARROW_SUFFIXES:
             with pa.memory_map(str(p)) as source:
-                table = pa.ipc.open_file(source).read_all()
-        elif suffix in _CSV:
-            parse = pacsv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
-            # An empty CSV field is a missing value, for text columns as for numbers.
-            convert = pacsv.ConvertOptions(strings_can_be_null=True)
-            table = pacsv.read_csv(p, parse_options=parse, convert_options=convert)
+                table = drop_pandas_positions(pa.ipc.open_file(source).read_all())
+        elif suffix in CSV_SUFFIXES:
+            table = _read_csv(p, sniff_dialect(p, delimiter=delimiter, encoding=encoding), na_values)
         else:
             raise ReadError(f"{p}: unknown file type {suffix!r}; use .csv, .tsv, .parquet or .arrow")
     except ReadError:
         raise
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         kind = suffix.lstrip(".").upper() or "a table"
         raise ReadError(f"{p} could not be read as {kind}: {_first_line(exc)}") from None
-    if table.num_rows == 0:
-        raise ReadError(f"{p} has a header but no data rows; give a file with data")
+    if suffix not in CSV_SUFFIXES:
+        check_unique_names(table.column_names, str(p))
     return table
+
+
+def csv_read_options(dialect: CsvDialect, block_size: int | None = None) -> pacsv.ReadOptions:
+    encoding = "utf8" if dialect.encoding == "utf-8" else dialect.encoding  # Arrow reads UTF-8 as is
+    if block_size is None:
+        return pacsv.ReadOptions(encoding=encoding)
+    return pacsv.ReadOptions(encoding=encoding, block_size=block_size)
+
+
+def csv_null_values(na_values: Iterable[str] | None) -> list[str]:
+    return [*NULL_VALUES, *(v for v in (na_values or ()) if v not in NULL_VALUES)]
+
+
+def _read_csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None) -> pa.Table:
+    parse = pacsv.ParseOptions(delimiter=dialect.delimiter)
+    # An empty CSV field is a missing value, for text columns as for numbers.
+    convert = pacsv.ConvertOptions(null_values=csv_null_values(na_values), strings_can_be_null=True)
+    try:
+        table = pacsv.read_csv(p, read_options=csv_read_options(dialect), parse_options=parse, convert_options=convert)
+    except UnicodeDecodeError as exc:
+        raise ReadError(
+            f"{p} is not {dialect.encoding} text past its first 64 KiB ({exc.reason}); give its "
+            "encoding with --encoding"
+        ) from None
+    except (pa.ArrowException, OSError) as exc:
+        raise ReadError(
+            f"{p} could not be read as CSV: {_first_line(exc)} (read with {dialect.describe()}; "
+            "give --delimiter or --encoding if that is wrong)"
+        ) from None
+    check_unique_names(table.column_names, str(p))
+    for name, column_type in zip(table.column_names, table.schema.types, strict=True):
+        if pa.types.is_binary(column_type):  # Arrow keeps text that is not valid UTF-8 as bytes
+            raise ReadError(
+                f"{p}: column {name!r} holds text that is not {dialect.encoding}; give the file's encoding "
+                "with --encoding, e.g. --encoding cp1252"
+            )
+    if dialect.decimal_comma:
+        table = convert_decimal_commas(table)
+    check_placeholders(table, str(p), decimal_comma=dialect.decimal_comma)
+    return table
+
+
+def check_unique_names(names: Sequence[str], source: str) -> None:
+    """Refuse a table whose header names a column twice: which one would a feature read?"""
+    repeated = [name for name, n in Counter(names).items() if n > 1]
+    if repeated:
+        listed = ", ".join(f"{name!r} ({names.count(name)} times)" for name in repeated)
+        raise DataError(f"{source}: the header names column(s) {listed}; rename them so each name is used once")
+
+
+def pandas_index_columns(schema: pa.Schema) -> list[str]:
+    """The columns pandas wrote for a positional (unnamed) index: ``__index_level_N__``."""
+    metadata = schema.pandas_metadata or {}
+    return [
+        name
+        for name in metadata.get("index_columns", [])
+        if isinstance(name, str) and _PANDAS_POSITIONS.fullmatch(name) and name in schema.names
+    ]
+
+
+def drop_pandas_positions(table: pa.Table) -> pa.Table:
+    positions = pandas_index_columns(table.schema)
+    if not positions:
+        return table
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
+    return table.drop_columns(positions).replace_schema_metadata(metadata or None)
 
 
 def to_arrow(data: TableLike) -> pa.Table:
     """Turn any supported table-like input into a ``pyarrow.Table``."""
+    table = _to_arrow(data)
+    check_unique_names(table.column_names, "the table")
+    return table
+
+
+def _to_arrow(data: TableLike) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, (str, os.PathLike)):
         return read_table(data)
     module = type(data).__module__.split(".")[0]
     if module == "pandas":
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return _from_pandas(data)
     if module == "polars":
         return data.to_arrow()
     if isinstance(data, pa.RecordBatch):
@@ -94,28 +214,45 @@ def to_arrow(data: TableLike) -> pa.Table:
     )
 
 
+def _from_pandas(frame: Any) -> pa.Table:
+    """A named index is data and becomes a column; a positional one is dropped."""
+    if any(name is not None for name in frame.index.names):
+        names = [name for name in frame.index.names if name is not None]
+        clash = [name for name in names if name in frame.columns]
+        if clash:
+            raise DataError(
+                f"the frame's index {clash[0]!r} has the name of one of its columns; rename one, or drop the "
+                "index with frame.reset_index(drop=True)"
+            )
+        frame = frame.reset_index()
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
 def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
     """Write CSV or Parquet (chosen by the extension) atomically."""
     p = Path(path)
     suffix = p.suffix.lower()
-    if suffix not in _CSV + _PARQUET:
+    if suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
         raise DataError(f"{p}: choose an output ending in .csv or .parquet")
     with atomic_path(p) as tmp:
-        if suffix in _PARQUET:
+        if suffix in PARQUET_SUFFIXES:
             pq.write_table(table, tmp)
         else:
             pacsv.write_csv(table, tmp)
 
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+def atomic_path(path: Path, *, private: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The file is created with mode 0666 less the umask, as ``open`` would create ``path`` itself: a
+    model, scores or a report the user asked for is theirs to share as their umask says. ``private``
+    creates it 0600 whatever the umask, for what must stay the owner's (registry store, logs).
+    """
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(f"cannot write {path}: folder {folder} does not exist; create it first")
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _create_beside(path, folder, 0o600 if private else 0o666)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
@@ -124,6 +261,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _create_beside(path: Path, folder: Path, mode: int) -> Path:
+    """A new empty file (the kernel applies the umask to ``mode``), named so no other writer picks it."""
+    while True:
+        tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode))
+        except FileExistsError:
+            continue
+        return tmp
 
 
 def file_sha256(path: Path) -> str:

@@ -64,7 +64,7 @@ def store_labels(records: list[dict[str, Any]], folder: str | Path) -> Path:
     ]
     target = Path(folder) / f"labels-{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as tmp:
+    with atomic_path(target, private=True) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=LABEL_SCHEMA), tmp)
     return target
 

@@ -43,7 +43,7 @@ class ArtifactStore:
                 return sha
             target.unlink()  # a damaged copy: replace it
         target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target) as tmp:
+        with atomic_path(target, private=True) as tmp:
             shutil.copyfile(source, tmp)
             if file_sha256(tmp) != sha:
                 raise RegistryError(f"{source} changed while it was being copied into the store; try again")

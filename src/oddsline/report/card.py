@@ -62,7 +62,6 @@ def write_page(title: str, sections: list[str], path: str | Path) -> Path:
     target = Path(path)
     with atomic_path(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
-        tmp.chmod(0o644)  # a report is for sharing; the temporary file was created private
     return target
 
 

@@ -242,7 +242,7 @@ class PredictionLog:
         self._sequence += 1
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         target = self.folder / f"predictions-{stamp}-{self._sequence:06d}.parquet"
-        with atomic_path(target) as tmp:
+        with atomic_path(target, private=True) as tmp:
             pq.write_table(table, tmp)
         self.written += table.num_rows
         self._on_rows("written", table.num_rows)

@@ -1,0 +1,111 @@
+"""Numbers written as text: decimal commas, placeholders for missing, and values that are not numbers.
+
+Arrow's CSV reader knows only the decimal point. A European Excel export writes ``1.234,56`` (``.``
+groups thousands, ``,`` marks the decimals) with ``;`` between fields, and Arrow reads such a column as
+text. ``convert_decimal_commas`` turns a text column back into float64 when every value is written
+that way (``29,85``, ``1.889,50`` or a plain integer ``70``) and at least one has a comma; this is
+done only when the comma is not the delimiter. The conversion drops the thousands dots and reads the
+comma as the point, so ``1.889,50`` gives exactly the float64 of ``1889.50``. A column of numbers with
+dots only (``1.234``) is read by Arrow as 1.234: nothing in such a file says the dot groups thousands.
+
+``parse_numbers`` is the per-value version for batch scoring, which must count the values that are
+not numbers rather than fail on the first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from ._exceptions import DataError
+
+__all__ = ["check_placeholders", "convert_decimal_commas", "parse_numbers"]
+
+# Arrow's float grammar: sign, digits with an optional point, exponent; inf/infinity/nan in any case.
+_NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
+_DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
+_PLACEHOLDER = r"^[^\w\s]+$"  # punctuation only: ?, -, --, ., *
+
+
+def _from_decimal_comma(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    return pc.cast(pc.replace_substring(pc.replace_substring(strings, ".", ""), ",", "."), pa.float64())
+
+
+def convert_decimal_commas(table: pa.Table) -> pa.Table:
+    """``table`` with every decimal-comma text column as float64 (see the module docstring)."""
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        if not pa.types.is_string(column.type) or column.null_count == len(column):
+            continue
+        if not pc.all(pc.match_substring_regex(column, _DECIMAL_COMMA)).as_py():
+            continue
+        if pc.any(pc.match_substring(column, ",")).as_py():
+            table = table.set_column(i, name, _from_decimal_comma(pc.utf8_trim_whitespace(column)))
+    return table
+
+
+def check_placeholders(table: pa.Table, source: str, *, decimal_comma: bool) -> None:
+    """Refuse a text column of numbers spoiled by a placeholder such as ``?`` or ``-``.
+
+    Read as it is, the column would become categorical with one level per distinct number; the user
+    almost surely means the placeholder as missing, and ``--na-values`` says so.
+    """
+    for name in table.column_names:
+        column = table.column(name)
+        if not pa.types.is_string(column.type):
+            continue
+        levels = pc.utf8_trim_whitespace(pc.unique(column).drop_null())
+        numeric = pc.match_substring_regex(levels, _NUMBER)
+        if decimal_comma:
+            numeric = pc.or_(numeric, pc.match_substring_regex(levels, _DECIMAL_COMMA))
+        others = levels.filter(pc.invert(numeric))
+        if len(others) == len(levels) or len(others) > 3:
+            continue  # text, or numbers mixed with words: a categorical column
+        if not pc.all(pc.match_substring_regex(others, _PLACEHOLDER)).as_py():
+            continue
+        markers = others.to_pylist()
+        raise DataError(
+            f"{source}: column {name!r} holds numbers and the placeholder(s) {', '.join(map(repr, markers))}; "
+            f"if they mean missing, give --na-values '{','.join(markers)}' (na_values={markers!r} in Python)"
+        )
+
+
+def parse_numbers(strings: pa.Array, *, decimal_comma: bool) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """(float64 values, null where missing or not a number; mask of the values that are not numbers).
+
+    With ``decimal_comma``, a value that is not a plain number but is written ``1.234,56`` counts as
+    one; ``1.234`` stays 1.234 (a single value cannot say its dot groups thousands).
+    """
+    trimmed = pc.utf8_trim_whitespace(strings)
+    try:
+        return pc.cast(trimmed, pa.float64()), np.zeros(len(strings), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    plain = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER), True)
+    missing = pa.scalar(None, pa.string())
+    values, refused = _cast_or_refuse(pc.if_else(plain, trimmed, missing))
+    plain = pc.and_(plain, pc.invert(pa.array(refused)))
+    numbers = plain
+    if decimal_comma:
+        comma = pc.and_(pc.invert(plain), pc.fill_null(pc.match_substring_regex(trimmed, _DECIMAL_COMMA), False))
+        values = pc.if_else(comma, _from_decimal_comma(pc.if_else(comma, trimmed, missing)), values)
+        numbers = pc.or_(plain, comma)
+    bad = np.asarray(pc.invert(numbers).to_numpy(zero_copy_only=False), dtype=bool)
+    return values, bad
+
+
+def _cast_or_refuse(strings: pa.Array) -> tuple[pa.Array, NDArray[np.bool_]]:
+    """Cast to float64; should ``_NUMBER`` ever admit a spelling Arrow refuses, that value is refused."""
+    try:
+        return pc.cast(strings, pa.float64()), np.zeros(len(strings), dtype=bool)
+    except pa.ArrowInvalid:
+        values: list[float | None] = []
+        for value in strings.to_pylist():
+            try:
+                values.append(None if value is None else pc.cast(pa.scalar(value), pa.float64()).as_py())
+            except pa.ArrowInvalid:
+                values.append(None)
+        refused = np.array([v is None for v in values]) & np.asarray(strings.is_valid().to_numpy(zero_copy_only=False))
+        return pa.array(values, pa.float64()), refused
