@@ -255,8 +255,12 @@ def test_schema_errors_name_the_column_and_unexpected_columns_are_counted():
     with pytest.raises(SchemaError, match="cannot ignore 'nope'"):
         FeatureSpec.infer(_table(), target="churn", ignore=["nope"])
     ids = pa.table({"id": [f"u{i}" for i in range(100)], "y": [0, 1] * 50})
-    with pytest.raises(SchemaError, match="looks like an identifier"):
+    with pytest.raises(SchemaError, match="no feature columns are left.*id: identifier"):
         FeatureSpec.infer(ids, target="y")
+    with_ids = ids.append_column("x", pa.array(np.arange(100.0)))
+    assert dict(FeatureSpec.infer(with_ids, target="y").ignored) == {
+        "id": "identifier: 100 distinct values in 100 rows cannot generalise to new rows"
+    }
 
 
 def test_features_are_learned_from_the_fitting_rows_only():

@@ -24,6 +24,7 @@ stderr and exit code 2; the HTTP layer maps them through one table to a status c
     └── NotFittedError        an estimator was used before ``fit``            (also ValueError, AttributeError)
 
     ConvergenceWarning        a solver stopped before its tolerance was met   (a UserWarning)
+    LeakageWarning            a column looks like it records the outcome     (a UserWarning)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "InferenceError",
     "InputTypeError",
     "IntegrityError",
+    "LeakageWarning",
     "NotAnArtifactError",
     "NotFittedError",
     "OddslineError",
@@ -122,3 +124,8 @@ class NotFittedError(OddslineError, ValueError, AttributeError):
 
 class ConvergenceWarning(UserWarning):
     """A solver stopped before reaching its tolerance; the message says why and what to do."""
+
+
+class LeakageWarning(UserWarning):
+    """One column alone nearly separates the classes, or the held-out AUC is too good to be true: the
+    column probably records the outcome (a payment made, a delay observed) rather than predicting it."""

@@ -23,6 +23,7 @@ from .core.firth import firth_penalised_loglik
 from .core.inference import (
     COV_TYPES,
     aliased_columns,
+    aliased_in_gram,
     condition_number,
     covariance,
     fisher_information,
@@ -63,8 +64,12 @@ def inference(
     feature_names: list[str] | None = None,
     n_bootstrap: int = 200,
     random_state: int = 0,
+    prefer_aliased: tuple[int, ...] | NDArray[np.intp] = (),
 ) -> InferenceResult:
     """Coefficient table and model statistics of a fitted ``estimator`` on the data it was fitted on.
+
+    ``prefer_aliased``: columns reported as aliased before others when a dependency leaves a choice
+    (a categorical column's reference level).
 
     cov_type: "nonrobust" (inverse Fisher information), "HC0", "HC1", or "cluster" (with ``groups``).
     ci: "wald", "profile" (profile likelihood) or "bootstrap" (seeded; the only choice after L1).
@@ -103,7 +108,11 @@ def inference(
     if group_codes is not None and group_codes.shape[0] != problem.n_rows:
         raise ParameterError(f"groups has {group_codes.shape[0]} labels for {problem.n_rows} rows")
     gram = gram_matrix(problem)
-    aliased = aliased_columns(problem, gram=gram) if problem.l2 == 0 and not firth else np.array([], dtype=np.intp)
+    aliased = (
+        aliased_columns(problem, gram=gram, prefer=prefer_aliased)
+        if problem.l2 == 0 and not firth
+        else np.array([], dtype=np.intp)
+    )
     keep = np.setdiff1d(np.arange(problem.n_params), aliased)
     if aliased.size:
         theta = _refit_without(problem, theta, keep)
@@ -350,22 +359,42 @@ def inference_from_information(
     C: float,
     level: float = 0.95,
 ) -> InferenceResult:
-    """Model-based inference from kept information matrices (theta over [beta..., intercept])."""
+    """Model-based inference from kept information matrices (theta over [beta..., intercept]).
+
+    Aliased parameters (kept by training as ``statistics["aliased"]``, or found here in the
+    information matrix of an older unpenalised model) are NaN, as R reports NA; so is any standard
+    error that a numerically singular matrix leaves non-positive — it is never printed as a number.
+    """
     info, hess = statistics["fisher_information"], statistics["penalised_hessian"]
     penalised = not math.isinf(C)
-    if penalised:
-        bread = np.linalg.inv(hess)
-        cov = bread @ info @ bread
-    else:
-        cov = np.linalg.inv(info)
     d = len(names)
+    if "aliased" in statistics:
+        aliased = np.asarray(statistics["aliased"], dtype=np.intp)
+    elif not penalised:
+        aliased = aliased_in_gram(info / max(float(np.max(np.diag(info))), 1e-300), d)
+    else:
+        aliased = np.array([], dtype=np.intp)
+    keep = np.setdiff1d(np.arange(d + 1), aliased)
+    sub_info, sub_hess = info[np.ix_(keep, keep)], hess[np.ix_(keep, keep)]
+    if penalised:
+        bread = np.linalg.inv(sub_hess)
+        sub_cov = bread @ sub_info @ bread
+    else:
+        sub_cov = np.linalg.inv(sub_info)
+    cov = np.full((d + 1, d + 1), np.nan)
+    cov[np.ix_(keep, keep)] = sub_cov
+    params = theta.astype(np.float64).copy()
+    params[aliased] = np.nan
     order = [d, *range(d)]
-    params = theta[order]
+    params = params[order]
     cov = cov[np.ix_(order, order)]
-    bse = np.sqrt(np.diag(cov))
+    variance = np.diag(cov)
+    bse = np.where(variance > 0, np.sqrt(np.where(variance > 0, variance, 1.0)), np.nan)
     z = norm.ppf(0.5 + level / 2)
-    zvalues = params / bse
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zvalues = params / bse
     llf, llnull, nobs = (float(v) for v in statistics["likelihood"])
+    all_names = [*names, "intercept"]
     return InferenceResult(
         params=params,
         bse=bse,
@@ -374,9 +403,9 @@ def inference_from_information(
         conf_int=np.column_stack([params - z * bse, params + z * bse]),
         cov=cov,
         param_names=["intercept", *names],
-        aliased=[],
+        aliased=[all_names[int(j)] for j in aliased],
         nobs=nobs,
-        df_model=float(d),
+        df_model=float(len(keep) - 1),
         label=f"L2-penalised (C={C:g}): sandwich covariance of the penalised estimator, nonrobust"
         if penalised
         else "nonrobust",

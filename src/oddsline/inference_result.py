@@ -24,7 +24,9 @@ class InferenceResult:
     """Coefficients (intercept first) with standard errors, z, p, intervals and model statistics.
 
     Aliased parameters (exact linear combinations of others, in an unpenalised fit) are NaN in every
-    array, as R reports NA, and listed in ``aliased``.
+    array, as R reports NA, and listed in ``aliased``. Those that are a categorical column's reference
+    level (treatment coding: the level every other level of the column is compared with) are also
+    listed in ``reference_levels``. A standard error that is not a positive number is NaN.
     """
 
     params: NDArray[np.float64]
@@ -45,6 +47,7 @@ class InferenceResult:
     penalised_llf: float | None = None
     condition: float = math.nan
     extra: dict[str, Any] = field(default_factory=dict)
+    reference_levels: list[str] = field(default_factory=list)
 
     @property
     def odds_ratios(self) -> NDArray[np.float64]:
@@ -93,6 +96,7 @@ class InferenceResult:
                     "ci_high": _num(self.conf_int[i, 1]),
                     "odds_ratio": _num(self.odds_ratios[i]),
                     "aliased": name in self.aliased,
+                    "reference_level": name in self.reference_levels,
                 }
             )
         return {
@@ -108,6 +112,7 @@ class InferenceResult:
             "condition_number": _num(self.condition),
             "vif": {k: _num(v) for k, v in self.extra.get("vif", {}).items()},
             "aliased": list(self.aliased),
+            "reference_levels": list(self.reference_levels),
             "coefficients": rows,
         }
 
@@ -127,8 +132,16 @@ class InferenceResult:
             f"{'':<{width}} {'coef':>11} {'std err':>10} {'z':>8} {'P>|z|':>8} {low:>11} {high:>11}",
         ]
         for i, name in enumerate(self.param_names):
+            if name in self.reference_levels:
+                lines.append(f"{name:<{width}} {'(reference level)':>40}")
+                continue
             if name in self.aliased:
                 lines.append(f"{name:<{width}} {'(aliased: not estimable)':>40}")
+                continue
+            if not np.isfinite(self.bse[i]):
+                lines.append(
+                    f"{name:<{width}} {self.params[i]:>11.4f} {'(no standard error: information singular)':>40}"
+                )
                 continue
             lines.append(
                 f"{name:<{width}} {self.params[i]:>11.4f} {self.bse[i]:>10.4f} {self.zvalues[i]:>8.3f} "
@@ -136,8 +149,14 @@ class InferenceResult:
             )
         if math.isfinite(self.condition):
             lines.append(f"\ncondition number of the scaled design: {self.condition:.1f} (above 30: collinearity)")
-        if self.aliased:
-            lines.append(f"\naliased (exact linear combinations of other columns): {', '.join(self.aliased)}")
+        others = [name for name in self.aliased if name not in self.reference_levels]
+        if self.reference_levels:
+            lines.append(
+                "\nunpenalised fit: each categorical column is coded against its reference level "
+                f"(treatment coding; choose it with `reference:` in the spec): {', '.join(self.reference_levels)}"
+            )
+        if others:
+            lines.append(f"\naliased (exact linear combinations of other columns): {', '.join(others)}")
         return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -203,22 +203,26 @@ class Model:
                     "this model kept no information matrices; pass the training rows: model.inference(data=...)"
                 )
             theta = np.r_[self.coef, self.intercept]
-            return inference_from_information(
+            result = inference_from_information(
                 theta, self.statistics, self.design_names, float(self.params.get("C", 1.0)), level
             )
-        table = to_arrow(data)
-        X = self.features.transform(table)
-        y = self.target.encode(table)
-        return inference(
-            self.as_estimator(),
-            X,
-            y,
-            cov_type=cov_type,
-            groups=groups,
-            ci=ci,
-            level=level,
-            feature_names=self.design_names,
-        )
+        else:
+            table = to_arrow(data)
+            X = self.features.transform(table)
+            y = self.target.encode(table)
+            result = inference(
+                self.as_estimator(),
+                X,
+                y,
+                cov_type=cov_type,
+                groups=groups,
+                ci=ci,
+                level=level,
+                feature_names=self.design_names,
+                prefer_aliased=np.asarray(self.statistics.get("aliased", ()), dtype=np.intp),
+            )
+        references = [f"{column}={level}" for column, level in self.info.get("reference_levels", {}).items()]
+        return replace(result, reference_levels=[r for r in references if r in result.aliased])
 
     def as_estimator(self) -> LogisticRegression:
         """The fitted numeric estimator behind this model (on design matrices, classes 0 and 1)."""

@@ -6,6 +6,7 @@ import hashlib
 import math
 import platform
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,14 +15,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from ._exceptions import ParameterError, SeparationError, TargetError
+from ._exceptions import LeakageWarning, ParameterError, SeparationError, TargetError
 from ._version import __version__
 from .calibration import METHODS, fit_calibrator
 from .core.path import stratified_folds
-from .estimator import LogisticRegression
 from .features import FeatureSpec
+from .identification import fit_identified, reference_levels
 from .inference import information_at_fit
 from .io import TableLike, to_arrow
+from .leakage import leakage_warnings, single_column_auc
 from .model import Model
 from .monitor.reference import capture_reference
 from .regularization import LogisticRegressionCV
@@ -51,6 +53,7 @@ def train(
     time_column: str | None = None,
     group_column: str | None = None,
     cv: int | None = None,
+    allow_leaky: bool = False,
 ) -> Model:
     """Fit features and a binary logistic regression on ``data`` and evaluate on a held-out split.
 
@@ -66,6 +69,12 @@ def train(
     or "group" (whole groups of ``group_column``; that column is not used as a feature). ``cv`` = K
     chooses C among 20 values on the regularisation path by K-fold log loss on the training rows
     (time-ordered folds under a time split); ``C`` is then ignored.
+
+    With an inferred spec, columns that cannot help (empty, constant, identifiers; the time column of a
+    time split) are left out and listed in ``model.info["ignored_columns"]``, and a column that alone
+    nearly separates the classes raises a :class:`LeakageWarning` (also kept in ``model.info["warnings"]``)
+    unless ``allow_leaky``. With ``C=inf`` the fit is identified: categorical columns are coded against a
+    reference level and aliased columns get no estimate (see ``identification.py``).
     """
     started = time.perf_counter()
     if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
@@ -78,8 +87,11 @@ def train(
     y_all = binary.encode(table)
     if split not in SPLITS:
         raise ParameterError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if split == "group" and group_column in table.column_names:
+    if split == "group" and group_column is not None and group_column in table.column_names:
         ignore = [*ignore, group_column]
+    if split == "time" and time_column is not None and time_column in table.column_names:
+        ignore = [*ignore, time_column]  # the split extrapolates in it: as a feature it only measures age
+    inferred = spec is None
     spec = spec or FeatureSpec.infer(table, target=target, ignore=ignore)
     if split == "time":
         train_idx, test_idx = time_split(table, time_column, test_size)
@@ -102,9 +114,9 @@ def train(
         search.fit(X, y)
         C = float(search.C_)
         selection = {"cv": cv, "time_ordered": split == "time", "C": C}
-    estimator = LogisticRegression(C=C, class_weight=class_weight)
+    references = reference_levels(spec, features) if math.isinf(C) else {}
     try:
-        estimator.fit(X, y)
+        identified = fit_identified(X, y, C, class_weight, tuple(references))
     except SeparationError as exc:
         names = ", ".join(repr(features.design_names[j]) for j in exc.columns)
         raise SeparationError(
@@ -123,7 +135,10 @@ def train(
     decision_threshold = chosen.threshold if chosen is not None else float(threshold)
     if not 0 <= decision_threshold <= 1:
         raise ParameterError(f"threshold must be in [0, 1] or a rule such as 'f1', got {threshold!r}")
+    estimator = identified.estimator
     statistics = information_at_fit(estimator, X, y)
+    if math.isinf(C):
+        statistics["aliased"] = identified.aliased.astype(np.float64)  # the file keeps float arrays
     statistics["design_mean"] = X.mean(axis=0)  # the reference point of Model.explain
     design_std = X.std(axis=0)
     info: dict[str, Any] = {
@@ -132,7 +147,10 @@ def train(
         "n_test": len(test_idx),
         "rows_dropped_missing_target": dropped,
         "n_design_columns": features.n_design,
+        "reference_levels": {column: level for j, (column, level) in references.items() if j in identified.aliased},
+        "aliased": [features.design_names[j] for j in identified.aliased if j not in references],
         "data_fingerprint": fingerprint(table),
+        "ignored_columns": {name: reason for name, reason in spec.ignored},
         "fit": _jsonable(estimator.fit_info_),
         "solver_reason": estimator.solver_["reason"],
         "oddsline_version": __version__,
@@ -170,6 +188,11 @@ def train(
     if len(test_idx):
         test_table = table.take(pa.array(test_idx))
         info["evaluation"] = model.evaluate(test_table)
+    if inferred and not allow_leaky:
+        held_out_auc = info.get("evaluation", {}).get("roc_auc")
+        info["warnings"] = leakage_warnings(single_column_auc(features, X, y, model.coef), held_out_auc)
+        for message in info["warnings"]:
+            warnings.warn(message, LeakageWarning, stacklevel=2)
     info["train_seconds"] = time.perf_counter() - started
     return model
 
@@ -188,7 +211,8 @@ def _cross_fitted(
     for fit_rows, held in stratified_folds(y.astype(np.int64), folds, seed):
         part = table.take(pa.array(fit_rows))
         features, X = spec.fit_transform(part, y[fit_rows])
-        model = LogisticRegression(C=C, class_weight=class_weight).fit(X, y[fit_rows])
+        prefer = tuple(reference_levels(spec, features)) if math.isinf(C) else ()
+        model = fit_identified(X, y[fit_rows], C, class_weight, prefer).estimator
         out[held] = model.predict_proba(features.transform(table.take(pa.array(held))))[:, 1]
     return out
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+import warnings
 from typing import Any
 
 import pyarrow as pa
 
-from .._exceptions import ParameterError
+from .._exceptions import LeakageWarning, ParameterError
 from ..features import FeatureSpec
 from ..io import read_table
 from ..model import Model
@@ -85,6 +87,11 @@ def add_train(verbs: Subparsers) -> None:
     p.add_argument("--class-weight", choices=("balanced",), help="reweight classes to equal total weight")
     p.add_argument("--folds", type=int, default=5, help="folds for cross-fitted calibration/threshold (default 5)")
     p.add_argument("--drop-missing-target", action="store_true", help="drop rows whose target is empty (counted)")
+    p.add_argument(
+        "--allow-leaky",
+        action="store_true",
+        help="do not warn about columns that alone separate the classes (target leakage); a --spec also silences it",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     p.set_defaults(run=run_train)
 
@@ -157,25 +164,28 @@ def run_train(args: argparse.Namespace) -> int:
         table = read_table(args.data)
         spec = FeatureSpec.load(args.spec) if args.spec else None
         step("fitting")
-        model = train(
-            table,
-            target=args.target,
-            positive=args.positive,
-            C=args.C,
-            test_size=args.test_size,
-            seed=args.seed,
-            ignore=args.ignore,
-            drop_missing_target=args.drop_missing_target,
-            spec=spec,
-            calibrate=None if args.calibrate == "none" else args.calibrate,
-            threshold=_threshold(args.threshold),
-            class_weight=args.class_weight,
-            folds=args.folds,
-            split=args.split,
-            time_column=args.time_column,
-            group_column=args.group_column,
-            cv=args.cv,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LeakageWarning)  # printed below, after the summary
+            model = train(
+                table,
+                target=args.target,
+                positive=args.positive,
+                C=args.C,
+                test_size=args.test_size,
+                seed=args.seed,
+                ignore=args.ignore,
+                drop_missing_target=args.drop_missing_target,
+                spec=spec,
+                calibrate=None if args.calibrate == "none" else args.calibrate,
+                threshold=_threshold(args.threshold),
+                class_weight=args.class_weight,
+                folds=args.folds,
+                split=args.split,
+                time_column=args.time_column,
+                group_column=args.group_column,
+                cv=args.cv,
+                allow_leaky=args.allow_leaky,
+            )
         step("writing model")
         path = model.save(args.out)
         if args.sign_key:
@@ -191,6 +201,15 @@ def run_train(args: argparse.Namespace) -> int:
         f"trained on {info['n_train']} rows ({info['n_design_columns']} design columns), "
         f"target {model.target.name!r}, positive class {model.target.positive!r} ({model.target.positive_reason})"
     )
+    if info.get("rows_dropped_missing_target"):
+        print(f"dropped {info['rows_dropped_missing_target']} rows whose target was empty (--drop-missing-target)")
+    for name, reason in info.get("ignored_columns", {}).items():
+        print(f"left out {name!r}: {reason}")
+    if info.get("reference_levels"):
+        levels = ", ".join(f"{name}={level!r}" for name, level in info["reference_levels"].items())
+        print(f"unpenalised fit, categorical columns coded against a reference level (spec `reference:`): {levels}")
+    if info.get("aliased"):
+        print(f"aliased (no estimate, as R's NA): {', '.join(info['aliased'])}")
     fit = info["fit"]
     print(
         f"solver {fit['solver']}: {fit['n_iter']} iterations, converged={fit['converged']}, "
@@ -200,6 +219,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"held-out evaluation on {info['n_test']} rows:")
         _print_metrics(evaluation)
     print(f"model written to {path}")
+    for message in info.get("warnings", []):
+        print(f"oddsline train: warning: {message}", file=sys.stderr)
     return 0
 
 

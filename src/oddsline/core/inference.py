@@ -29,6 +29,7 @@ from .objective import BLOCK_ROWS, Matrix, Problem, second_moment
 __all__ = [
     "COV_TYPES",
     "aliased_columns",
+    "aliased_in_gram",
     "condition_number",
     "covariance",
     "fisher_information",
@@ -141,16 +142,36 @@ def null_log_likelihood(problem: Problem) -> float:
     return float(w @ y) * math.log(rate) + float(w @ (1 - y)) * math.log(1 - rate)
 
 
-def aliased_columns(problem: Problem, tol: float = 1e-9, gram: NDArray[np.float64] | None = None) -> NDArray[np.intp]:
+def aliased_columns(
+    problem: Problem,
+    tol: float = 1e-9,
+    gram: NDArray[np.float64] | None = None,
+    prefer: tuple[int, ...] | NDArray[np.intp] = (),
+) -> NDArray[np.intp]:
     """Parameters that are exact linear combinations of earlier ones (R's NA coefficients).
 
     Ordered elimination on the correlation-scaled Gram matrix of [X, 1], the intercept first, so that
     (as in R) the later of two dependent columns is reported: a full one-hot block loses its last
-    level, never the intercept.
+    level, never the intercept. Columns in ``prefer`` are examined last, so they are the ones reported
+    when they take part in a dependency: a categorical column's reference level (treatment coding, as
+    R's contr.treatment drops the first level).
     """
     gram = gram_matrix(problem) if gram is None else gram
+    return aliased_in_gram(gram, problem.n_features if problem.fit_intercept else None, prefer, tol)
+
+
+def aliased_in_gram(
+    gram: NDArray[np.float64],
+    intercept: int | None,
+    prefer: tuple[int, ...] | NDArray[np.intp] = (),
+    tol: float = 1e-9,
+) -> NDArray[np.intp]:
+    """``aliased_columns`` on any positively weighted Gram matrix (X^T W X, a Fisher information) of
+    the parameters; ``intercept`` is its index (examined first) or None."""
     p = gram.shape[0]
-    order = np.r_[p - 1, np.arange(p - 1)] if problem.fit_intercept else np.arange(p)
+    last = [int(j) for j in prefer if int(j) != intercept]
+    first = [] if intercept is None else [intercept]
+    order = np.array(first + [j for j in range(p) if j != intercept and j not in set(last)] + last, dtype=np.intp)
     gram = gram[np.ix_(order, order)]
     scale = np.sqrt(np.maximum(np.diag(gram), 1e-300))
     scaled = gram / np.outer(scale, scale)

@@ -40,6 +40,9 @@ UNKNOWN_LEVEL = "<unknown>"  # not a design column: the name of the all-zeros bu
 CATEGORICAL_DEFAULTS: dict[str, Any] = {
     "min_frequency": 1,  # levels seen fewer times share the <rare> column
     "unseen": "bucket",  # a level not seen in training: bucket (all zeros, counted) | error
+    # The level an unpenalised fit codes the others against (treatment coding); None: the first in sorted
+    # order, as R. Penalised fits keep every level (the penalty identifies them). See identification.py.
+    "reference": None,
 }
 
 

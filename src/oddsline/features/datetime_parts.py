@@ -23,7 +23,7 @@ from .._exceptions import SchemaError
 from .categorical import MISSING_LEVEL
 from .report import TransformReport
 
-__all__ = ["DATETIME_DEFAULTS", "FittedDatetime", "fit_datetime"]
+__all__ = ["DATETIME_DEFAULTS", "FittedDatetime", "fit_datetime", "timestamps_from_text"]
 
 DATETIME_DEFAULTS: dict[str, Any] = {"parts": ["hour", "day_of_week", "month"], "reference": None}
 PARTS = ("hour", "day_of_week", "month")
@@ -35,7 +35,7 @@ def _microseconds(name: str, data: pa.ChunkedArray) -> NDArray[np.float64]:
     """Microseconds since the epoch (UTC) as float64, NaN for missing."""
     try:
         if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
-            data = pc.cast(data, pa.timestamp("us"))
+            data = timestamps_from_text(data)
         elif pa.types.is_date(data.type):
             data = pc.cast(pc.cast(data, pa.date32()), pa.timestamp("us"))
         elif not pa.types.is_timestamp(data.type):
@@ -48,6 +48,15 @@ def _microseconds(name: str, data: pa.ChunkedArray) -> NDArray[np.float64]:
             f"column {name!r} must hold timestamps (ISO-8601 text or datetime values): {str(exc).splitlines()[0]}"
         ) from None
     return np.asarray(micros.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def timestamps_from_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
+    """ISO-8601 text as timestamps: naive ones as they are (taken as UTC), or, when the text carries a
+    zone (``Z``, ``+01:00``; Arrow refuses to mix the two), converted to UTC."""
+    try:
+        return pc.cast(data, pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        return pc.cast(data, pa.timestamp("us", tz="UTC"))
 
 
 def _microseconds_of(name: str, value: Any) -> float:

@@ -23,20 +23,19 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from .._exceptions import SchemaError
-from .boolean import BOOLEAN_DEFAULTS, fit_boolean, looks_boolean
+from .boolean import BOOLEAN_DEFAULTS, fit_boolean
 from .categorical import CATEGORICAL_DEFAULTS, fit_categorical
 from .datetime_parts import DATETIME_DEFAULTS, fit_datetime
 from .fitted import FittedColumn, FittedFeatures
 from .hashing import HASHED_DEFAULTS, FittedHashed
+from .infer import choose_encoding
 from .interaction import INTERACTION_DEFAULTS, fit_interaction
 from .numeric import NUMERIC_DEFAULTS, fit_numeric
 from .report import TransformReport
 from .target_encoding import TARGET_DEFAULTS, fit_target_encoding
-from .values import as_category
 
 __all__ = ["KINDS", "ColumnSpec", "FeatureSpec"]
 
@@ -56,10 +55,6 @@ _CHOICES = {
     "out_of_range": ("count", "clip", "error"),
     "unseen": ("bucket", "error"),
 }
-# Inference: a text column with at most this many levels is one-hot encoded, above it target-encoded;
-# one whose levels are nearly all distinct looks like an identifier and is left out.
-ONE_HOT_MAX_LEVELS = 50
-IDENTIFIER_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -101,6 +96,8 @@ class ColumnSpec:
 class FeatureSpec:
     columns: tuple[ColumnSpec, ...]
     strict: bool = False
+    # (column, reason) for each column ``infer`` left out; carried so that training can report them.
+    ignored: tuple[tuple[str, str], ...] = ()
 
     # -- declaring --------------------------------------------------------------------------------
 
@@ -123,13 +120,22 @@ class FeatureSpec:
             else:
                 name = str(entry["name"])
             columns.append(ColumnSpec(name, str(entry["kind"]), options))
-        unknown = sorted(set(data) - {"columns", "strict"})
+        unknown = sorted(set(data) - {"columns", "strict", "ignored"})
         if unknown:
-            raise SchemaError(f"unknown spec key(s) {unknown}; a spec has 'columns' and optionally 'strict'")
-        return cls(tuple(columns), bool(data.get("strict", False)))
+            raise SchemaError(
+                f"unknown spec key(s) {unknown}; a spec has 'columns' and optionally 'strict' and 'ignored'"
+            )
+        ignored = data.get("ignored") or []
+        if not isinstance(ignored, list) or not all(isinstance(e, Mapping) and "name" in e for e in ignored):
+            raise SchemaError("'ignored' in a spec is a list of {name: COLUMN, reason: TEXT} mappings")
+        left_out = tuple((str(e["name"]), str(e.get("reason", ""))) for e in ignored)
+        return cls(tuple(columns), bool(data.get("strict", False)), left_out)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": [c.to_dict() for c in self.columns], "strict": self.strict}
+        body: dict[str, Any] = {"columns": [c.to_dict() for c in self.columns], "strict": self.strict}
+        if self.ignored:
+            body["ignored"] = [{"name": name, "reason": reason} for name, reason in self.ignored]
+        return body
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureSpec:
@@ -158,6 +164,12 @@ class FeatureSpec:
         lines.append(
             f"strict: {'true' if self.strict else 'false'}  # true: refuse input columns the model does not use"
         )
+        if self.ignored:
+            lines.append("ignored:  # left out of the model; move one into columns to use it")
+            lines.extend(
+                f"  - {json.dumps({'name': name, 'reason': reason}, ensure_ascii=False)}"
+                for name, reason in self.ignored
+            )
         return "\n".join(lines) + "\n"
 
     # -- inferring ----------------------------------------------------------------------------------
@@ -165,19 +177,33 @@ class FeatureSpec:
     @classmethod
     def infer(cls, table: pa.Table, *, target: str | None = None, ignore: Iterable[str] = ()) -> FeatureSpec:
         """Numbers -> numeric, two-valued -> boolean, text -> categorical (<= 50 levels) or target-encoded,
-        timestamps -> datetime; identifiers and empty columns are left out (say so with ``ignore``)."""
+        timestamps (typed or ISO-8601 text) -> datetime. Empty, constant and identifier columns are left
+        out and listed in ``ignored`` with the reason (see ``features/infer.py``); so are ``ignore``."""
         skip = set(ignore) | ({target} if target else set())
         unknown = sorted(skip - set(table.column_names) - ({target} if target else set()))
         if unknown:
             raise SchemaError(
                 f"cannot ignore {', '.join(map(repr, unknown))}: no such column; columns are {table.column_names}"
             )
-        columns = [
-            _infer_column(name, table.column(name), table.num_rows) for name in table.column_names if name not in skip
-        ]
+        columns, ignored = [], []
+        for name in table.column_names:
+            if name == target:
+                continue
+            if name in skip:
+                ignored.append((name, "ignored as asked"))
+                continue
+            choice = choose_encoding(name, table.column(name))
+            if choice.kind is None:
+                ignored.append((name, choice.reason))
+            else:
+                columns.append(ColumnSpec(name, choice.kind, reason=choice.reason))
         if not columns:
-            raise SchemaError("no feature columns are left after removing the target and ignored columns")
-        return cls(tuple(columns))
+            reasons = "; ".join(f"{name}: {reason}" for name, reason in ignored) or "none"
+            raise SchemaError(
+                "no feature columns are left after removing the target and the columns left out "
+                f"({reasons}); declare the columns in a spec (--spec) or give a table with usable columns"
+            )
+        return cls(tuple(columns), ignored=tuple(ignored))
 
     # -- fitting ------------------------------------------------------------------------------------
 
@@ -228,39 +254,3 @@ class FeatureSpec:
 
 def _sources(c: ColumnSpec) -> list[str]:
     return [str(s) for s in c.options.get("columns", [])] if c.kind == "interaction" else [c.name]
-
-
-def _infer_column(name: str, data: pa.ChunkedArray, n_rows: int) -> ColumnSpec:
-    column_type = data.type
-    present = n_rows - data.null_count
-    if pa.types.is_null(column_type) or present == 0:
-        raise SchemaError(f"column {name!r} is empty in every row; ignore it (--ignore {name})")
-    if pa.types.is_boolean(column_type):
-        return ColumnSpec(name, "boolean", reason="true/false values")
-    if pa.types.is_timestamp(column_type) or pa.types.is_date(column_type):
-        return ColumnSpec(name, "datetime", reason=f"{column_type}: hour, day of week, month and age")
-    if pa.types.is_integer(column_type) or pa.types.is_floating(column_type) or pa.types.is_decimal(column_type):
-        distinct = len(pc.unique(data))
-        if distinct <= 2 and looks_boolean(data):
-            return ColumnSpec(name, "boolean", reason="numbers taking only the values 0 and 1")
-        return ColumnSpec(
-            name, "numeric", reason=f"{column_type}, {distinct} distinct values: median-imputed, standardised"
-        )
-    if pa.types.is_string(column_type) or pa.types.is_large_string(column_type) or pa.types.is_dictionary(column_type):
-        levels = len(pc.unique(as_category(data)))
-        if levels <= 2 and looks_boolean(data):
-            return ColumnSpec(name, "boolean", reason="text spelling true/false, yes/no or 1/0")
-        if levels <= ONE_HOT_MAX_LEVELS:
-            return ColumnSpec(name, "categorical", reason=f"text with {levels} levels: one-hot")
-        if levels >= IDENTIFIER_SHARE * present:
-            raise SchemaError(
-                f"column {name!r} has {levels} distinct values in {present} rows: it looks like an identifier, "
-                f"which cannot generalise; ignore it (--ignore {name}) or declare it in a spec"
-            )
-        return ColumnSpec(
-            name, "target", reason=f"text with {levels} levels (> {ONE_HOT_MAX_LEVELS}): cross-fitted target encoding"
-        )
-    raise SchemaError(
-        f"column {name!r} has type {column_type}, which oddsline cannot encode; "
-        f"ignore it (--ignore {name}) or convert it to a number, text or timestamp first"
-    )

@@ -23,7 +23,7 @@ __all__ = ["OTHER", "capture_reference", "histogram"]
 
 OTHER = "<other>"
 MAX_LEVELS = 200
-_NUMERIC = ("numeric", "boolean", "passthrough")
+_NUMERIC = ("numeric", "passthrough")  # booleans are compared as levels: text spellings have no float value
 
 
 def histogram(values: NDArray[np.float64], edges: list[float]) -> list[float]:
