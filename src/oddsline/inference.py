@@ -374,6 +374,8 @@ def inference_from_information(
         aliased = aliased_in_gram(info / max(float(np.max(np.diag(info))), 1e-300), d)
     else:
         aliased = np.array([], dtype=np.intp)
+    # A column that is zero in every training row carries no information: no estimate, penalty or not.
+    aliased = np.union1d(aliased, np.flatnonzero(np.diag(info) <= 0)).astype(np.intp)
     keep = np.setdiff1d(np.arange(d + 1), aliased)
     sub_info, sub_hess = info[np.ix_(keep, keep)], hess[np.ix_(keep, keep)]
     if penalised:

@@ -1,7 +1,15 @@
 """Entry point of the ``oddsline`` command: parsing, dispatch, and turning errors into exit codes.
 
-Exit codes: 0 success; 1 a check failed or an internal error; 2 a user mistake (bad arguments, bad
-data, a damaged model file), reported as one line on stderr without a traceback.
+Exit codes (also in README and ``oddsline --help``), so that a scheduler can tell drift from a bug:
+
+    0   success
+    1   a check failed: the gate refused a challenger (validate, retrain), drift or a retrain trigger (monitor)
+    2   a user mistake: bad arguments, bad data, a damaged model file (one line on stderr, no traceback)
+    70  an internal error of oddsline (EX_SOFTWARE of sysexits.h): please report it
+    130 interrupted (Ctrl-C)
+
+Numerical warnings of numpy (overflow in a degenerate bootstrap resample, ...) are not shown: what a
+user must know is said by oddsline itself, as a line that starts with "warning:".
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import argparse
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -27,7 +36,11 @@ from . import (
 )
 
 EXIT_USER_ERROR = 2
-EXIT_INTERNAL_ERROR = 1
+EXIT_INTERNAL_ERROR = 70
+EXIT_CODES_HELP = (
+    "exit codes: 0 success, 1 a check failed (gate, drift, trigger), 2 a user mistake (the message says "
+    "which and how to fix it), 70 an internal error (please report it), 130 interrupted"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="oddsline",
         description="Production logistic regression: train a model on a labelled table, evaluate it, "
         "score new rows, and inspect what it learned.",
-        epilog="Example: oddsline train examples/data/telco_churn.csv --target churn --out churn.odl",
+        epilog="Example: oddsline train examples/data/telco_churn.csv --target churn --out churn.odl\n\n"
+        + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"oddsline {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
@@ -72,7 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.run(args))
     except OddslineError as exc:
         print(f"oddsline {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

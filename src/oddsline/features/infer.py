@@ -79,6 +79,10 @@ def _numeric(name: str, data: pa.ChunkedArray, present: int) -> ColumnChoice:
     distinct = int(pc.count_distinct(data, mode="only_valid").as_py())
     if distinct == 1 and data.null_count == 0:
         return ColumnChoice(name, None, f"constant: {pc.min(data).as_py()!r} in every row")
+    if distinct == 1:  # as a number it would be constant once imputed: only whether it is missing informs
+        return ColumnChoice(
+            name, "categorical", f"one value ({pc.min(data).as_py()!r}) or missing: one-hot of value and <missing>"
+        )
     if distinct <= 2 and looks_boolean(data):
         return ColumnChoice(name, "boolean", "numbers taking only the values 0 and 1")
     if pa.types.is_integer(data.type) and _named_like_code(name) and distinct > 2:
