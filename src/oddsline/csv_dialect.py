@@ -77,12 +77,13 @@ def sniff_dialect(
 ) -> CsvDialect:
     """The file's delimiter and encoding: those given, the others sniffed from its first 64 KiB."""
     p = Path(path)
+    chosen_delimiter = check_delimiter(delimiter) if delimiter else None
+    given_encoding = check_encoding(encoding) if encoding else None
     with open(p, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES + 1)
     whole = len(sample) <= SAMPLE_BYTES
     sample = sample[:SAMPLE_BYTES]
-    chosen_encoding = check_encoding(encoding) if encoding else _sniff_encoding(p, sample, whole)
-    chosen_delimiter = check_delimiter(delimiter) if delimiter else None
+    chosen_encoding = given_encoding or _sniff_encoding(p, sample, whole)
     if chosen_delimiter is None:
         text = _decode(p, sample, chosen_encoding, whole)
         chosen_delimiter = _sniff_delimiter(p, text, whole)

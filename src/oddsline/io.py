@@ -44,6 +44,7 @@ __all__ = [
     "check_unique_names",
     "csv_read_options",
     "file_sha256",
+    "first_line",
     "pandas_index_columns",
     "read_table",
     "to_arrow",
@@ -107,7 +108,7 @@ def read_file(
         raise
     except (pa.ArrowException, OSError) as exc:
         kind = suffix.lstrip(".").upper() or "a table"
-        raise ReadError(f"{p} could not be read as {kind}: {_first_line(exc)}") from None
+        raise ReadError(f"{p} could not be read as {kind}: {first_line(exc)}") from None
     if suffix not in CSV_SUFFIXES:
         check_unique_names(table.column_names, str(p))
     return table
@@ -137,7 +138,7 @@ def _read_csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None) -> 
         ) from None
     except (pa.ArrowException, OSError) as exc:
         raise ReadError(
-            f"{p} could not be read as CSV: {_first_line(exc)} (read with {dialect.describe()}; "
+            f"{p} could not be read as CSV: {first_line(exc)} (read with {dialect.describe()}; "
             "give --delimiter or --encoding if that is wrong)"
         ) from None
     check_unique_names(table.column_names, str(p))
@@ -283,6 +284,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -17,6 +17,7 @@ from ..model import Model
 from ..training import train
 from .output import print_json
 from .progress import Progress
+from .read_options import add_read_options, read_options
 from .references import load_model
 
 Subparsers = Any  # argparse's _SubParsersAction is private
@@ -93,6 +94,7 @@ def add_train(verbs: Subparsers) -> None:
         help="do not warn about columns that alone separate the classes (target leakage); a --spec also silences it",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    add_read_options(p)
     p.set_defaults(run=run_train)
 
 
@@ -116,6 +118,7 @@ def add_evaluate(verbs: Subparsers) -> None:
         metavar="N",
         help="bootstrap resamples for the CIs (default 1000; 0: none)",
     )
+    add_read_options(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -139,6 +142,15 @@ def add_predict(verbs: Subparsers) -> None:
         metavar="N",
         help="rows scored at a time (memory bound; default 65536)",
     )
+    p.add_argument(
+        "--on-bad-value",
+        choices=("missing", "error"),
+        default="missing",
+        help="a value a feature cannot read (text in a numeric column): score it as missing and count it per "
+        "column (default), or stop with its column, row and value",
+    )
+    p.add_argument("--json", action="store_true", help="print the row count and the input counts as JSON")
+    add_read_options(p)
     p.set_defaults(run=run_predict)
 
 
@@ -161,7 +173,7 @@ def add_inspect(verbs: Subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     with Progress("oddsline train") as step:
         step("reading data")
-        table = read_table(args.data)
+        table = read_table(args.data, **read_options(args))
         spec = FeatureSpec.load(args.spec) if args.spec else None
         step("fitting")
         with warnings.catch_warnings():
@@ -226,7 +238,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    table = read_table(args.data)
+    table = read_table(args.data, **read_options(args))
     metrics = model.evaluate(table, n_bootstrap=args.bootstrap)
     if args.report:
         from ..report import write_report
@@ -243,11 +255,30 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from ..batch import score_file
+    from ..batch import BAD_VALUE, score_file
 
     model = load_model(args.model)
-    rows, report = score_file(model, args.data, args.out, id_column=args.id, batch_rows=args.batch_rows)
+    rows, report = score_file(
+        model,
+        args.data,
+        args.out,
+        id_column=args.id,
+        batch_rows=args.batch_rows,
+        on_bad_value=args.on_bad_value,
+        **read_options(args),
+    )
     events = {event: counts for event, counts in report.to_dict().items() if event != "rows" and counts}
+    bad_values = dict(report.counts.get(BAD_VALUE, {}))
+    if bad_values:
+        listed = ", ".join(f"{column} {n}" for column, n in bad_values.items())
+        print(
+            f"oddsline predict: {sum(bad_values.values())} value(s) that could not be read were scored as missing: "
+            f"{listed} (--on-bad-value error stops at the first)",
+            file=sys.stderr,
+        )
+    if args.json:
+        print_json({"rows": rows, "out": args.out, "events": events, "bad_values": bad_values})
+        return 0
     print(f"wrote {rows} predictions to {args.out}")
     for event, counts in events.items():
         print(f"  {event}: " + ", ".join(f"{column} {n}" for column, n in counts.items()))  # type: ignore[attr-defined]

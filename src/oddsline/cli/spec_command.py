@@ -8,6 +8,7 @@ from typing import Any
 
 from ..features import FeatureSpec
 from ..io import read_table
+from .read_options import add_read_options, read_options
 
 Subparsers = Any
 
@@ -31,11 +32,12 @@ def add_spec(verbs: Subparsers) -> None:
         "--ignore", action="append", default=[], metavar="COL", help="a column to leave out (repeatable)"
     )
     infer.add_argument("--json", action="store_true", help="print JSON instead of commented YAML")
+    add_read_options(infer)
     infer.set_defaults(run=run_spec_infer)
 
 
 def run_spec_infer(args: argparse.Namespace) -> int:
-    spec = FeatureSpec.infer(read_table(args.data), target=args.target, ignore=args.ignore)
+    spec = FeatureSpec.infer(read_table(args.data, **read_options(args)), target=args.target, ignore=args.ignore)
     if args.json:
         print(json.dumps(spec.to_dict(), indent=2))
     else:
