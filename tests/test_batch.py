@@ -110,3 +110,26 @@ def test_policy_and_batch_size_are_checked(telco_model, telco_path, tmp_path):
         score_file(telco_model, telco_path, tmp_path / "s.csv", on_bad_value="skip")
     with pytest.raises(oddsline.ParameterError, match="--batch-rows"):
         score_file(telco_model, telco_path, tmp_path / "s.csv", batch_rows=0)
+
+
+def test_a_timestamp_that_does_not_parse_is_a_bad_value(tmp_path):
+    rng = np.random.default_rng(0)
+    stamps = [f"{np.datetime64('2020-01-01') + int(d)}T10:00:00" for d in rng.integers(0, 365, 300)]
+    x = rng.normal(size=300)
+    table = pa.table({"x": x, "when": stamps, "y": np.where(x + rng.normal(size=300) > 0, "yes", "no")})
+    spec = oddsline.FeatureSpec.from_dict(
+        {"columns": [{"name": "x", "kind": "numeric"}, {"name": "when", "kind": "datetime"}]}
+    )
+    model = oddsline.train(table, target="y", positive="yes", spec=spec)
+    lines = csv_lines(table)
+    set_cell(lines, 5, "when", "yesterday")
+    path = tmp_path / "when.csv"
+    path.write_text("\n".join(lines))
+    rows, report = score_file(model, path, tmp_path / "s.parquet")
+    assert rows == 300 and report.counts[BAD_VALUE] == {"when": 1}
+    expected = table.set_column(1, "when", pa.array([None if i == 4 else s for i, s in enumerate(stamps)]))
+    np.testing.assert_array_equal(
+        pq.read_table(tmp_path / "s.parquet").column("probability").to_numpy(), model.predict_proba(expected)[:, 1]
+    )
+    with pytest.raises(oddsline.SchemaError, match="column 'when', data row 5: 'yesterday' is not an ISO-8601"):
+        score_file(model, path, tmp_path / "s.parquet", on_bad_value="error")

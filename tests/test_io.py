@@ -106,6 +106,14 @@ def test_delimiter_is_sniffed(tmp_path, text, delimiter):
     assert sniff_dialect(path).delimiter == delimiter
 
 
+def test_a_one_column_file_is_split_by_its_extension(tmp_path):
+    for name, delimiter in (("names.tsv", "\t"), ("names.csv", ",")):
+        path = tmp_path / name
+        path.write_text("name\nSmith, John\nDoe, Jane\n")
+        assert sniff_dialect(path).delimiter == delimiter
+    assert read_table(tmp_path / "names.tsv").column("name").to_pylist() == ["Smith, John", "Doe, Jane"]
+
+
 def test_only_the_first_64_kib_are_read_to_sniff(tmp_path):
     path = tmp_path / "t.csv"
     body = "a;b\n" + "1;2\n" * (SAMPLE_BYTES // 4) + "\xe9,\xe9,\xe9\n" * 10

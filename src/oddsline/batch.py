@@ -154,10 +154,8 @@ class ChunkReader:
             else:
                 inferred = self.file.inferred.field(name).type if name in self.file.inferred.names else None
                 values = _as_inferred(column, inferred)
-                if kind == "datetime" and not pa.types.is_string(values.type):
-                    kind = "text"  # read as timestamps already
-                if kind == "text":
-                    chunk = chunk.set_column(i, name, values)
+                if kind == "text" or (kind == "datetime" and not pa.types.is_string(values.type)):
+                    chunk = chunk.set_column(i, name, values)  # categories; or timestamps, all of them read
                     continue
                 bad = _refused(self.checked[name], values)
             if bad.any():

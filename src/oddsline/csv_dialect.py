@@ -4,16 +4,16 @@ Sniffing reads at most ``SAMPLE_BYTES`` once, so it costs the same for a 1 KB an
 it is deterministic: the same bytes always give the same answer.
 
 Encoding: a byte-order mark decides (UTF-8 or UTF-16); otherwise UTF-8 if the sample decodes as
-UTF-8, else Windows-1252 (the superset of Latin-1 that Excel writes on Western European systems) if
-it decodes as that; anything else is an error that asks for ``--encoding``. Bytes past the sample
+UTF-8, else Windows-1252 (Latin-1 with the euro sign and typographic quotes in 0x80-0x9F: what Excel
+writes on Western European Windows) if it decodes as that; anything else is an error that asks for ``--encoding``. Bytes past the sample
 that do not decode are caught when the file is read (see ``io.read_table``).
 
 Delimiter: each of ``, ; TAB |`` splits the sample's lines (quotes respected, as the reader does);
 the one that splits the header and every line into the same number (> 1) of fields wins. A European
 Excel export (``;`` with decimal commas) is found this way: its commas split data lines but not the
 header. Two winners are an error that asks for ``--delimiter``; no winner (a ragged file, a single
-column) falls back to the candidate that splits the header most, and the reader reports any ragged
-line with the delimiter it used.
+column) falls back to the candidate that splits the header most (for one column, tab in a .tsv file and
+comma otherwise), and the reader reports any ragged line with the delimiter it used.
 """
 
 from __future__ import annotations
@@ -139,4 +139,6 @@ def _sniff_delimiter(p: Path, text: str, whole: bool) -> str:
         )
     header_fields = {c: rows[0] if rows else 0 for c, rows in counts.items()}
     best = max(CANDIDATES, key=lambda c: header_fields[c])  # ties go to the earlier candidate: ',' first
-    return best if header_fields[best] > 1 else ","
+    if header_fields[best] > 1:
+        return best
+    return "\t" if p.suffix.lower() == ".tsv" else ","  # one column: the extension's delimiter

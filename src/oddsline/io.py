@@ -42,10 +42,13 @@ __all__ = [
     "TableLike",
     "atomic_path",
     "check_unique_names",
+    "csv_null_values",
     "csv_read_options",
+    "drop_pandas_positions",
     "file_sha256",
     "first_line",
     "pandas_index_columns",
+    "read_file",
     "read_table",
     "to_arrow",
     "write_table",
@@ -109,8 +112,7 @@ def read_file(
     except (pa.ArrowException, OSError) as exc:
         kind = suffix.lstrip(".").upper() or "a table"
         raise ReadError(f"{p} could not be read as {kind}: {first_line(exc)}") from None
-    if suffix not in CSV_SUFFIXES:
-        check_unique_names(table.column_names, str(p))
+    check_unique_names(table.column_names, str(p))
     return table
 
 
@@ -141,7 +143,7 @@ def _read_csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None) -> 
             f"{p} could not be read as CSV: {first_line(exc)} (read with {dialect.describe()}; "
             "give --delimiter or --encoding if that is wrong)"
         ) from None
-    check_unique_names(table.column_names, str(p))
+    check_unique_names(table.column_names, str(p))  # before any column is looked up by its name
     for name, column_type in zip(table.column_names, table.schema.types, strict=True):
         if pa.types.is_binary(column_type):  # Arrow keeps text that is not valid UTF-8 as bytes
             raise ReadError(
