@@ -281,3 +281,19 @@ def test_signing_keys_stay_private_under_an_open_umask(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "team.key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "team.pub").stat().st_mode & 0o777 == 0o644
+
+
+def test_registry_store_and_label_log_stay_private_under_an_open_umask(reference, tmp_path):
+    pytest.importorskip("sqlalchemy")
+    from oddsline.monitor.labels import store_labels
+    from oddsline.registry.store import ArtifactStore
+
+    model = reference["credit_scoring"].save(tmp_path / "m.odl")  # written before the umask changes
+    old = os.umask(0o022)
+    try:
+        sha = ArtifactStore(tmp_path / "store").put(model)
+        labels = store_labels([{"id": "a", "label": "good"}], tmp_path / "labels")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "store").joinpath("sha256", sha[:2], f"{sha}.odl").stat().st_mode & 0o777 == 0o600
+    assert labels.stat().st_mode & 0o777 == 0o600
