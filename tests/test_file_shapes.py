@@ -129,7 +129,7 @@ def test_windows_1252_text_gives_the_model_of_the_same_text_in_utf8(tmp_path):
     assert_same_model(trained(cp1252, "Status", tmp_path / "given.odl", "--encoding", "cp1252"), utf8)
 
 
-def test_text_that_stops_being_utf8_past_the_sample_names_encoding(tmp_path):
+def test_text_that_stops_being_utf8_past_the_sample_names_encoding(reference, tmp_path):
     rows = rows_of("credit_scoring")
     rows[-2] = [ACCENTED.get(v, v) for v in rows[-2]]  # the only accent, far past the first 64 KiB
     data = tmp_path / "late.csv"
@@ -138,6 +138,21 @@ def test_text_that_stops_being_utf8_past_the_sample_names_encoding(tmp_path):
     one_line_error(cli("train", data, "--target", "Status", "--out", tmp_path / "m.odl"), "late.csv", "--encoding")
     model = trained(data, "Status", tmp_path / "m.odl", "--encoding", "cp1252")
     assert any("é" in name for name in model.design_names)
+    clean = reference["credit_scoring"].save(tmp_path / "clean.odl")
+    out = tmp_path / "scores.csv"
+    one_line_error(cli("predict", clean, data, "--out", out), "late.csv", "--encoding")
+    assert not out.exists()
+    code, _, err = cli("predict", clean, data, "--out", out, "--encoding", "cp1252")
+    assert code == 0, err
+
+
+def test_a_ragged_file_names_the_delimiter_it_was_read_with(reference, tmp_path):
+    rows = rows_of("credit_scoring")
+    rows[300] = rows[300][:3]
+    data = write_rows(tmp_path / "ragged.csv", rows)
+    clean = reference["credit_scoring"].save(tmp_path / "clean.odl")
+    for verb in (["train", data, "--target", "Status"], ["predict", clean, data, "--out", tmp_path / "s.csv"]):
+        one_line_error(cli(*verb), "ragged.csv", "Expected 14 columns, got 3", "delimiter ','", "--delimiter")
 
 
 def test_missing_value_markers(reference, tmp_path):

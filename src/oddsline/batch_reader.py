@@ -61,14 +61,16 @@ def open_batches(
     if not p.is_file() or p.stat().st_size == 0 or suffix not in CSV_SUFFIXES + PARQUET_SUFFIXES:
         table = read_file(p, delimiter=delimiter, encoding=encoding, na_values=na_values)  # its error or an IPC file
         return BatchFile(p, table.schema, table.schema, _slices(table.to_batches(), batch_rows))
-    try:
-        if suffix in PARQUET_SUFFIXES:
+    if suffix in PARQUET_SUFFIXES:
+        try:
             return _parquet(p, batch_rows)
-        return _csv(p, sniff_dialect(p, delimiter=delimiter, encoding=encoding), na_values, batch_rows)
-    except (pa.ArrowException, OSError) as exc:
-        if isinstance(exc, ReadError):
-            raise
-        raise ReadError(f"{p} could not be read as {suffix.lstrip('.').upper()}: {first_line(exc)}") from None
+        except (pa.ArrowException, OSError) as exc:
+            raise _read_error(p, exc, None) from None
+    dialect = sniff_dialect(p, delimiter=delimiter, encoding=encoding)
+    try:
+        return _csv(p, dialect, na_values, batch_rows)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise _read_error(p, exc, dialect) from None
 
 
 def _parquet(p: Path, batch_rows: int) -> BatchFile:
@@ -78,7 +80,7 @@ def _parquet(p: Path, batch_rows: int) -> BatchFile:
     check_unique_names(columns, str(p))
     schema = pa.schema([source.schema_arrow.field(name) for name in columns])
     batches = (pa.Table.from_batches([b], schema) for b in source.iter_batches(batch_size=batch_rows, columns=columns))
-    return BatchFile(p, schema, schema, _guard(p, "PARQUET", batches))
+    return BatchFile(p, schema, schema, _guard(p, batches))
 
 
 def _csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None, batch_rows: int) -> BatchFile:
@@ -101,7 +103,7 @@ def _csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None, batch_ro
         convert_options=pacsv.ConvertOptions(null_values=nulls, strings_can_be_null=True, column_types=as_text),
     )
     schema = pa.schema([(name, pa.string()) for name in inferred.names])
-    return BatchFile(p, schema, inferred, _guard(p, "CSV", _slices(reader, batch_rows), dialect), dialect)
+    return BatchFile(p, schema, inferred, _guard(p, _slices(reader, batch_rows), dialect), dialect)
 
 
 def _slices(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
@@ -110,22 +112,25 @@ def _slices(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch.slice(start, rows)])
 
 
-def _guard(p: Path, kind: str, batches: Iterator[pa.Table], dialect: CsvDialect | None = None) -> Iterator[pa.Table]:
+def _guard(p: Path, batches: Iterator[pa.Table], dialect: CsvDialect | None = None) -> Iterator[pa.Table]:
     """The batches, with a read error mid-file turned into one that names the file (and the flag)."""
-    hint = f" (read with {dialect.describe()}; give --delimiter or --encoding if that is wrong)" if dialect else ""
     try:
         yield from batches
-    except UnicodeDecodeError as exc:
-        raise ReadError(
-            f"{p} is not {dialect.encoding if dialect else 'UTF-8'} text ({exc.reason}); "
-            "give its encoding with --encoding"
-        ) from None
-    except (pa.ArrowException, OSError) as exc:
-        if isinstance(exc, ReadError):
-            raise
-        message = first_line(exc)
-        if "invalid UTF8" in message:
-            raise ReadError(
-                f"{p}: {message}; give the file's encoding with --encoding, e.g. --encoding cp1252"
-            ) from None
-        raise ReadError(f"{p} could not be read as {kind}: {message}{hint}") from None
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise _read_error(p, exc, dialect) from None
+
+
+def _read_error(p: Path, exc: Exception, dialect: CsvDialect | None) -> ReadError:
+    if isinstance(exc, ReadError):
+        return exc
+    if dialect is None:
+        return ReadError(f"{p} could not be read as PARQUET: {first_line(exc)}")
+    if isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in str(exc):
+        return ReadError(
+            f"{p} is not {dialect.encoding} text past its first 64 KiB; give its encoding with --encoding, "
+            "e.g. --encoding cp1252"
+        )
+    return ReadError(
+        f"{p} could not be read as CSV: {first_line(exc)} (read with {dialect.describe()}; give --delimiter or "
+        "--encoding if that is wrong)"
+    )
