@@ -145,6 +145,11 @@ class LogisticRegression:
         with numpy_owns_the_cores():
             results, choices = self._fit_problems(problems, previous, classes.shape[0])
         self._store(problems, results, classes)
+        names = feature_names_of(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         self.solver_ = choices[0]
         if self._layout_note:
             self.solver_["reason"] += f"; {self._layout_note}"
@@ -344,6 +349,7 @@ class LogisticRegression:
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
         """Binary: log-odds of ``classes_[1]`` per row, (n,). Multiclass: (n, K) class scores."""
         self._check_fitted()
+        self._check_feature_names(X)
         X_checked = check_X(X)
         if X_checked.shape[1] != self.n_features_in_:
             raise DataError(
@@ -377,9 +383,42 @@ class LogisticRegression:
         w = check_weight(sample_weight, len(predicted))
         return float(w @ (predicted == np.asarray(y)) / w.sum())
 
+    def _check_feature_names(self, X: ArrayLike) -> None:
+        """Columns of a DataFrame are matched by name, as scikit-learn does: scoring a frame whose
+        columns differ from the fitted ones (or are in another order) would silently mix them up."""
+        fitted, given = getattr(self, "feature_names_in_", None), feature_names_of(X)
+        if fitted is None and given is not None:
+            warnings.warn(
+                "X has feature names, but LogisticRegression was fitted without feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif fitted is not None and given is None:
+            warnings.warn(
+                "X does not have valid feature names, but LogisticRegression was fitted with feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif fitted is not None and given is not None and list(fitted) != list(given):
+            raise DataError(
+                "The feature names should match those that were passed during fit: fitted on "
+                f"{list(fitted)[:10]}, given {list(given)[:10]}; select and order the columns as in fit"
+            )
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise not_fitted_error("this LogisticRegression is not fitted yet; call fit(X, y) first")
+
+
+def feature_names_of(X: Any) -> NDArray[Any] | None:
+    """The column names of a pandas or polars frame (all strings), else None (arrays have none)."""
+    columns = getattr(X, "columns", None)
+    if columns is None or sp.issparse(X):
+        return None
+    names = [str(c) if isinstance(c, str) else c for c in list(columns)]
+    if not names or not all(isinstance(c, str) for c in names):
+        return None
+    return np.asarray(names, dtype=object)
 
 
 def _row_space(problem: Problem | MultinomialProblem) -> RowSpace | None:

@@ -71,7 +71,8 @@ def inference(
     ``prefer_aliased``: columns reported as aliased before others when a dependency leaves a choice
     (a categorical column's reference level).
 
-    cov_type: "nonrobust" (inverse Fisher information), "HC0", "HC1", or "cluster" (with ``groups``).
+    cov_type: "nonrobust" (inverse Fisher information), "HC0"-"HC3" (see core/inference.py for the
+    conventions; HC1 is R sandwich's n / (n - p)), or "cluster" (with ``groups``).
     ci: "wald", "profile" (profile likelihood) or "bootstrap" (seeded; the only choice after L1).
     """
     if not hasattr(estimator, "coef_"):
@@ -85,7 +86,13 @@ def inference(
     if not 0 < level < 1:
         raise ParameterError(f"level must be in (0, 1), got {level!r}")
     _, classes, problems = estimator._prepare(X, y, sample_weight)
-    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(problems[0].n_features)]
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if feature_names is not None:
+        names = list(feature_names)
+    elif fitted_names is not None:
+        names = [str(n) for n in fitted_names]
+    else:
+        names = [f"x{j}" for j in range(problems[0].n_features)]
     if len(names) != problems[0].n_features:
         raise ParameterError(f"feature_names has {len(names)} names for {problems[0].n_features} columns")
     firth = bool(getattr(estimator, "firth", False))

@@ -8,8 +8,52 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.stats import norm
 
-__all__ = ["InferenceResult", "LRTestResult"]
+from ._exceptions import InferenceError, ParameterError
+
+__all__ = ["InferenceResult", "IntervalTable", "LRTestResult"]
+
+
+class IntervalTable(np.ndarray):  # type: ignore[type-arg]
+    """The (k, 2) confidence intervals at the result's level — an array, and callable as statsmodels'
+    ``conf_int(alpha=0.05)`` so that code moves over unchanged (Wald intervals at any other level;
+    profile and bootstrap intervals exist only at the level they were computed at)."""
+
+    _params: NDArray[np.float64]
+    _bse: NDArray[np.float64]
+    _level: float
+    _wald: bool
+
+    def __new__(
+        cls,
+        bounds: NDArray[np.float64],
+        params: NDArray[np.float64],
+        bse: NDArray[np.float64],
+        level: float,
+        wald: bool,
+    ) -> IntervalTable:
+        table = np.asarray(bounds, dtype=np.float64).view(cls)
+        table._params, table._bse, table._level, table._wald = params, bse, level, wald
+        return table
+
+    def __array_finalize__(self, obj: Any) -> None:
+        for name in ("_params", "_bse", "_level", "_wald"):
+            if obj is not None and hasattr(obj, name):
+                setattr(self, name, getattr(obj, name))
+
+    def __call__(self, alpha: float = 0.05) -> NDArray[np.float64]:
+        if not 0 < alpha < 1:
+            raise ParameterError(f"alpha must be in (0, 1), got {alpha!r}")
+        if math.isclose(1 - alpha, self._level):
+            return np.asarray(self).copy()
+        if not self._wald:
+            raise InferenceError(
+                f"these intervals were computed at level {self._level:g} (profile or bootstrap); "
+                f"ask for that level, or recompute with level={1 - alpha:g}"
+            )
+        z = float(norm.ppf(1 - alpha / 2))
+        return np.column_stack([self._params - z * self._bse, self._params + z * self._bse])
 
 
 @dataclass(frozen=True)
@@ -48,6 +92,11 @@ class InferenceResult:
     condition: float = math.nan
     extra: dict[str, Any] = field(default_factory=dict)
     reference_levels: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.conf_int, IntervalTable):
+            table = IntervalTable(self.conf_int, self.params, self.bse, self.level, self.ci == "wald")
+            object.__setattr__(self, "conf_int", table)
 
     @property
     def odds_ratios(self) -> NDArray[np.float64]:
@@ -140,12 +189,12 @@ class InferenceResult:
                 continue
             if not np.isfinite(self.bse[i]):
                 lines.append(
-                    f"{name:<{width}} {self.params[i]:>11.4f} {'(no standard error: information singular)':>40}"
+                    f"{name:<{width}} {_cell(self.params[i], 11)} {'(no standard error: information singular)':>40}"
                 )
                 continue
             lines.append(
-                f"{name:<{width}} {self.params[i]:>11.4f} {self.bse[i]:>10.4f} {self.zvalues[i]:>8.3f} "
-                f"{self.pvalues[i]:>8.4f} {self.conf_int[i, 0]:>11.4f} {self.conf_int[i, 1]:>11.4f}"
+                f"{name:<{width}} {_cell(self.params[i], 11)} {_cell(self.bse[i], 10)} {self.zvalues[i]:>8.3f} "
+                f"{self.pvalues[i]:>8.4f} {_cell(self.conf_int[i, 0], 11)} {_cell(self.conf_int[i, 1], 11)}"
             )
         if math.isfinite(self.condition):
             lines.append(f"\ncondition number of the scaled design: {self.condition:.1f} (above 30: collinearity)")
@@ -158,6 +207,14 @@ class InferenceResult:
         if others:
             lines.append(f"\naliased (exact linear combinations of other columns): {', '.join(others)}")
         return "\n".join(lines)
+
+
+def _cell(value: float, width: int) -> str:
+    """Four decimals, or three significant digits in e-notation for numbers that would print as 0.0000
+    (a coefficient per dollar of income) or too wide."""
+    if value == 0 or not math.isfinite(value) or 1e-3 <= abs(value) < 1e7:
+        return f"{value:>{width}.4f}"
+    return f"{value:>{width}.3e}"
 
 
 def _num(value: float) -> float | None:

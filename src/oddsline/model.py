@@ -185,12 +185,17 @@ class Model:
         groups: Any = None,
         ci: str = "wald",
         level: float = 0.95,
+        units: str = "standardised",
     ) -> InferenceResult:
         """Coefficient table with standard errors, z, p-values and intervals, in design-column names.
 
         Without ``data`` it reuses the information matrices kept at training (model-based covariance,
         Wald intervals); robust or cluster covariances and profile intervals need the training rows.
+        ``units="original"``: numeric coefficients per raw unit and the intercept of that
+        parametrisation, as R's glm reports them (see ``original_units.py``).
         """
+        if units not in ("standardised", "original"):
+            raise ParameterError(f"units must be 'standardised' or 'original', got {units!r}")
         from .inference import inference, inference_from_information
 
         if data is None:
@@ -222,7 +227,12 @@ class Model:
                 prefer_aliased=np.asarray(self.statistics.get("aliased", ()), dtype=np.intp),
             )
         references = [f"{column}={level}" for column, level in self.info.get("reference_levels", {}).items()]
-        return replace(result, reference_levels=[r for r in references if r in result.aliased])
+        result = replace(result, reference_levels=[r for r in references if r in result.aliased])
+        if units == "original":
+            from .original_units import in_original_units
+
+            result = in_original_units(result, self.features)
+        return result
 
     def as_estimator(self) -> LogisticRegression:
         """The fitted numeric estimator behind this model (on design matrices, classes 0 and 1)."""

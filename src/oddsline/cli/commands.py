@@ -107,7 +107,7 @@ def add_evaluate(verbs: Subparsers) -> None:
         "with a seeded bootstrap confidence interval. --report writes a self-contained HTML model card.",
         epilog="Example: oddsline evaluate model.odl examples/data/telco_churn.csv --report card.html",
     )
-    p.add_argument("model", metavar="MODEL", help="an .odl model file")
+    p.add_argument("model", metavar="MODEL", help="an .odl model file or a registry reference (churn@champion)")
     p.add_argument("data", metavar="DATA", help="labelled table: .csv, .tsv, .parquet or .arrow")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--report", metavar="FILE", help="also write the HTML model card (plots inline, works offline)")
@@ -131,7 +131,7 @@ def add_predict(verbs: Subparsers) -> None:
         "so their size is not limited by memory; input problems (imputed values, unseen levels) are counted.",
         epilog="Example: oddsline predict model.odl new_customers.csv --out scores.parquet --id customer_id",
     )
-    p.add_argument("model", metavar="MODEL", help="an .odl model file")
+    p.add_argument("model", metavar="MODEL", help="an .odl model file or a registry reference (churn@champion)")
     p.add_argument("data", metavar="DATA", help="table to score: .csv, .tsv, .parquet or .arrow")
     p.add_argument("--out", required=True, metavar="FILE", help="output file; .csv or .parquet by its extension")
     p.add_argument("--id", metavar="COL", help="copy this input column into the output to identify rows")
@@ -162,7 +162,14 @@ def add_inspect(verbs: Subparsers) -> None:
         "standardised units), the intercept, the target classes and how it was trained.",
         epilog="Example: oddsline inspect model.odl --json | jq .coefficients",
     )
-    p.add_argument("model", metavar="MODEL", help="an .odl model file")
+    p.add_argument("model", metavar="MODEL", help="an .odl model file or a registry reference (churn@champion)")
+    p.add_argument(
+        "--units",
+        choices=("standardised", "original"),
+        default="standardised",
+        help="numeric coefficients per standard deviation (default; comparable across columns) or per raw "
+        "unit with the intercept of that parametrisation, as R's glm and statsmodels report them",
+    )
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(run=run_inspect)
 
@@ -205,6 +212,8 @@ def run_train(args: argparse.Namespace) -> int:
 
             sign_file(path, args.sign_key)
     evaluation = model.info.get("evaluation", {})
+    for message in model.info.get("warnings", []):
+        print(f"oddsline train: warning: {message}", file=sys.stderr)
     if args.json:
         print_json({"model": str(path), "target": model.target.to_dict(), "evaluation": evaluation, "info": model.info})
         return 0
@@ -231,8 +240,6 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"held-out evaluation on {info['n_test']} rows:")
         _print_metrics(evaluation)
     print(f"model written to {path}")
-    for message in info.get("warnings", []):
-        print(f"oddsline train: warning: {message}", file=sys.stderr)
     return 0
 
 
@@ -287,7 +294,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_inspect(args: argparse.Namespace) -> int:
     model = load_model(args.model)
-    summary = _inspect_summary(model)
+    summary = _inspect_summary(model, args.units)
     if args.json:
         print_json(summary)
         return 0
@@ -299,8 +306,16 @@ def run_inspect(args: argparse.Namespace) -> int:
     )
     print()
     if model.statistics:
-        print(model.inference().summary())
-        print("\nnumeric columns are standardised: a coefficient is the change in log-odds per standard deviation")
+        print(model.inference(units=args.units).summary())
+        if args.units == "original":
+            print(
+                "\nnumeric columns in raw units: a coefficient is the change in log-odds per unit (log1p where noted)"
+            )
+        else:
+            print(
+                "\nnumeric columns are standardised: a coefficient is the change in log-odds per standard deviation "
+                "(--units original: per raw unit)"
+            )
         return 0
     width = max(len("intercept"), *(len(n) for n in model.design_names))
     print(f"{'term':<{width}}  coefficient")
@@ -313,7 +328,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _inspect_summary(model: Model) -> dict[str, Any]:
+def _inspect_summary(model: Model, units: str = "standardised") -> dict[str, Any]:
     return {
         "target": model.target.to_dict(),
         "classes": model.classes,
@@ -323,7 +338,7 @@ def _inspect_summary(model: Model) -> dict[str, Any]:
         "params": model.params,
         "features": model.features.to_dict(),
         "info": model.info,
-        "inference": model.inference().to_dict() if model.statistics else None,
+        "inference": model.inference(units=units).to_dict() if model.statistics else None,
     }
 
 

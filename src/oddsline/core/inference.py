@@ -9,7 +9,11 @@ I = Fisher information of the likelihood alone, s_i = score contribution of row 
 
 - ``nonrobust``: I^-1 unpenalised; for an L2-penalised fit the sandwich H^-1 I H^-1 of the penalised
   estimator (its bias is not in it: the intervals are for the penalised target).
-- ``HC0``: H^-1 (sum_i s_i s_i^T) H^-1; ``HC1``: HC0 * n / (n - p).
+- ``HC0``: H^-1 (sum_i s_i s_i^T) H^-1; ``HC1``: HC0 * n / (n - p), the small-sample factor of R's
+  sandwich::vcovHC(type = "HC1") and of Stata's ``robust`` (statsmodels' discrete models return plain HC0
+  when asked for HC1, HC2 or HC3); ``HC2`` and ``HC3``: each s_i s_i^T divided by (1 - h_i) and
+  (1 - h_i)^2, h_i = w_i p_i (1 - p_i) x_i^T H^-1 x_i the leverage of the weighted fit (R's
+  hatvalues(glm)), as sandwich::vcovHC for a glm.
 - ``cluster``: H^-1 (sum_g S_g S_g^T) H^-1 * G / (G - 1) * (n - 1) / (n - p), S_g the summed scores of group
   g, as statsmodels' cov_type="cluster".
 """
@@ -40,7 +44,7 @@ __all__ = [
     "vif",
 ]
 
-COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 
 
 def fisher_information(problem: Problem, theta: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -82,7 +86,15 @@ def covariance(
         if problem.l2 == 0:
             return np.linalg.inv(info)
         return bread @ info @ bread
-    scores_meat, n_groups = _meat(problem, theta, index, groups if cov_type == "cluster" else None)
+    leverage_power = {"HC2": 1, "HC3": 2}.get(cov_type, 0)
+    scores_meat, n_groups = _meat(
+        problem,
+        theta,
+        index,
+        groups if cov_type == "cluster" else None,
+        bread if leverage_power else None,
+        leverage_power,
+    )
     cov = bread @ scores_meat @ bread
     n, p = problem.total_weight, index.shape[0]
     if cov_type == "HC1":
@@ -93,11 +105,19 @@ def covariance(
 
 
 def _meat(
-    problem: Problem, theta: NDArray[np.float64], index: NDArray[np.intp], groups: NDArray[np.int64] | None
+    problem: Problem,
+    theta: NDArray[np.float64],
+    index: NDArray[np.intp],
+    groups: NDArray[np.int64] | None,
+    bread: NDArray[np.float64] | None = None,
+    leverage_power: int = 0,
 ) -> tuple[NDArray[np.float64], int]:
-    """sum_i s_i s_i^T (or over group sums), built in row blocks so no n x p matrix is formed."""
+    """sum_i s_i s_i^T (or over group sums), built in row blocks so no n x p matrix is formed; with
+    ``bread`` (H^-1) each term is divided by (1 - h_i) ** ``leverage_power`` (HC2, HC3)."""
     eta = problem.linear_predictor(theta)
-    residual = problem.weight * (problem.y - expit(eta))
+    prob = expit(eta)
+    residual = problem.weight * (problem.y - prob)
+    curvature = problem.weight * prob * (1.0 - prob)
     d = problem.n_features
     columns = index[index < d]
     with_intercept = problem.fit_intercept and bool(np.any(index == d))
@@ -114,6 +134,9 @@ def _meat(
         if with_intercept:
             block = np.column_stack([block, np.ones(stop - start)])
         scores = block * residual[start:stop, None]
+        if bread is not None:
+            leverage = curvature[start:stop] * np.einsum("ij,jk,ik->i", block, bread, block)
+            scores = scores / np.sqrt(np.maximum(1.0 - leverage, 1e-12) ** leverage_power)[:, None]
         if groups is None:
             # Frequency weights: a row of weight w stands for w rows whose scores are residual/w each.
             meat += scores.T @ (
