@@ -14,7 +14,7 @@ from scipy.stats import chi2
 
 import oddsline
 from conftest import DATA
-from oddsline import InferenceError, LogisticRegression, SeparationError, inference, lr_test, wald_test
+from oddsline import DataError, InferenceError, LogisticRegression, SeparationError, inference, lr_test, wald_test
 
 INF = math.inf
 
@@ -142,10 +142,12 @@ def test_caravan_is_quasi_separated_where_statsmodels_reports_nonsense():
     with pytest.raises(SeparationError, match="quasi-complete") as info:
         LogisticRegression(C=INF).fit(X, y)
     named = [d.columns[j] for j in info.value.columns]
-    assert named == ["PWERKT"]
-    # checked by hand: every one of the 21 holders of an agricultural-machine policy did not buy
-    holders = d["PWERKT"] > 0
+    # One column alone separates: the contribution (PWERKT) or the number (AWERKT) of agricultural-machine
+    # policies, which are > 0 in the same 21 rows. Checked by hand: none of those 21 holders bought.
+    assert named in (["PWERKT"], ["AWERKT"])
+    holders = d[named[0]] > 0
     assert holders.sum() == 21 and (d.loc[holders, "Purchase"] == "No").all()
+    assert ((d["PWERKT"] > 0) == (d["AWERKT"] > 0)).all()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Binomial()).fit()
@@ -297,3 +299,35 @@ def test_vif_and_condition_number_match_statsmodels(credit_data):
     scaled = exog / np.linalg.norm(exog, axis=0)
     assert result.condition == pytest.approx(np.linalg.cond(scaled), rel=1e-6)
     assert "condition number" in result.summary()
+
+
+def test_fair_affairs_separation_names_only_that_column_and_firth_converges_by_default():
+    """statsmodels' fair: `affairs` > 0 is the event itself. The separation message names that one column
+    (not others along the LP's direction), and Firth converges with its default settings."""
+    d = sm.datasets.fair.load_pandas().data
+    y = (d["affairs"] > 0).to_numpy(float)
+    X = d.to_numpy(float)
+    with pytest.raises(SeparationError, match=r"column\(s\) x8 separates") as info:
+        LogisticRegression(C=INF).fit(X, y)
+    assert info.value.columns == (list(d.columns).index("affairs"),)
+    firth = LogisticRegression(C=INF, firth=True).fit(X, y)
+    assert firth.converged_ and firth.fit_info_["grad_norm"] <= firth.tol
+    assert np.all(np.isfinite(firth.coef_)) and firth.coef_[0, -1] > 10  # large, finite, positive
+
+
+def test_a_dataframe_keeps_its_column_names_and_conf_int_is_callable_like_statsmodels():
+    d = sm.datasets.spector.load_pandas().data
+    X, y = d[["GPA", "TUCE", "PSI"]], d["GRADE"]
+    estimator = LogisticRegression(C=INF).fit(X, y)
+    assert list(estimator.feature_names_in_) == ["GPA", "TUCE", "PSI"]
+    result = inference(estimator, X, y)
+    assert result.param_names == ["intercept", "GPA", "TUCE", "PSI"]
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0)
+    for alpha in (0.05, 0.1, 0.01):
+        np.testing.assert_allclose(result.conf_int(alpha), reference.conf_int(alpha).to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(result.conf_int), result.conf_int())  # still the array it was
+    with pytest.raises(DataError, match="feature names should match"):
+        estimator.predict_proba(X[["TUCE", "GPA", "PSI"]])
+    profile = inference(estimator, X, y, ci="profile")
+    with pytest.raises(InferenceError, match="level 0.95"):
+        profile.conf_int(0.1)

@@ -170,7 +170,9 @@ class LogisticRegression:
         for i, problem in enumerate(problems):
             theta0 = previous[i] if previous is not None else cold_start(problem)
             if self.firth:
-                result = fit_firth(problem, theta0, tol=self.tol, max_iter=self.max_iter or 100)  # type: ignore[arg-type]
+                # Far out along a (quasi-)separating direction the Fisher-scoring steps shrink linearly:
+                # fair with `affairs` (a coefficient of 234) needs 138 of them, 0.3 s. Each costs n p^2.
+                result = fit_firth(problem, theta0, tol=self.tol, max_iter=self.max_iter or FIRTH_MAX_ITER)  # type: ignore[arg-type]
                 choice = {"name": "firth", "reason": "requested: Firth's bias-reduced likelihood"}
             else:
                 result, choice = self._solve(problem, theta0, n_classes=n_classes)
@@ -408,6 +410,9 @@ class LogisticRegression:
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise not_fitted_error("this LogisticRegression is not fitted yet; call fit(X, y) first")
+
+
+FIRTH_MAX_ITER = 1000
 
 
 def feature_names_of(X: Any) -> NDArray[Any] | None:

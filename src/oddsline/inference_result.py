@@ -27,15 +27,23 @@ class IntervalTable(np.ndarray):  # type: ignore[type-arg]
 
     def __new__(
         cls,
-        bounds: NDArray[np.float64],
-        params: NDArray[np.float64],
-        bse: NDArray[np.float64],
-        level: float,
-        wald: bool,
+        bounds: Any,
+        params: NDArray[np.float64] | None = None,
+        bse: NDArray[np.float64] | None = None,
+        level: float = 0.95,
+        wald: bool = False,
     ) -> IntervalTable:
+        # Defaults: code that rebuilds an array by its type (matplotlib's errorbar) gets a plain table.
         table = np.asarray(bounds, dtype=np.float64).view(cls)
-        table._params, table._bse, table._level, table._wald = params, bse, level, wald
+        empty = np.full(table.shape[:1], np.nan)
+        table._params = empty if params is None else params
+        table._bse = empty if bse is None else bse
+        table._level, table._wald = level, wald
         return table
+
+    def __getitem__(self, key: Any) -> Any:
+        # A row, a column or a cell is a plain array or number: only the whole table is callable.
+        return np.asarray(self)[key]
 
     def __array_finalize__(self, obj: Any) -> None:
         for name in ("_params", "_bse", "_level", "_wald"):

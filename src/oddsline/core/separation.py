@@ -42,31 +42,41 @@ def find_separation(
     signed = A * s[:, None]
     scale = np.maximum(np.abs(signed).max(axis=0), 1e-300)
     signed = signed / scale  # unit-scale columns keep the LP well conditioned; signs are unaffected
-    result = linprog(
-        c=-signed.sum(axis=0),
-        A_ub=-signed,
-        b_ub=np.zeros(signed.shape[0]),
-        bounds=[(-1.0, 1.0)] * signed.shape[1],
-        method="highs",
-    )
-    if result.status != 0 or -result.fun <= _TOL * signed.shape[0]:
-        return None
-    # The first LP proves separation; a second names the fewest columns: minimise ||beta||_1 over the
-    # separating directions whose margins add up to at least the first one's (a sparse direction).
     p = signed.shape[1]
-    total = -float(result.fun)
-    sparse_lp = linprog(
-        c=np.ones(2 * p),
-        A_ub=np.vstack([np.hstack([-signed, signed]), np.r_[-signed.sum(axis=0), signed.sum(axis=0)][None, :]]),
-        b_ub=np.r_[np.zeros(signed.shape[0]), -total],
-        bounds=[(0.0, None)] * (2 * p),
-        method="highs",
-    )
-    unit_direction = sparse_lp.x[:p] - sparse_lp.x[p:] if sparse_lp.status == 0 else result.x
-    margins = signed @ unit_direction
-    direction = unit_direction / scale
+    intercept = [p - 1] if fit_intercept else []
+    found = _separating_direction(signed, list(range(p)))
+    if found is None:
+        return None
+    # Name only the columns that separate: drop every column of the direction whose removal still leaves
+    # a separating direction (smallest contribution first). A few LPs over the support, usually 1-3 columns.
     d = dense.shape[1]
-    columns = tuple(int(j) for j in np.flatnonzero(np.abs(unit_direction[:d]) > 1e-9 * np.abs(unit_direction).max()))
+    support = [int(j) for j in np.flatnonzero(np.abs(found[:d]) > 1e-9 * np.abs(found).max())]
+    for j in sorted(support, key=lambda k: abs(found[k])):
+        trial = [k for k in support if k != j]
+        if not trial:
+            continue
+        smaller = _separating_direction(signed, trial + intercept)
+        if smaller is not None:
+            support, found = trial, smaller
+    margins = signed @ found
     n_separated = int(np.sum(margins > _TOL))
     kind = "complete" if n_separated == signed.shape[0] else "quasi-complete"
-    return Separation(kind, direction, columns, n_separated)
+    return Separation(kind, found / scale, tuple(support), n_separated)
+
+
+def _separating_direction(signed: NDArray[np.float64], allowed: list[int]) -> NDArray[np.float64] | None:
+    """A direction over the ``allowed`` columns (others 0) with every margin >= 0 and their sum as large
+    as possible (Konis' LP), or None when only beta = 0 has that."""
+    sub = signed[:, allowed]
+    result = linprog(
+        c=-sub.sum(axis=0),
+        A_ub=-sub,
+        b_ub=np.zeros(sub.shape[0]),
+        bounds=[(-1.0, 1.0)] * sub.shape[1],
+        method="highs",
+    )
+    if result.status != 0 or -result.fun <= _TOL * sub.shape[0]:
+        return None
+    direction = np.zeros(signed.shape[1])
+    direction[allowed] = result.x
+    return direction
