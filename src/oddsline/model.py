@@ -161,7 +161,15 @@ class Model:
         table = to_arrow(data)
         y = self.target.encode(table)
         p = self.predict_proba(table)[:, 1]
-        return evaluate(y, p, threshold=self.threshold, n_bootstrap=n_bootstrap, seed=seed)
+        metrics = evaluate(y, p, threshold=self.threshold, n_bootstrap=n_bootstrap, seed=seed)
+        sketch = self.info.get("training_rows")
+        if sketch:
+            from .overlap import overlap_share
+
+            # The share of these rows the model trained on (estimated from a sketch; see overlap.py):
+            # metrics on training rows are optimistic, and the command warns.
+            metrics["training_overlap"] = overlap_share(sketch, table)
+        return metrics
 
     def coefficients(self, *, original_units: bool = False) -> dict[str, float]:
         """Coefficient of each design column, by name (standardised units for numeric columns).

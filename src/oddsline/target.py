@@ -115,7 +115,32 @@ def resolve_classes(table: pa.Table, name: str) -> ClassTarget:
     labels: list[Label] = pc.unique(column.drop_null()).to_pylist()
     if len(labels) < 2:
         raise TargetError(f"target column {name!r} has {len(labels)} distinct value(s); a classifier needs two or more")
+    refuse_continuous(name, column.drop_null(), len(labels))
     return ClassTarget(name, sorted(labels, key=_key))
+
+
+# A numeric target with more distinct values than this, or with fractions, is a measurement, not classes.
+MAX_NUMERIC_CLASSES = 20
+
+
+def refuse_continuous(name: str, present: pa.ChunkedArray, n_labels: int) -> None:
+    """A logistic regression predicts classes: a measured number (a delay, an amount) must first be cut
+    into a binary column, and the error says so instead of asking which of 500 values is positive."""
+    if not (
+        pa.types.is_floating(present.type) or pa.types.is_integer(present.type) or pa.types.is_decimal(present.type)
+    ):
+        return
+    if n_labels <= 2:
+        return
+    values = present.to_numpy(zero_copy_only=False).astype(np.float64)
+    fractional = bool(np.any(values != np.round(values)))
+    if fractional or n_labels > MAX_NUMERIC_CLASSES:
+        low, high = float(values.min()), float(values.max())
+        raise TargetError(
+            f"target column {name!r} looks continuous ({n_labels} distinct numbers from {low:g} to {high:g}); "
+            f"derive a binary column first (for example {name}_high = {name} > {float(np.median(values)):g}) and "
+            "train on that"
+        )
 
 
 def resolve_target(table: pa.Table, name: str, positive: Label | None = None) -> BinaryTarget:
@@ -141,6 +166,7 @@ def resolve_target(table: pa.Table, name: str, positive: Label | None = None) ->
         return BinaryTarget(name, f"not {chosen}", chosen, "given", one_vs_rest=True)
     if len(labels) == 1:
         raise TargetError(f"target column {name!r} has only one value ({labels[0]!r}); a classifier needs two")
+    refuse_continuous(name, present, len(labels))
     if len(labels) > 2:
         shown = ", ".join(repr(v) for v in sorted(labels, key=_key)[:10])
         raise TargetError(

@@ -26,6 +26,7 @@ from .io import TableLike, to_arrow
 from .leakage import leakage_warnings, single_column_auc
 from .model import Model
 from .monitor.reference import capture_reference
+from .overlap import training_sketch
 from .regularization import LogisticRegressionCV
 from .splits import SPLITS, group_split, stratified_split, time_split
 from .target import Label, resolve_target
@@ -183,6 +184,7 @@ def train(
         },
         info=info,
     )
+    info["training_rows"] = training_sketch(train_table, [*features.source_columns, target])
     train_scores = estimator.predict_proba(X)[:, 1]
     info["reference"] = capture_reference(features, train_table, train_scores, y, model.coef, design_std)
     if len(test_idx):

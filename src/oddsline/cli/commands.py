@@ -247,6 +247,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     table = read_table(args.data, **read_options(args))
     metrics = model.evaluate(table, n_bootstrap=args.bootstrap)
+    overlap = metrics.get("training_overlap")
+    if overlap is not None and overlap >= 0.05:
+        print(
+            f"oddsline evaluate: warning: about {overlap:.0%} of these rows are rows the model was trained on; "
+            "metrics on training rows are optimistic: evaluate on rows it has not seen (train holds some out)",
+            file=sys.stderr,
+        )
     if args.report:
         from ..report import write_report
 

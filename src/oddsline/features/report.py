@@ -1,7 +1,8 @@
 """Counts of what the encoders did to inputs that did not look like the training rows.
 
 Nothing is silently changed: every imputed missing value, unseen or rare category, out-of-range
-number and unexpected column is counted here, by column, and the counts travel with the scores (the
+number, unexpected column and (in batch scoring) unreadable value is counted here, by column, and the
+counts travel with the scores (the
 service exports them; monitoring alerts on them).
 """
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["EVENTS", "TransformReport"]
 
-EVENTS = ("imputed", "unseen", "rare", "out_of_range", "unexpected_column")
+EVENTS = ("imputed", "unseen", "rare", "out_of_range", "unexpected_column", "bad_value")
 
 
 @dataclass
