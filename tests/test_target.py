@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from oddsline import TargetError
-from oddsline.target import resolve_target
+from oddsline.target import resolve_classes, resolve_target
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,14 @@ def test_errors():
         target.encode(pa.table({"y": ["a", "c"]}))
     with pytest.raises(TargetError, match="empty in 1 row"):
         target.encode(pa.table({"y": ["a", None]}))
+
+
+def test_a_continuous_target_is_refused_with_the_derivation_to_make():
+    table = pa.table({"delay": [0.5, 12.0, 3.25, 40.0, 7.5], "x": [1, 2, 3, 4, 5]})
+    with pytest.raises(TargetError, match=r"'delay' looks continuous \(5 distinct numbers from 0.5 to 40\); derive"):
+        resolve_target(table, "delay")
+    counts = pa.table({"visits": list(range(30)) * 2})
+    with pytest.raises(TargetError, match="looks continuous"):
+        resolve_classes(counts, "visits")
+    few = pa.table({"rating": [1, 2, 3, 1, 2, 3]})  # three integer classes stay classes
+    assert resolve_classes(few, "rating").classes == [1, 2, 3]
