@@ -23,6 +23,7 @@ from .metrics import roc_auc
 __all__ = ["LEAK_AUC", "leakage_warnings", "single_column_auc"]
 
 LEAK_AUC = 0.99
+AUC_ROWS = 20_000  # rows the per-column AUC is read from (a sort each); more add nothing at this AUC
 
 
 def single_column_auc(
@@ -30,6 +31,9 @@ def single_column_auc(
 ) -> dict[str, float]:
     """max(AUC, 1 - AUC) of each source column's share of the log-odds on the training rows."""
     out: dict[str, float] = {}
+    if y.shape[0] > AUC_ROWS:  # an even stride of rows: AUC near 0.99 is known to +-0.002 from 20,000
+        rows = np.linspace(0, y.shape[0] - 1, AUC_ROWS).astype(np.intp)
+        X, y = X[rows], y[rows]
     if y.min() == y.max():
         return out
     for column, block in features.blocks():
