@@ -216,9 +216,9 @@ def test_a_header_claiming_a_trillion_elements_is_refused_before_allocating(telc
 
 
 def test_members_over_the_size_bound_are_refused_unread(telco_model, tmp_path, monkeypatch):
-    from oddsline import artifact
+    from oddsline import artifact_file
 
     good = telco_model.save(tmp_path / "good.odl")
-    monkeypatch.setattr(artifact, "_MAX_ARRAY_BYTES", 64)  # stands in for 4 GiB: the same check
+    monkeypatch.setattr(artifact_file, "_MAX_ARRAY_BYTES", 64)  # stands in for 4 GiB: the same check
     with pytest.raises(IntegrityError, match="arrays/.*bytes"):
         oddsline.load(good)

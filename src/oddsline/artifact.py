@@ -1,251 +1,40 @@
-"""The ``.odl`` model file: a zip of ``manifest.json`` and ``.npy`` arrays, never pickle.
+"""Loading a model file as the kind its manifest names: one reader for every kind.
 
-Layout (format version 1)::
-
-    manifest.json     format name and version, oddsline version, creation time, the model's
-                      features, target, threshold, parameters and training facts, and for every
-                      array member its dtype, shape and SHA-256
-    manifest.sha256   SHA-256 of manifest.json, so an edited or damaged manifest is caught too
-    arrays/NAME.npy   numpy arrays, read with allow_pickle=False
-
-Loading checks, before anything is parsed: the zip magic (a pickle or joblib file is named and refused
-without being executed), the member list (no unknown or missing members), member sizes, every SHA-256,
-the array headers (dtype and shape must match the manifest and the byte count), and the format version.
+``load`` reads and verifies the ``.odl`` container (``artifact_file.py``: checksums, sizes, signature,
+format version) and hands the manifest's model entry to the loader of its "kind" (``models.LOADERS``).
+A file whose kind this oddsline does not know is refused with the fix (upgrade), never guessed at;
+a file without a kind predates multiclass models and is binary.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import io
-import json
 import os
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from ._exceptions import FormatVersionError, IntegrityError, NotAnArtifactError
+from ._exceptions import FormatVersionError
 from ._version import __version__
-from .calibration import Calibrator
-from .features import FittedFeatures
-from .io import atomic_path, file_sha256
-from .model import Model
-from .multiclass_model import MulticlassModel
-from .signing import SIGNATURE, load_public_keys, verify_signature
-from .target import BinaryTarget, ClassTarget
+from .artifact_file import FORMAT_NAME, FORMAT_VERSION, read_artifact, write_artifact
+from .models import LOADERS, Model, ScoringModel
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save_model"]
 
-FORMAT_NAME = "oddsline-model"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-MANIFEST_DIGEST = "manifest.sha256"
-_ZIP_MAGIC = b"PK\x03\x04"
-_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-_MAX_ARRAY_BYTES = 4 * 1024**3
+
+def save_model(model: ScoringModel, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` (any kind) as one ``.odl`` file, atomically; the same as ``model.save(path)``."""
+    return write_artifact(*model.to_artifact(), path)
 
 
-AnyModel = Model | MulticlassModel
-
-
-def _body(model: AnyModel) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    """The manifest's "model" entry and the arrays of a binary or a multiclass model."""
-    if isinstance(model, MulticlassModel):
-        body = {
-            "kind": "multinomial_logistic_regression",
-            "target": model.target.to_dict(),
-            "features": model.features.to_dict(),
-            "temperature": model.temperature,
-            "params": model.params,
-            "info": model.info,
-        }
-        return body, {"coef": model.coef, "intercept": model.intercept}
-    body = {
-        "kind": "binary_logistic_regression",
-        "target": model.target.to_dict(),
-        "features": model.features.to_dict(),
-        "intercept": model.intercept,
-        "threshold": model.threshold,
-        "calibrator": None if model.calibrator is None else model.calibrator.to_dict(),
-        "params": model.params,
-        "info": model.info,
-    }
-    return body, {"coef": model.coef, **model.statistics}
-
-
-def save_model(model: AnyModel, path: str | os.PathLike[str]) -> Path:
-    target = Path(path)
-    body, raw_arrays = _body(model)
-    arrays = {name: np.ascontiguousarray(value, dtype=np.float64) for name, value in raw_arrays.items()}
-    blobs = {f"arrays/{name}.npy": _npy_bytes(arr) for name, arr in arrays.items()}
-    manifest = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "oddsline_version": __version__,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "members": {
-            member: {
-                "sha256": hashlib.sha256(blob).hexdigest(),
-                "dtype": arrays[member[len("arrays/") : -len(".npy")]].dtype.str,
-                "shape": list(arrays[member[len("arrays/") : -len(".npy")]].shape),
-                "bytes": len(blob),
-            }
-            for member, blob in blobs.items()
-        },
-        "model": body,
-    }
-    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False).encode()
-    with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(MANIFEST, manifest_bytes)
-        zf.writestr(MANIFEST_DIGEST, hashlib.sha256(manifest_bytes).hexdigest() + "\n")
-        for member, blob in blobs.items():
-            zf.writestr(member, blob)
-    return target
-
-
-def load(path: str | os.PathLike[str], *, trusted_keys: Iterable[str | os.PathLike[str]] | None = None) -> AnyModel:
-    """Load and verify an ``.odl`` model file. With ``trusted_keys`` (public key files) the file must
-    also carry a valid signature by one of them; ``model.info["signed_by"]`` names the key id."""
-    source = Path(path)
-    trusted = None if trusted_keys is None else load_public_keys(trusted_keys)
-    if not source.is_file():
-        raise NotAnArtifactError(f"{source}: no such model file; check the path")
-    with open(source, "rb") as fh:
-        head = fh.read(4)
-    if head != _ZIP_MAGIC:
-        raise NotAnArtifactError(f"{source} {_describe_foreign(head)}")
-    try:
-        with zipfile.ZipFile(source) as zf:
-            return _load_zip(source, zf, trusted)
-    except zipfile.BadZipFile as exc:
-        raise IntegrityError(
-            f"{source} is truncated or corrupt ({exc}); restore it from the registry or retrain"
-        ) from None
-
-
-def _load_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | None = None) -> AnyModel:
-    infos = {info.filename: info for info in zf.infolist()}
-    for required in (MANIFEST, MANIFEST_DIGEST):
-        if required not in infos:
-            raise IntegrityError(f"{source} has no {required}; it is not a complete .odl file")
-    if infos[MANIFEST].file_size > _MAX_MANIFEST_BYTES:
-        raise IntegrityError(f"{source}: manifest.json claims {infos[MANIFEST].file_size} bytes, over the limit")
-    manifest_bytes = _read_member(source, zf, MANIFEST)
-    recorded = _read_member(source, zf, MANIFEST_DIGEST).decode(errors="replace").strip()
-    if hashlib.sha256(manifest_bytes).hexdigest() != recorded:
-        raise IntegrityError(f"{source}: manifest.json does not match its SHA-256; the file was edited or damaged")
-    signed_by = None
-    if trusted is not None:
-        record = _read_member(source, zf, SIGNATURE) if SIGNATURE in infos else None
-        signed_by = verify_signature(source, manifest_bytes, record, trusted)
-    try:
-        manifest = json.loads(manifest_bytes)
-    except ValueError as exc:
-        raise IntegrityError(f"{source}: manifest.json is not valid JSON ({exc})") from None
-    if manifest.get("format") != FORMAT_NAME:
-        raise NotAnArtifactError(
-            f"{source} is a zip file but not an oddsline model (format {manifest.get('format')!r})"
-        )
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+def load(path: str | os.PathLike[str], *, trusted_keys: Iterable[str | os.PathLike[str]] | None = None) -> ScoringModel:
+    """Load and verify an ``.odl`` model file as the kind it holds. With ``trusted_keys`` (public key
+    files) the file must also carry a valid signature by one of them; ``model.info["signed_by"]`` names
+    the key id."""
+    stored = read_artifact(path, trusted_keys=trusted_keys)
+    kind = stored.kind or Model.kind
+    loader = LOADERS.get(kind)
+    if loader is None:
         raise FormatVersionError(
-            f"{source} uses model format version {version!r}; this oddsline ({__version__}) reads version "
-            f"{FORMAT_VERSION}; upgrade oddsline to load it"
+            f"{path} holds a model of kind {kind!r}, which this oddsline ({__version__}) does not know "
+            f"(it reads {', '.join(sorted(LOADERS))}); upgrade oddsline to load it"
         )
-    members: dict[str, Any] = manifest["members"]
-    extra = sorted(set(infos) - set(members) - {MANIFEST, MANIFEST_DIGEST, SIGNATURE})
-    if extra:
-        raise IntegrityError(f"{source} contains member(s) {extra} that its manifest does not list; refusing it")
-    arrays: dict[str, NDArray[Any]] = {
-        name[len("arrays/") : -len(".npy")]: _read_array(source, zf, infos, name, meta)
-        for name, meta in members.items()
-    }
-    body = manifest["model"]
-    info = {
-        **body.get("info", {}),
-        "created_at": manifest.get("created_at"),
-        "file_sha256": file_sha256(source),
-        "signed_by": signed_by,
-    }
-    if body.get("kind") == "multinomial_logistic_regression":
-        return MulticlassModel(
-            features=FittedFeatures.from_dict(body["features"]),
-            target=ClassTarget.from_dict(body["target"]),
-            coef=arrays["coef"],
-            intercept=arrays["intercept"],
-            temperature=None if body.get("temperature") is None else float(body["temperature"]),
-            params=body.get("params", {}),
-            info=info,
-        )
-    return Model(
-        features=FittedFeatures.from_dict(body["features"]),
-        target=BinaryTarget.from_dict(body["target"]),
-        coef=arrays.pop("coef"),
-        statistics=arrays,
-        intercept=float(body["intercept"]),
-        threshold=float(body["threshold"]),
-        calibrator=None if body.get("calibrator") is None else Calibrator.from_dict(body["calibrator"]),
-        params=body.get("params", {}),
-        info=info,
-    )
-
-
-def _read_member(source: Path, zf: zipfile.ZipFile, name: str) -> bytes:
-    try:
-        return zf.read(name)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise IntegrityError(f"{source}: member {name} is damaged ({exc}); restore the file or retrain") from None
-
-
-def _read_array(
-    source: Path, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], name: str, meta: dict[str, Any]
-) -> NDArray[Any]:
-    if name not in infos:
-        raise IntegrityError(f"{source}: member {name} listed in the manifest is missing")
-    if not name.startswith("arrays/") or not name.endswith(".npy") or "/" in name[len("arrays/") :]:
-        raise IntegrityError(f"{source}: member name {name!r} is not allowed")
-    if infos[name].file_size > _MAX_ARRAY_BYTES or infos[name].file_size != meta.get("bytes"):
-        raise IntegrityError(
-            f"{source}: member {name} has {infos[name].file_size} bytes, manifest says {meta.get('bytes')}"
-        )
-    blob = _read_member(source, zf, name)
-    if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
-        raise IntegrityError(f"{source}: member {name} does not match its SHA-256; the file was edited or damaged")
-    buffer = io.BytesIO(blob)
-    try:
-        major, _minor = np.lib.format.read_magic(buffer)
-        if major == 1:
-            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(buffer)
-        else:
-            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(buffer)
-    except ValueError as exc:
-        raise IntegrityError(f"{source}: member {name} is not a valid .npy array ({exc})") from None
-    if dtype.hasobject or dtype.str != meta.get("dtype") or list(shape) != meta.get("shape"):
-        raise IntegrityError(f"{source}: member {name} header ({dtype.str}, {shape}) disagrees with the manifest")
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(blob) - buffer.tell():
-        raise IntegrityError(f"{source}: member {name} header claims a size its bytes do not have")
-    buffer.seek(0)
-    return np.lib.format.read_array(buffer, allow_pickle=False)
-
-
-def _npy_bytes(array: NDArray[Any]) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _describe_foreign(head: bytes) -> str:
-    if head[:1] == b"\x80" or head[:1] in (b"(", b"c", b"]", b"}"):
-        kind = "is a Python pickle (or joblib) file"
-    elif head[:1] == b"\x78" or head[:2] == b"\x1f\x8b":
-        kind = "is a compressed (joblib-style) file"
-    else:
-        kind = "is not an oddsline .odl file"
-    return (
-        f"{kind}; oddsline never unpickles model files because loading a pickle can run arbitrary code. "
-        "Retrain with oddsline (oddsline train) to get an .odl file"
-    )
+    return loader(stored.body, stored.arrays, stored.info)

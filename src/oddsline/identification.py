@@ -27,7 +27,7 @@ from .estimator import LogisticRegression
 from .features import FeatureSpec, FittedFeatures
 from .features.categorical import MISSING_LEVEL, FittedCategorical
 
-__all__ = ["IdentifiedFit", "fit_identified", "reference_levels"]
+__all__ = ["IdentifiedFit", "aliased_design_columns", "fit_identified", "reference_levels"]
 
 
 def reference_levels(spec: FeatureSpec, features: FittedFeatures) -> dict[int, tuple[str, str]]:
@@ -78,7 +78,7 @@ def fit_identified(
     if not math.isinf(C):
         return IdentifiedFit(LogisticRegression(C=C, class_weight=class_weight).fit(X, y), np.array([], np.intp))
     d = X.shape[1]
-    aliased = _aliased_design_columns(X, prefer)
+    aliased = aliased_design_columns(X, prefer)
     keep = np.setdiff1d(np.arange(d), aliased)
     estimator = LogisticRegression(C=C, class_weight=class_weight)
     try:
@@ -93,7 +93,7 @@ def fit_identified(
     return IdentifiedFit(estimator, aliased)
 
 
-def _aliased_design_columns(X: NDArray[np.float64], prefer: tuple[int, ...]) -> NDArray[np.intp]:
+def aliased_design_columns(X: NDArray[np.float64], prefer: tuple[int, ...]) -> NDArray[np.intp]:
     """Design columns that are exact linear combinations of the intercept and earlier columns."""
     n, d = X.shape
     augmented = np.empty((d + 1, d + 1))

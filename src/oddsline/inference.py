@@ -47,6 +47,8 @@ __all__ = [
     "inference_from_information",
     "information_at_fit",
     "lr_test",
+    "multinomial_from_information",
+    "multinomial_information",
     "wald_test",
 ]
 
@@ -291,37 +293,104 @@ def _multinomial(
         raise InferenceError("multinomial inference is available for unpenalised fits (C=math.inf) only")
     if cov_type != "nonrobust":
         raise InferenceError("multinomial inference supports cov_type='nonrobust' only")
-    K, d = problem.n_classes, problem.n_features
     W, b = estimator.coef_, estimator.intercept_
-    rel_W = W[1:] - W[0]
-    rel_b = b[1:] - b[0]
     theta = np.concatenate([W.ravel(), b])
-    hessian = problem.hessian(theta) * problem.total_weight
-    # Free parameters of classes 1..K-1 in theta's layout [W.ravel(), b].
-    free = [k * d + j for k in range(1, K) for j in range(d)]
-    if problem.fit_intercept:
-        free += [K * d + k for k in range(1, K)]
-    cov_free = np.linalg.inv(hessian[np.ix_(free, free)])
-    # Report per class: [intercept, x...] for classes 1..K-1.
-    rows, params = [], []
-    labels = []
-    for k in range(1, K):
-        if problem.fit_intercept:
-            rows.append(free.index(K * d + k))
-            params.append(rel_b[k - 1])
-            labels.append(f"{classes[k]}:intercept")
-        for j in range(d):
-            rows.append(free.index(k * d + j))
-            params.append(rel_W[k - 1, j])
-            labels.append(f"{classes[k]}:{names[j]}")
-    cov = cov_free[np.ix_(rows, rows)]
-    params_arr = np.array(params)
-    bse = np.sqrt(np.diag(cov))
-    z = norm.ppf(0.5 + level / 2)
-    zvalues = params_arr / bse
-    loglik = -problem.objective(theta) * problem.total_weight
+    statistics = _multinomial_statistics(problem, theta)
+    return multinomial_from_information(
+        W,
+        b if problem.fit_intercept else None,
+        statistics["fisher_information"],
+        statistics["likelihood"],
+        list(classes),
+        names,
+        level=level,
+    )
+
+
+def multinomial_information(
+    X: NDArray[np.float64], y: NDArray[np.int64], coef: NDArray[np.float64], intercept: NDArray[np.float64]
+) -> dict[str, NDArray[np.float64]]:
+    """What an unpenalised multinomial fit keeps for inference without its data: the information matrix
+    over theta = [coef.ravel(), intercept] (unnormalised) and [llf, llnull, nobs]."""
+    n_classes = coef.shape[0]
+    problem = MultinomialProblem(
+        np.ascontiguousarray(X, dtype=np.float64),
+        np.asarray(y, dtype=np.int64),
+        np.ones(X.shape[0]),
+        n_classes,
+        math.inf,
+    )
+    return _multinomial_statistics(problem, np.concatenate([coef.ravel(), intercept]))
+
+
+def _multinomial_statistics(problem: MultinomialProblem, theta: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
+    K = problem.n_classes
     shares = np.bincount(problem.y, weights=problem.weight, minlength=K) / problem.total_weight
-    llnull = float(problem.weight @ np.log(shares[problem.y]))
+    with np.errstate(divide="ignore"):
+        llnull = float(problem.weight @ np.log(shares[problem.y]))
+    llf = -problem.objective(theta) * problem.total_weight
+    return {
+        "fisher_information": problem.hessian(theta) * problem.total_weight,
+        "likelihood": np.array([llf, llnull, problem.total_weight]),
+    }
+
+
+def multinomial_from_information(
+    coef: NDArray[np.float64],
+    intercept: NDArray[np.float64] | None,
+    information: NDArray[np.float64],
+    likelihood: NDArray[np.float64],
+    classes: list[Any],
+    names: list[str],
+    *,
+    aliased: NDArray[np.intp] | tuple[int, ...] = (),
+    level: float = 0.95,
+) -> InferenceResult:
+    """Model-based (nonrobust) inference of an unpenalised multinomial fit from its information matrix
+    over theta = [coef.ravel(), intercept] (unnormalised), in statsmodels MNLogit's parametrisation:
+    class 0 is the reference, each other class k reports ``k:intercept`` and ``k:NAME`` relative to it.
+
+    The softmax is unchanged by adding one vector to every class, so the information is singular along
+    those directions; fixing class 0 removes them, and the covariance is the inverse of the block of the
+    other classes. ``aliased`` design columns (no estimate) are NaN in every class, as R reports NA.
+    """
+    K, d = coef.shape
+    aliased_set = {int(j) for j in np.asarray(aliased, dtype=np.intp)}
+    keep = [j for j in range(d) if j not in aliased_set]
+    free = [k * d + j for k in range(1, K) for j in keep]
+    if intercept is not None:
+        free += [K * d + k for k in range(1, K)]
+    try:
+        cov_free = np.linalg.inv(information[np.ix_(free, free)])
+    except np.linalg.LinAlgError:
+        raise InferenceError(
+            "the information matrix of this multinomial fit is singular (a class separated, or collinear "
+            "columns): no standard errors; fit with a finite C"
+        ) from None
+    where = {p: i for i, p in enumerate(free)}
+    labels: list[str] = []
+    rows: list[int] = []  # each reported parameter's place in cov_free, -1 when aliased
+    params: list[float] = []
+    for k in range(1, K):
+        if intercept is not None:
+            labels.append(f"{classes[k]}:intercept")
+            rows.append(where[K * d + k])
+            params.append(float(intercept[k] - intercept[0]))
+        for j in range(d):
+            labels.append(f"{classes[k]}:{names[j]}")
+            rows.append(where.get(k * d + j, -1))
+            params.append(float(coef[k, j] - coef[0, j]) if j not in aliased_set else math.nan)
+    index = np.array(rows)
+    known = index >= 0
+    cov = np.full((len(rows), len(rows)), np.nan)
+    cov[np.ix_(known, known)] = cov_free[np.ix_(index[known], index[known])]
+    params_arr = np.array(params)
+    variance = np.diag(cov)
+    bse = np.where(variance > 0, np.sqrt(np.where(variance > 0, variance, 1.0)), np.nan)
+    z = norm.ppf(0.5 + level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zvalues = params_arr / bse
+    llf, llnull, nobs = (float(v) for v in likelihood)
     return InferenceResult(
         params=params_arr,
         bse=bse,
@@ -330,13 +399,13 @@ def _multinomial(
         conf_int=np.column_stack([params_arr - z * bse, params_arr + z * bse]),
         cov=cov,
         param_names=labels,
-        aliased=[],
-        nobs=float(problem.total_weight),
-        df_model=float((K - 1) * d),
+        aliased=[f"{classes[k]}:{names[j]}" for k in range(1, K) for j in sorted(aliased_set)],
+        nobs=nobs,
+        df_model=float((K - 1) * len(keep)),
         label=f"nonrobust, reference class {classes[0]!r}",
         ci="wald",
         level=level,
-        llf=loglik,
+        llf=llf,
         llnull=llnull,
         penalised_llf=None,
         condition=float("nan"),

@@ -1,8 +1,15 @@
 """``oddsline.train_multiclass``: from a labelled table of two or more classes to a
-:class:`MulticlassModel` (softmax logistic regression), optionally temperature-calibrated."""
+:class:`MulticlassModel` (softmax logistic regression), optionally temperature-calibrated.
+
+With ``C=inf`` the fit is identified as ``train``'s is (``identification.py``): categorical columns are
+coded against a reference level and aliased columns get no estimate (0 in every class), so the
+probabilities and the log-likelihood are statsmodels MNLogit's on the same design, and the model keeps
+the information matrix that ``MulticlassModel.inference`` needs without the training rows.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 
@@ -10,20 +17,27 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from ._exceptions import ParameterError, SchemaError, TargetError
+from ._exceptions import ParameterError, SchemaError, SeparationError, TargetError
 from ._version import __version__
 from .calibration import fit_temperature
 from .core.path import stratified_folds
 from .estimator import LogisticRegression
 from .features import FeatureSpec
 from .features.spec import ColumnSpec
+from .identification import aliased_design_columns, reference_levels
+from .inference import multinomial_information
 from .io import TableLike, to_arrow
-from .multiclass_model import MulticlassModel
+from .models.multiclass import MulticlassModel
+from .overlap import training_sketch
 from .splits import stratified_split
 from .target import resolve_classes
-from .training import _handle_missing_target, _json_number, fingerprint
+from .training import _handle_missing_target, _json_number, _jsonable, fingerprint
 
 __all__ = ["train_multiclass"]
+
+# The information matrix of an unpenalised fit is kept up to this many parameters (K x (d + 1)):
+# 2,000 parameters are 32 MB of float64 in the model file; past it, inference needs the training rows.
+MAX_KEPT_INFORMATION_PARAMS = 2_000
 
 
 def train_multiclass(
@@ -72,8 +86,21 @@ def train_multiclass(
     if missing:
         raise TargetError(f"the training rows hold no row of class(es) {missing}; lower test_size or add data")
     features, X = spec.fit_transform(train_table)
-    estimator = LogisticRegression(C=C, multi_class="multinomial").fit(X, y)
-    coef, intercept = _softmax_parameters(estimator, len(classes.classes))
+    n_classes = len(classes.classes)
+    references = reference_levels(spec, features) if math.isinf(C) else {}
+    try:
+        estimator, coef, intercept, aliased = _fit_softmax(X, y, C, n_classes, tuple(references))
+    except SeparationError as exc:
+        names = ", ".join(repr(features.design_names[j]) for j in exc.columns)
+        raise SeparationError(
+            f"the classes of {target!r} are separated{' by ' + names if names else ''}: an unpenalised fit has "
+            "no finite estimate. Use a finite C (--C 1), or drop or merge those columns/levels",
+            columns=exc.columns,
+        ) from None
+    statistics = {"design_mean": X.mean(axis=0)}  # the reference point of MulticlassModel.explain
+    if math.isinf(C) and n_classes * (X.shape[1] + 1) <= MAX_KEPT_INFORMATION_PARAMS:
+        statistics.update(multinomial_information(X, y, coef, intercept))
+        statistics["aliased"] = aliased.astype(np.float64)  # the file keeps float arrays
     temperature = None
     if calibrate == "temperature":
         temperature = fit_temperature(y, _cross_fitted_logits(spec, train_table, y, C, folds, seed)).temperature
@@ -90,10 +117,16 @@ def train_multiclass(
             "n_test": len(test_idx),
             "rows_dropped_missing_target": dropped,
             "n_design_columns": features.n_design,
+            "reference_levels": {column: level for j, (column, level) in references.items() if j in aliased},
+            "aliased": [features.design_names[j] for j in aliased if j not in references],
             "data_fingerprint": fingerprint(table),
+            "ignored_columns": {name: reason for name, reason in spec.ignored},
+            "fit": _jsonable(estimator.fit_info_),
             "solver_reason": estimator.solver_["reason"],
             "oddsline_version": __version__,
+            "training_rows": training_sketch(train_table, [*features.source_columns, target]),
         },
+        statistics=statistics,
     )
     if len(test_idx):
         model.info["evaluation"] = model.evaluate(table.take(pa.array(test_idx)))
@@ -111,6 +144,27 @@ def _one_hot_instead_of_target_encoding(spec: FeatureSpec) -> FeatureSpec:
         for c in spec.columns
     )
     return FeatureSpec(columns, spec.strict)
+
+
+def _fit_softmax(
+    X: NDArray[np.float64], y: NDArray[np.int64], C: float, n_classes: int, prefer: tuple[int, ...] = ()
+) -> tuple[LogisticRegression, NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
+    """The fitted estimator, (K, d) coefficients, (K,) intercepts and the aliased design columns.
+    Unpenalised, the fit is made on the identified columns only and the others get 0 in every class."""
+    if not math.isinf(C):
+        estimator = LogisticRegression(C=C, multi_class="multinomial").fit(X, y)
+        return estimator, *_softmax_parameters(estimator, n_classes), np.array([], dtype=np.intp)
+    aliased = aliased_design_columns(X, prefer)
+    keep = np.setdiff1d(np.arange(X.shape[1]), aliased)
+    estimator = LogisticRegression(C=C, multi_class="multinomial")
+    try:
+        estimator.fit(np.ascontiguousarray(X[:, keep]), y)
+    except SeparationError as exc:  # its columns index the reduced design: name the original ones
+        raise SeparationError(str(exc), columns=tuple(int(keep[j]) for j in exc.columns)) from None
+    reduced, intercept = _softmax_parameters(estimator, n_classes)
+    coef = np.zeros((reduced.shape[0], X.shape[1]))
+    coef[:, keep] = reduced
+    return estimator, coef, intercept, aliased
 
 
 def _softmax_parameters(
@@ -132,9 +186,9 @@ def _cross_fitted_logits(
     for fit_rows, held in stratified_folds(y, folds, seed):
         part = table.take(pa.array(fit_rows))
         features, X = spec.fit_transform(part)
-        fold = LogisticRegression(C=C, multi_class="multinomial").fit(X, y[fit_rows])
-        if fold.classes_.shape[0] != n_classes:
+        if np.unique(y[fit_rows]).shape[0] != n_classes:
             raise TargetError("a cross-fitting fold lacks a class; use fewer folds or add rows of the rare classes")
-        coef, intercept = _softmax_parameters(fold, n_classes)
+        prefer = tuple(reference_levels(spec, features)) if math.isinf(C) else ()
+        _, coef, intercept, _ = _fit_softmax(X, y[fit_rows], C, n_classes, prefer)
         out[held] = features.transform(table.take(pa.array(held))) @ coef.T + intercept
     return out
