@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import platform
@@ -94,6 +95,9 @@ def train(
         ignore = [*ignore, time_column]  # the split extrapolates in it: as a feature it only measures age
     inferred = spec is None
     spec = spec or FeatureSpec.infer(table, target=target, ignore=ignore)
+    if inferred and split in ("time", "group"):
+        role = {time_column: "the time column of the time split", group_column: "the group column of the group split"}
+        spec = dataclasses.replace(spec, ignored=tuple((n, role.get(n, r)) for n, r in spec.ignored))
     if split == "time":
         train_idx, test_idx = time_split(table, time_column, test_size)
     elif split == "group":

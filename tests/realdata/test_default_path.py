@@ -117,3 +117,24 @@ def test_allow_leaky_and_an_explicit_spec_silence_the_leakage_warning(real_datas
     ignored = run_cli("train", *fair.train_args(), "--out", str(tmp_path / "c.odl"), "--ignore", "affairs")
     assert ignored.returncode == 0 and "leakage" not in ignored.stderr
     assert oddsline.load(tmp_path / "c.odl").info["ignored_columns"] == {"affairs": "ignored as asked"}
+
+
+def test_the_time_column_of_a_time_split_is_not_a_feature(real_datasets, tmp_path):
+    flights: Dataset = real_datasets["flights_all_columns"]
+    path = tmp_path / "t.odl"
+    done = run_cli(
+        "train",
+        *flights.train_args(),
+        "--split",
+        "time",
+        "--time-column",
+        "time_hour",
+        "--out",
+        str(path),
+        "--allow-leaky",
+    )
+    assert done.returncode == 0, done.stderr
+    model = oddsline.load(path)
+    assert "time_hour" not in model.features.source_columns
+    assert model.info["ignored_columns"]["time_hour"] == "the time column of the time split"
+    assert "left out 'time_hour': the time column of the time split" in done.stdout
