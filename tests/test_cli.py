@@ -78,7 +78,13 @@ def _one_line_error(result: subprocess.CompletedProcess[str], code: int, *words:
 def test_user_mistakes_give_one_line_and_exit_2(telco_path, tmp_path):
     out = tmp_path / "m.odl"
     _one_line_error(run("train", str(telco_path), "--target", "nope", "--out", str(out)), 2, "'nope'", "columns are")
-    _one_line_error(run("train", str(telco_path), "--target", "contract", "--out", str(out)), 2, "--positive")
+    # Three contract types and no --positive: a multinomial model, which has no threshold to choose.
+    _one_line_error(
+        run("train", str(telco_path), "--target", "contract", "--threshold", "f1", "--out", str(out)),
+        2,
+        "--threshold",
+        "--positive VALUE",
+    )
     _one_line_error(
         run("train", str(telco_path), "--target", "churn", "--positive", "Maybe", "--out", str(out)), 2, "'Maybe'"
     )

@@ -10,6 +10,10 @@ boolean one, a timestamp that does not parse) follows ``on_bad_value``: ``missin
 missing (imputed as the model imputes) and counts it under the event ``bad_value`` of the report's
 ``counts``, by column; ``error`` stops at the first with the column, the data row (1 is the row after
 the header) and the value. The ``--id`` column is copied, not scored: it is not an unexpected column.
+
+Output columns: a binary model writes ``probability`` (of the positive class) and ``prediction`` (the
+label at its threshold); a multinomial model ``probability_CLASS`` for each class, in the model's class
+order, and ``prediction`` (the most probable class).
 """
 
 from __future__ import annotations
@@ -34,13 +38,13 @@ from .features import TransformReport
 from .features.interaction import FittedInteraction
 from .features.values import as_category
 from .io import atomic_path
+from .models import Model, ScoringModel
 
 if TYPE_CHECKING:
     from .features import FittedFeatures
     from .features.fitted import FittedColumn
-    from .model import Model
 
-__all__ = ["BAD_VALUE", "ON_BAD_VALUE", "iter_batches", "score_file"]
+__all__ = ["BAD_VALUE", "ON_BAD_VALUE", "iter_batches", "probability_columns", "score_file"]
 
 BAD_VALUE = "bad_value"  # the report event of values scored as missing because they could not be read
 ON_BAD_VALUE = ("missing", "error")
@@ -53,7 +57,7 @@ def iter_batches(path: str | os.PathLike[str], batch_rows: int = 65_536) -> Iter
 
 
 def score_file(
-    model: Model,
+    model: ScoringModel,
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
@@ -88,10 +92,16 @@ def score_file(
         try:
             for raw in file.batches:
                 chunk = reader.read(raw, rows, report)
-                p = model.predict_proba(chunk.drop_columns([id_column]) if copy_only else chunk, report)[:, 1]
+                P = model.predict_proba(chunk.drop_columns([id_column]) if copy_only else chunk, report)
                 columns: dict[str, Any] = {} if id_column is None else {id_column: raw.column(id_column)}
-                columns["probability"] = pa.array(p)
-                columns["prediction"] = pa.array(labels[(p >= model.threshold).astype(int)].tolist(), label_type)
+                if isinstance(model, Model):
+                    p = P[:, 1]
+                    columns["probability"] = pa.array(p)
+                    decided = labels[(p >= model.threshold).astype(int)]
+                else:  # a probability per class; the most probable class, as MulticlassModel.predict
+                    columns.update((name, pa.array(P[:, k])) for k, name in enumerate(probability_columns(model)))
+                    decided = labels[P.argmax(axis=1)]
+                columns["prediction"] = pa.array(decided.tolist(), label_type)
                 scores = pa.table(columns)
                 if writer is None:
                     writer = _writer(tmp, target, scores.schema)
@@ -99,13 +109,19 @@ def score_file(
                 rows += raw.num_rows
             if writer is None:  # a header and no rows: the output has the columns and no rows
                 fields = [] if id_column is None else [file.schema.field(id_column)]
-                empty = pa.schema([*fields, ("probability", pa.float64()), ("prediction", label_type)])
+                scored = ["probability"] if isinstance(model, Model) else probability_columns(model)
+                empty = pa.schema([*fields, *((name, pa.float64()) for name in scored), ("prediction", label_type)])
                 writer = _writer(tmp, target, empty)
                 writer.write_table(empty.empty_table())
         finally:
             if writer is not None:
                 writer.close()
     return rows, report
+
+
+def probability_columns(model: ScoringModel) -> list[str]:
+    """The output's probability columns of a model that gives one per class: ``probability_CLASS``."""
+    return [f"probability_{label}" for label in model.classes]
 
 
 def source_kinds(features: FittedFeatures) -> dict[str, str]:

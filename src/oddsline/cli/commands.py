@@ -1,4 +1,5 @@
-"""The verbs of the ``oddsline`` command: train, evaluate, predict, inspect."""
+"""The verbs of the ``oddsline`` command: train, evaluate, predict, inspect — for binary and multinomial
+models alike (what differs for a multinomial one is in ``multiclass_verbs.py``)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ import pyarrow as pa
 from .._exceptions import LeakageWarning, ParameterError
 from ..features import FeatureSpec
 from ..io import read_table
-from ..model import Model
+from ..models import Model, MulticlassModel
 from ..training import train
+from .multiclass_verbs import (
+    inspect_multiclass,
+    multiclass_reason,
+    print_multiclass_metrics,
+    print_trained,
+    train_multiclass_command,
+    warn_if_training_rows,
+)
 from .output import print_json
 from .progress import Progress
 from .read_options import add_read_options, read_options
-from .references import load_model
+from .references import describe_kind, load_any_model
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -26,21 +35,33 @@ Subparsers = Any  # argparse's _SubParsersAction is private
 def add_train(verbs: Subparsers) -> None:
     p = verbs.add_parser(
         "train",
-        help="train a binary logistic regression on a labelled table",
-        description="Train a binary logistic regression on DATA (CSV or Parquet). Without --spec the "
+        help="train a binary or multinomial logistic regression on a labelled table",
+        description="Train a logistic regression on DATA (CSV or Parquet): binary when the target has two "
+        "values or --positive names one; multinomial (softmax, a probability per class) when it has more "
+        "than two and no --positive is given, or with --multiclass. Without --spec the "
         "encoding is inferred: numbers median-imputed and standardised, text one-hot (target-encoded past "
         "50 levels) with an unknown bucket for values never seen in training, booleans 0/1, timestamps "
         "as hour/day/month/age. A seeded, stratified share of the rows is held out and the model is "
         "evaluated on it.",
-        epilog="Example: oddsline train examples/data/telco_churn.csv --target churn --positive Yes",
+        epilog="Example: oddsline train examples/data/telco_churn.csv --target churn --positive Yes (binary); "
+        "oddsline train examples/data/lending_club_loans.csv --target grade --ignore sub_grade "
+        "--ignore interest_rate (7 classes: multinomial)",
     )
     p.add_argument("data", metavar="DATA", help="labelled table: .csv, .tsv, .parquet or .arrow")
     p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
     p.add_argument(
         "--positive",
         metavar="VALUE",
-        help="the target value that is the positive class (required when the target has more than two "
-        "values; otherwise a yes/true/1-like value or the rarer class is chosen and reported)",
+        help="the target value that is the positive class: a binary VALUE-vs-rest model (with more than two "
+        "values and no --positive the model is multinomial; with two, a yes/true/1-like value or the rarer "
+        "class is chosen and reported)",
+    )
+    p.add_argument(
+        "--multiclass",
+        action="store_true",
+        help="a multinomial (softmax) model, a probability per class, also for a target of two classes "
+        "(the default for more than two); it takes no --positive, --threshold, --class-weight, --cv or "
+        "time/group split",
     )
     p.add_argument("--out", default="model.odl", metavar="FILE", help="model file to write (default: model.odl)")
     p.add_argument(
@@ -61,9 +82,10 @@ def add_train(verbs: Subparsers) -> None:
     )
     p.add_argument(
         "--calibrate",
-        choices=("platt", "isotonic", "none"),
+        choices=("platt", "isotonic", "temperature", "none"),
         default="none",
-        help="recalibrate probabilities on cross-fitted predictions (default none)",
+        help="recalibrate probabilities on cross-fitted predictions: platt or isotonic (binary), temperature "
+        "(multinomial) (default none)",
     )
     p.add_argument(
         "--threshold",
@@ -104,7 +126,9 @@ def add_evaluate(verbs: Subparsers) -> None:
         help="score a labelled table: metrics with bootstrap CIs, and optionally an HTML model card",
         description="Evaluate MODEL on DATA, which must hold the model's target column: ranking (ROC/PR AUC), "
         "proper scores (log loss, Brier), calibration (ECE, slope), decisions at the model's threshold, each "
-        "with a seeded bootstrap confidence interval. --report writes a self-contained HTML model card.",
+        "with a seeded bootstrap confidence interval. A multinomial model: log loss, Brier, accuracy and "
+        "one-vs-rest ROC AUC (macro and prevalence-weighted), with intervals. --report writes a "
+        "self-contained HTML model card (binary models).",
         epilog="Example: oddsline evaluate model.odl examples/data/telco_churn.csv --report card.html",
     )
     p.add_argument("model", metavar="MODEL", help="an .odl model file or a registry reference (churn@champion)")
@@ -127,7 +151,8 @@ def add_predict(verbs: Subparsers) -> None:
         "predict",
         help="score a table and write probabilities and decisions",
         description="Score DATA with MODEL and write one row per input row with the probability of the "
-        "positive class and the label decided at the model's threshold. Files are read and scored in batches, "
+        "positive class and the label decided at the model's threshold (a multinomial model: a column "
+        "probability_CLASS per class and the most probable class). Files are read and scored in batches, "
         "so their size is not limited by memory; input problems (imputed values, unseen levels) are counted.",
         epilog="Example: oddsline predict model.odl new_customers.csv --out scores.parquet --id customer_id",
     )
@@ -159,7 +184,9 @@ def add_inspect(verbs: Subparsers) -> None:
         "inspect",
         help="show a model's coefficients, intercept and training facts",
         description="Show what MODEL learned: the coefficient of every design column (numeric columns in "
-        "standardised units), the intercept, the target classes and how it was trained.",
+        "standardised units), the intercept, the target classes and how it was trained. A multinomial model: "
+        "a coefficient per class, and for an unpenalised fit (--C inf) standard errors in statsmodels "
+        "MNLogit's parametrisation (against the first class).",
         epilog="Example: oddsline inspect model.odl --json | jq .coefficients",
     )
     p.add_argument("model", metavar="MODEL", help="an .odl model file or a registry reference (churn@champion)")
@@ -183,6 +210,18 @@ def run_train(args: argparse.Namespace) -> int:
         table = read_table(args.data, **read_options(args))
         spec = FeatureSpec.load(args.spec) if args.spec else None
         step("fitting")
+        reason = multiclass_reason(args, table)
+        if reason is not None:
+            multinomial = train_multiclass_command(args, table, spec, reason)
+            step("writing model")
+            written = multinomial.save(args.out)
+            if args.sign_key:
+                from ..signing import sign_file
+
+                sign_file(written, args.sign_key)
+            step.clear()
+            print_trained(multinomial, str(written), reason, args.json)
+            return 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LeakageWarning)  # printed below, after the summary
             model = train(
@@ -215,7 +254,15 @@ def run_train(args: argparse.Namespace) -> int:
     for message in model.info.get("warnings", []):
         print(f"oddsline train: warning: {message}", file=sys.stderr)
     if args.json:
-        print_json({"model": str(path), "target": model.target.to_dict(), "evaluation": evaluation, "info": model.info})
+        print_json(
+            {
+                "model": str(path),
+                "kind": model.kind,
+                "target": model.target.to_dict(),
+                "evaluation": evaluation,
+                "info": model.info,
+            }
+        )
         return 0
     info = model.info
     print(
@@ -244,16 +291,24 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    model = load_model(args.model)
+    model = load_any_model(args.model)
+    if args.report and not isinstance(model, Model):
+        raise ParameterError(
+            f"--report: the HTML model card covers binary models and {args.model} is a {describe_kind(model)}; "
+            "drop --report (the metrics print as text or --json)"
+        )
     table = read_table(args.data, **read_options(args))
     metrics = model.evaluate(table, n_bootstrap=args.bootstrap)
-    overlap = metrics.get("training_overlap")
-    if overlap is not None and overlap >= 0.05:
-        print(
-            f"oddsline evaluate: warning: about {overlap:.0%} of these rows are rows the model was trained on; "
-            "metrics on training rows are optimistic: evaluate on rows it has not seen (train holds some out)",
-            file=sys.stderr,
-        )
+    warn_if_training_rows(metrics)
+    if isinstance(model, MulticlassModel):
+        if args.json:
+            print_json(metrics)
+        else:
+            print(f"{args.model}: target {model.target.name!r}, multinomial over {len(model.classes)} classes")
+            print_multiclass_metrics(metrics)
+        return 0
+    if not isinstance(model, Model):
+        raise ParameterError(f"{args.model} is a {describe_kind(model)}, which oddsline evaluate does not take")
     if args.report:
         from ..report import write_report
 
@@ -271,7 +326,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from ..batch import BAD_VALUE, score_file
 
-    model = load_model(args.model)
+    model = load_any_model(args.model)
     rows, report = score_file(
         model,
         args.data,
@@ -300,7 +355,11 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    model = load_model(args.model)
+    model = load_any_model(args.model)
+    if isinstance(model, MulticlassModel):
+        return inspect_multiclass(args, model)
+    if not isinstance(model, Model):
+        raise ParameterError(f"{args.model} is a {describe_kind(model)}, which oddsline inspect does not take")
     summary = _inspect_summary(model, args.units)
     if args.json:
         print_json(summary)
@@ -337,6 +396,7 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def _inspect_summary(model: Model, units: str = "standardised") -> dict[str, Any]:
     return {
+        "kind": model.kind,
         "target": model.target.to_dict(),
         "classes": model.classes,
         "intercept": model.intercept,

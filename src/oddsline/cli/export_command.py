@@ -29,6 +29,12 @@ def add_export(verbs: Subparsers) -> None:
 def run_export_onnx(args: argparse.Namespace) -> int:
     from ..export import export_onnx
 
-    path = export_onnx(load_model(args.model), args.out)
+    model = load_model(
+        args.model,
+        verb="oddsline export onnx",
+        instead="the graph's output is one probability; score a multinomial model with oddsline predict, "
+        "oddsline serve or in Python",
+    )
+    path = export_onnx(model, args.out)
     print(f"ONNX model written to {path}")
     return 0

@@ -101,7 +101,12 @@ def run_performance(args: argparse.Namespace) -> int:
     from ..monitor.labels import labelled_predictions, windowed_performance
     from .references import load_model
 
-    model = load_model(args.model)
+    model = load_model(
+        args.model,
+        verb="oddsline labels performance",
+        instead="it measures labelled predictions of a positive class; evaluate a multinomial model on labelled "
+        "rows with oddsline evaluate",
+    )
     joined = labelled_predictions(args.log or _home("predictions"), args.labels or _home("labels"), entity=args.entity)
     if joined.num_rows == 0:
         raise ParameterError("no logged prediction has a label yet; ingest labels first (oddsline labels ingest)")

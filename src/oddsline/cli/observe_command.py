@@ -58,7 +58,12 @@ def run_prometheus(args: argparse.Namespace) -> int:
     from ..monitor.observe import prometheus_rules
     from .references import load_model
 
-    model = load_model(args.model)
+    model = load_model(
+        args.model,
+        verb="oddsline observe",
+        instead="its alerts watch the positive-class score and labelled log loss that oddsline serve records "
+        "for binary models",
+    )
     rules = prometheus_rules(
         model,
         _name(args),

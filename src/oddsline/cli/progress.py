@@ -25,6 +25,10 @@ class Progress:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Erase the line, before output is printed from inside the ``with`` block."""
         if self.enabled:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
