@@ -41,7 +41,8 @@ def exercise(registry: Registry, model_file: Path) -> None:
     assert registry.rollback("churn") == 1 and registry.resolve("churn@champion") == ("churn", 1)
     with pytest.raises(RegistryError, match="has not passed the gate"):
         registry.promote("churn", 3)
-    registry.record_gate("churn", 3, True, {"passed": True})
+    registry.record_gate("churn", 3, True, {"passed": True}, champion_version=1)
+    assert registry.gate("churn", 3) is not None and registry.gate("churn", 2) is None
     registry.promote("churn", 3)
     assert registry.resolve("churn@champion") == ("churn", 3)
     registry.promote("churn", 2, alias="challenger", force=True, reason="hotfix")
@@ -57,7 +58,8 @@ def exercise(registry: Registry, model_file: Path) -> None:
     assert actions[:3] == [("register", 1), ("register", 2), ("register", 3)]
     assert ("rollback", 1) in actions and ("gate", 3) in actions and ("archive", 1) in actions
     forced = [e for e in registry.audit_log("churn") if e["reason"].startswith("FORCED")]
-    assert len(forced) == 1 and forced[0]["detail"]["alias"] == "challenger"
+    assert len(forced) == 1 and forced[0]["detail"]["alias"] == "challenger" and forced[0]["detail"]["forced"]
+    assert rows[2]["gate"] == {"passed": True, "champion_version": 1, "champion": "v1"} and rows[1]["gate"] is None
     lineage = registry.lineage("churn@champion")
     assert lineage["data"]["rows"] == 7043 and lineage["sha256"] == rows[2]["sha256"]
     assert registry.diff("churn", 2, 3)["roc_auc"]["delta"] == 0.0

@@ -108,3 +108,38 @@ def test_retrain_needs_both_classes_for_the_gate(registry_with_champion):
     only_no = registry_with_champion.filter(pa.compute.equal(registry_with_champion.column("churn"), "No"))
     with Registry() as registry, pytest.raises(Exception, match="churn|class|gate"):
         retrain(registry, "churn", only_no)
+
+
+def test_retrain_prints_the_gate_table_it_recorded(registry_with_champion, tmp_path):
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "new.parquet"
+    pq.write_table(registry_with_champion, data)
+    done = subprocess.run(
+        [sys.executable, "-m", "oddsline", "retrain", "--model", "churn", "--data", str(data),
+         "--max-logloss-increase", "1", "--min-auc-delta", "-1", "--max-ece", "1"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == ["check", "value", "limit", "ok"])
+    with Registry() as registry:
+        gate = next(e for e in reversed(registry.audit_log("churn")) if e["action"] == "gate")["detail"]
+    assert gate["champion_version"] == 1 and "compared with champion version 1" in done.stdout
+    for line, check in zip(lines[header + 1 :], gate["report"]["checks"], strict=False):
+        assert line.startswith(check["check"])
+        value, limit, ok = line[len(check["check"]) :].split()
+        assert (float(value), float(limit), ok) == (round(check["value"], 4), round(check["limit"], 4), "ok")
+    assert lines[header + 1 + len(gate["report"]["checks"])] == "PASS"
+    assert lines[-1] == "promoted to champion"
+
+
+def test_a_gate_on_rows_of_one_class_fails_with_the_reason(telco_table, telco_model):
+    only_no = telco_table.filter(pa.compute.equal(telco_table.column("churn"), "No"))
+    report = run_gate(telco_model, telco_model, only_no, LENIENT)
+    auc = next(c for c in report["checks"] if c["check"] == "roc_auc delta")
+    assert not report["passed"] and auc["value"] is None and not auc["ok"]
+    assert "roc_auc is undefined on these rows" in auc["reason"] and "both classes" in auc["reason"]
+    assert report["challenger"]["roc_auc"] is None
+    json.dumps(report, allow_nan=False)

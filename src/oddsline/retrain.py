@@ -37,9 +37,13 @@ def retrain(
     on the rest with the champion's feature spec, target, C (or its cross-validated selection),
     calibration, threshold rule, class weights and split; it is registered with alias ``challenger``;
     challenger and champion are then scored on the kept-out rows by the gate, whose report is recorded
-    on the version; on pass, ``champion`` moves to it. Returns what happened.
+    on the version with the champion version it was compared with; on pass, ``champion`` moves to it
+    (refused if another promotion moved ``champion`` meanwhile: the pass would be stale). Returns what
+    happened.
     """
-    champion = registry.load(f"{name}@champion")
+    # Loaded by number, so the gate record names the champion actually compared even if the alias moves.
+    champion_version = registry.resolve(f"{name}@champion")[1]
+    champion = registry.load(f"{name}@{champion_version}")
     table = to_arrow(data)
     y = champion.target.encode(table)
     fit_idx, gate_idx = stratified_split(y, gate_size, seed)
@@ -71,8 +75,7 @@ def retrain(
         version = registry.register(name, path, reason=reason or f"retrained on {table.num_rows} new rows")
     registry.set_alias(name, "challenger", version, reason="retrain")
     report = run_gate(challenger, champion, table.take(pa.array(gate_idx)), limits)
-    registry.record_gate(name, version, report["passed"], report)
-    champion_version = registry.resolve(f"{name}@champion")[1]
+    registry.record_gate(name, version, report["passed"], report, champion_version=champion_version)
     if report["passed"]:
         registry.promote(name, version, reason="retrain: gate passed")
     return {

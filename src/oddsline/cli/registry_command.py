@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from ..registry import Registry
 from ..registry.gate import GateLimits, run_gate
+from ..registry.gate_record import NEVER_VALIDATED, GateRecord, promotion_refusal
 from .output import print_json
 from .references import load_model
 
@@ -62,11 +65,15 @@ def add_registry(verbs: Subparsers) -> None:
     sub.add_argument("alias")
     sub.add_argument("version", type=int)
     sub.add_argument("--reason", default="")
-    sub = action("promote", "make VERSION the champion (refused unless it passed `oddsline validate`)", run_promote)
+    sub = action(
+        "promote",
+        "make VERSION the champion (refused unless it passed `oddsline validate` against the current champion)",
+        run_promote,
+    )
     sub.add_argument("name")
     sub.add_argument("version", type=int)
     sub.add_argument("--alias", default="champion")
-    sub.add_argument("--force", action="store_true", help="promote without a passed gate (audited)")
+    sub.add_argument("--force", action="store_true", help="promote without a current passed gate (audited)")
     sub.add_argument("--reason", default="")
     sub = action("rollback", "move an alias back to its previous version", run_rollback)
     sub.add_argument("name")
@@ -94,14 +101,27 @@ def run_register(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     rows = _registry(args).versions(args.name)
-    lines = [f"{'version':>7}  {'status':<8}  {'gate':<4}  {'aliases':<20}  created"]
-    for r in rows:
+    champion = next((r["version"] for r in rows if "champion" in r["aliases"]), None)
+    gates = [_gate_cell(r, champion) for r in rows]
+    width = max([len("gate"), *map(len, gates)])
+    lines = [f"{'version':>7}  {'status':<8}  {'gate':<{width}}  {'aliases':<20}  created"]
+    for r, gate in zip(rows, gates, strict=True):
         lines.append(
-            f"{r['version']:>7}  {r['status']:<8}  {'pass' if r['gate_passed'] else '-':<4}  "
+            f"{r['version']:>7}  {r['status']:<8}  {gate:<{width}}  "
             f"{','.join(r['aliases']) or '-':<20}  {r['created_at']} by {r['created_by']}"
         )
     _print(rows, args.json, "\n".join(lines) if rows else f"no versions of {args.name!r}")
     return 0
+
+
+def _gate_cell(row: dict[str, Any], champion: int | None) -> str:
+    """``never validated``, ``failed vs v3``, ``passed vs v3``, with ``(stale)`` when a pass no longer
+    allows promotion because the champion has moved (the rule of ``Registry.promote``)."""
+    if row["gate"] is None:
+        return NEVER_VALIDATED
+    record = GateRecord(**row["gate"])
+    stale = record.passed and promotion_refusal(row["name"], row["version"], "champion", record, champion)
+    return record.describe() + (" (stale)" if stale else "")
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -228,7 +248,8 @@ def add_validate(verbs: Subparsers) -> None:
         help="CI gate: does the challenger beat (or match) the champion on held-out data? exit 0 pass, 1 fail",
         description="Score CHALLENGER and CHAMPION on DATA and compare. Fails (exit 1) if the challenger's log loss "
         "rises more than --max-logloss-increase, its ROC AUC falls more than -(--min-auc-delta), or its ECE "
-        "exceeds --max-ece. Registry references record the result, which `registry promote` requires.",
+        "exceeds --max-ece. A CHALLENGER from the registry gets the result recorded with the champion version it was "
+        "compared with; `registry promote` requires a pass against the version that is champion at that time.",
         epilog="Example: oddsline validate --challenger churn@challenger --champion churn@champion --data holdout.csv",
     )
     p.add_argument("--challenger", required=True, metavar="MODEL")
@@ -245,22 +266,48 @@ def run_validate(args: argparse.Namespace) -> int:
     from ..io import read_table
 
     table = read_table(args.data)
-    champion = load_model(args.champion) if args.champion else None
     limits = GateLimits(args.max_logloss_increase, args.min_auc_delta, args.max_ece)
-    report = run_gate(load_model(args.challenger), champion, table, limits)
-    passed = report["passed"]
-    if "@" in args.challenger and not args.challenger.endswith(".odl"):
-        with Registry() as registry:
-            name, version = registry.resolve(args.challenger)
-            registry.record_gate(name, version, passed, report)
-    lines = [f"{'check':<18} {'value':>10} {'limit':>10}  result"]
-    lines += [
-        f"{c['check']:<18} {c['value']:>10.4f} {c['limit']:>10.4f}  {'ok' if c['ok'] else 'FAIL'}"
-        for c in report["checks"]
-    ]
-    lines.append("PASS" if passed else "FAIL")
-    _print(report, args.json, "\n".join(lines))
-    return 0 if passed else 1
+    if not _is_reference(args.challenger):
+        report = run_gate(load_model(args.challenger), _champion(args.champion), table, limits)
+        _print(report, args.json, _gate_table(report))
+        return 0 if report["passed"] else 1
+    with Registry() as registry:
+        # Both references resolved once, and the models loaded by those numbers: the record then names
+        # exactly the champion that was compared, even if an alias moves meanwhile.
+        name, version = registry.resolve(args.challenger)
+        champion_version, champion = None, args.champion
+        if args.champion and _is_reference(args.champion):
+            champion_name, number = registry.resolve(args.champion)
+            champion = f"{champion_name}@{number}"
+            champion_version = number if champion_name == name else None
+        report = run_gate(load_model(f"{name}@{version}"), _champion(champion), table, limits)
+        if champion_version is not None:
+            champion = None  # described as "v3" from the version
+        registry.record_gate(
+            name, version, report["passed"], report, champion_version=champion_version, champion=champion
+        )
+    _print(report, args.json, _gate_table(report))
+    return 0 if report["passed"] else 1
+
+
+def _champion(reference: str | None) -> Any:
+    return load_model(reference) if reference else None
+
+
+def _is_reference(model: str) -> bool:
+    """A registry reference, not a model file (the rule of ``load_model``)."""
+    return not (Path(model).is_file() or model.endswith(".odl") or os.sep in model)
+
+
+def _gate_table(report: dict[str, Any]) -> str:
+    """The gate's checks, one row each (check, value, limit, ok), then PASS or FAIL."""
+    lines = [f"{'check':<18} {'value':>10} {'limit':>10}  ok"]
+    for c in report["checks"]:
+        value = "undefined" if c["value"] is None else f"{c['value']:.4f}"
+        reason = f"  ({c['reason']})" if c.get("reason") else ""
+        lines.append(f"{c['check']:<18} {value:>10} {c['limit']:>10.4f}  {'ok' if c['ok'] else 'FAIL'}{reason}")
+    lines.append("PASS" if report["passed"] else "FAIL")
+    return "\n".join(lines)
 
 
 def add_retrain(verbs: Subparsers) -> None:
@@ -295,5 +342,9 @@ def run_retrain(args: argparse.Namespace) -> int:
             registry, args.model, read_table(args.data), gate_size=args.gate_size, seed=args.seed, limits=limits
         )
     verdict = "promoted to champion" if outcome["promoted"] else "NOT promoted (gate failed); champion unchanged"
-    _print(outcome, args.json, f"{args.model} version {outcome['challenger']} registered as challenger: {verdict}")
+    summary = (
+        f"{args.model} version {outcome['challenger']} registered as challenger, compared with champion version "
+        f"{outcome['previous_champion']} on {outcome['gate_rows']} kept-out rows:"
+    )
+    _print(outcome, args.json, f"{summary}\n{_gate_table(outcome['gate'])}\n{verdict}")
     return 0 if outcome["promoted"] else 1

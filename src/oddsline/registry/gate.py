@@ -20,20 +20,40 @@ class GateLimits:
 def run_gate(
     challenger: Any, champion: Any | None, table: pa.Table, limits: GateLimits | None = None
 ) -> dict[str, Any]:
-    """Both models scored on ``table``; passed only if every check holds (without a champion: ECE only)."""
+    """Both models scored on ``table``; passed only if every check holds (without a champion: ECE only).
+
+    A check whose metric is undefined on ``table`` (ROC AUC of rows of one class) fails with value
+    None and the reason: a gate that cannot measure does not pass.
+    """
     limits = limits or GateLimits()
     mine = challenger.evaluate(table, n_bootstrap=0)
     theirs = champion.evaluate(table, n_bootstrap=0) if champion is not None else None
-    checks = [("ece", mine["ece"], limits.max_ece, mine["ece"] <= limits.max_ece)]
+    checks = [_check("ece", mine["ece"], limits.max_ece, at_most=True)]
     if theirs is not None:
-        d_loss = mine["log_loss"] - theirs["log_loss"]
-        d_auc = mine["roc_auc"] - theirs["roc_auc"]
-        checks.append(("log_loss increase", d_loss, limits.max_logloss_increase, d_loss <= limits.max_logloss_increase))
-        checks.append(("roc_auc delta", d_auc, limits.min_auc_delta, d_auc >= limits.min_auc_delta))
+        checks.append(
+            _check("log_loss increase", _delta(mine, theirs, "log_loss"), limits.max_logloss_increase, at_most=True)
+        )
+        checks.append(_check("roc_auc delta", _delta(mine, theirs, "roc_auc"), limits.min_auc_delta, at_most=False))
+    undefined = {**(theirs or {}).get("undefined", {}), **mine.get("undefined", {})}
+    for check in checks:
+        if check["value"] is None:
+            metric = check["check"].split()[0]
+            check["reason"] = f"{metric} is undefined on these rows: {undefined.get(metric, 'unknown reason')}"
     keys = ("log_loss", "roc_auc", "ece", "brier")
     return {
-        "passed": all(ok for *_, ok in checks),
-        "checks": [{"check": c, "value": v, "limit": lim, "ok": ok} for c, v, lim, ok in checks],
+        "passed": all(c["ok"] for c in checks),
+        "checks": checks,
         "challenger": {k: mine[k] for k in keys},
         "champion": None if theirs is None else {k: theirs[k] for k in keys},
     }
+
+
+def _delta(mine: dict[str, Any], theirs: dict[str, Any], key: str) -> float | None:
+    if mine[key] is None or theirs[key] is None:
+        return None
+    return float(mine[key] - theirs[key])
+
+
+def _check(name: str, value: float | None, limit: float, *, at_most: bool) -> dict[str, Any]:
+    ok = value is not None and (value <= limit if at_most else value >= limit)
+    return {"check": name, "value": value, "limit": limit, "ok": ok}

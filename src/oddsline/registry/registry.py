@@ -6,7 +6,8 @@ same schema on a server. Version numbers are allocated inside the writing transa
 rare collision between PostgreSQL writers is retried), so 50 concurrent registrations get 1..50 with
 no gap or duplicate. The artifact is copied into the content-addressed store *before* the row that
 names it is committed: a crash at any point leaves the old state or the new one, never a row without
-its file.
+its file. A gate result names the champion version it was compared with, and ``promote`` accepts a
+pass only while the alias still points at that version (``gate_record.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ArtifactError, RegistryError
+from .gate_record import GateRecord, promotion_refusal
 from .names import check_name, parse_reference
 from .store import ArtifactStore
 
@@ -195,32 +197,66 @@ class Registry:
             )
             self._audit(conn, "archive", name, version, {}, reason)
 
-    def record_gate(self, name: str, version: int, passed: bool, report: dict[str, Any]) -> None:
+    def record_gate(
+        self,
+        name: str,
+        version: int,
+        passed: bool,
+        report: dict[str, Any],
+        *,
+        champion_version: int | None,
+        champion: str | None = None,
+    ) -> None:
+        """Record a gate result of ``version`` against ``champion_version`` (None: no registered champion;
+        ``champion`` then says what it was compared with, e.g. a file). A pass allows ``promote`` only
+        while the alias still points at ``champion_version``."""
         from sqlalchemy import update
 
         from .schema import versions
 
         with self.engine.begin() as conn:
             self._version_row(conn, name, version)
+            if champion_version is not None:
+                self._version_row(conn, name, champion_version)
             conn.execute(
                 update(versions)
                 .where(versions.c.name == name, versions.c.version == version)
                 .values(gate_passed=passed)
             )
-            self._audit(conn, "gate", name, version, {"passed": passed, "report": report}, "")
+            detail = {"passed": passed, "champion_version": champion_version, "champion": champion, "report": report}
+            self._audit(conn, "gate", name, version, detail, "")
+
+    def gate(self, name: str, version: int) -> GateRecord | None:
+        """The latest gate result of ``version`` (None: never validated)."""
+        with self.engine.connect() as conn:
+            self._version_row(conn, name, version)
+            return self._gates(conn, name).get(int(version))
 
     def promote(
         self, name: str, version: int, *, alias: str = "champion", force: bool = False, reason: str = ""
     ) -> None:
-        """Point ``alias`` (champion) at ``version``; refused unless it passed the gate, or ``force`` (audited)."""
+        """Point ``alias`` (champion) at ``version``; refused unless its latest gate passed against the
+        version the alias points at now, or ``force`` (audited with the refusal it overrode)."""
+        from sqlalchemy import select
+
+        from .schema import aliases
+
+        check_name(alias, "alias")
         with self.engine.begin() as conn:
             row = self._version_row(conn, name, version)
-        if not row.gate_passed and not force:
-            raise RegistryError(
-                f"{name} version {version} has not passed the gate (oddsline validate); promote with --force "
-                "to override, which is audited"
-            )
-        self.set_alias(name, alias, version, reason=("FORCED: " if not row.gate_passed else "") + reason)
+            if row.status != "active":
+                raise RegistryError(f"{name} version {version} is archived; an alias cannot point at it")
+            # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): the alias
+            # cannot move between this check and the move below.
+            current = conn.execute(
+                select(aliases.c.version).where(aliases.c.name == name, aliases.c.alias == alias).with_for_update()
+            ).scalar()
+            refusal = promotion_refusal(name, version, alias, self._gates(conn, name).get(int(version)), current)
+            if refusal is not None and not force:
+                raise RegistryError(refusal)
+            self._upsert_alias(conn, name, alias, version, current is not None)
+            detail = {"alias": alias, "previous": current, "forced": refusal is not None, "refusal": refusal}
+            self._audit(conn, "set_alias", name, version, detail, ("FORCED: " if refusal else "") + reason)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -269,10 +305,11 @@ class Registry:
         with self.engine.connect() as conn:
             rows = conn.execute(select(versions).where(versions.c.name == name).order_by(versions.c.version)).all()
             pointing = conn.execute(select(aliases).where(aliases.c.name == name)).all()
+            gates = self._gates(conn, name)
         by_version: dict[int, list[str]] = {}
         for a in pointing:
             by_version.setdefault(a.version, []).append(a.alias)
-        return [_row_dict(r, sorted(by_version.get(r.version, []))) for r in rows]
+        return [_row_dict(r, sorted(by_version.get(r.version, [])), gates.get(r.version)) for r in rows]
 
     def show(self, reference: str) -> dict[str, Any]:
         name, version = self.resolve(reference)
@@ -337,6 +374,19 @@ class Registry:
             raise RegistryError(f"{name} has no version {version}; see: oddsline registry list {name}")
         return row
 
+    def _gates(self, conn: Any, name: str) -> dict[int, GateRecord]:
+        """The latest gate record of each version of ``name``."""
+        from sqlalchemy import select
+
+        from .schema import audit
+
+        entries = conn.execute(
+            select(audit.c.version, audit.c.detail)
+            .where(audit.c.name == name, audit.c.action == "gate")
+            .order_by(audit.c.id)
+        ).all()
+        return {int(e.version): GateRecord.from_detail(e.detail) for e in entries}
+
     def _upsert_alias(self, conn: Any, name: str, alias: str, version: int, exists: bool) -> None:
         from sqlalchemy import insert, update
 
@@ -365,7 +415,7 @@ class Registry:
         )
 
 
-def _row_dict(row: Any, aliases: list[str]) -> dict[str, Any]:
+def _row_dict(row: Any, aliases: list[str], gate: GateRecord | None) -> dict[str, Any]:
     return {
         "name": row.name,
         "version": row.version,
@@ -374,6 +424,7 @@ def _row_dict(row: Any, aliases: list[str]) -> dict[str, Any]:
         "created_by": row.created_by,
         "status": row.status,
         "gate_passed": bool(row.gate_passed),
+        "gate": None if gate is None else gate.to_dict(),
         "aliases": aliases,
         "metrics": row.metrics,
         "lineage": row.lineage,
