@@ -21,7 +21,9 @@ def add_serve(verbs: Subparsers) -> None:
         description="Serve each MODEL_REF (an .odl file or a registry reference such as churn@champion). Routes: "
         "POST /v1/models/NAME/predict, GET /v1/models, OIP V2 under /v2, MLflow POST /invocations, GET /metrics; "
         "GET /openapi.json describes them all. Binds 127.0.0.1 unless told otherwise. Scored rows go to the "
-        "prediction log; SIGHUP or POST /admin/reload (with $ODDSLINE_ADMIN_TOKEN as bearer) reloads the models.",
+        "prediction log; SIGHUP or POST /admin/reload (with $ODDSLINE_ADMIN_TOKEN as bearer) reloads the models. "
+        "A multinomial model answers on every route with the most probable class, its probability and the "
+        "probability of every class; its predictions are not logged, and it takes no --challenger.",
         epilog="Example: oddsline serve demo-output/churn.odl --port 8000\n"
         "  curl -s localhost:8000/v1/models/churn/predict -d '{\"tenure\": 3, ...}'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -81,13 +83,29 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .._exceptions import ParameterError
+    from ..models import Model
     from ..serve.entry import ENV
     from ..serve.models import load_served
 
-    for reference in [*args.models, *([args.challenger] if args.challenger else [])]:
-        load_served(reference, args.trust_key)  # fail here, with the CLI's one-line error, before any worker starts
+    # Fail here, with the CLI's one-line error, before any worker starts.
+    loaded = [load_served(reference, args.trust_key) for reference in args.models]
     if args.challenger and len(args.models) != 1:
         raise ParameterError("--challenger pairs with exactly one served model")
+    if args.challenger:
+        loaded.append(load_served(args.challenger, args.trust_key))
+        if any(s.model.kind != Model.kind for s in loaded):
+            raise ParameterError(
+                "--challenger pairs binary models (canary and shadow compare positive-class scores); serve a "
+                "multinomial model without --challenger"
+            )
+    for served in loaded:
+        if served.model.kind != Model.kind and args.prediction_log != "none":
+            print(
+                f"oddsline serve: warning: {served.reference} is a multinomial model: it is served on every route, "
+                "but its predictions are not written to the prediction log nor matched by /v1/labels (they hold "
+                "binary scores)",
+                file=sys.stderr,
+            )
     if not 0 <= args.canary_percent <= 100:
         raise ParameterError(f"--canary-percent must be in 0..100, got {args.canary_percent}")
     os.environ[ENV] = json.dumps(

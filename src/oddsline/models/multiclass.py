@@ -96,7 +96,7 @@ class MulticlassModel:
         self, data: TableLike, report: TransformReport | None = None, *, raw: bool = False
     ) -> NDArray[np.float64]:
         """(n_rows, n_classes) class probabilities, temperature-scaled unless ``raw=True``."""
-        return self._softmax(self.decision_function(data, report), raw)
+        return self.softmax(self.decision_function(data, report), raw=raw)
 
     def predict(self, data: TableLike) -> NDArray[Any]:
         """The most probable class of each row (a temperature never changes it)."""
@@ -112,12 +112,19 @@ class MulticlassModel:
     ) -> NDArray[np.float64]:
         """(n_rows, n_classes) probabilities of dict rows (or decoded :class:`Rows`), without a table:
         bit for bit those of ``predict_proba`` on the same rows."""
+        return self.softmax(self.logits_of_rows(rows, report), raw=raw)
+
+    def logits_of_rows(
+        self, rows: list[dict[str, Any]] | Rows, report: TransformReport | None = None
+    ) -> NDArray[np.float64]:
+        """(n_rows, n_classes) logits of dict rows, bit for bit ``decision_function``'s; input events go
+        to ``report`` once (the other classes' passes over the same rows are not counted again)."""
         scorers = self._scorers()
         first = scorers[0].log_odds_many(rows, _SCRATCH if report is None else report)
-        logits = np.column_stack([first, *(s.log_odds_many(rows, TransformReport()) for s in scorers[1:])])
-        return self._softmax(logits, raw)
+        return np.column_stack([first, *(s.log_odds_many(rows, TransformReport()) for s in scorers[1:])])
 
-    def _softmax(self, logits: NDArray[np.float64], raw: bool) -> NDArray[np.float64]:
+    def softmax(self, logits: NDArray[np.float64], *, raw: bool = False) -> NDArray[np.float64]:
+        """Class probabilities of ``logits``: softmax(logits / T), or T = 1 when ``raw`` or uncalibrated."""
         temperature = 1.0 if raw or self.temperature is None else self.temperature
         return TemperatureScaler(temperature).apply(logits)
 

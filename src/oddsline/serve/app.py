@@ -3,6 +3,11 @@
 Every request body is read with a size limit (413 before parsing), parsed as strict JSON (NaN and
 Infinity refused), validated against the model's schema by the feature encoders, and answered with
 ``{"error", "field"}`` on failure through the one status table of ``errors.py``.
+
+Binary and multinomial models are served alike on every protocol; a multinomial model's answer carries
+the most probable class, its probability and the probability of every class (``class_scores.py``).
+What rests on a positive class stays binary: its predictions are not written to the prediction log nor
+remembered for ``/v1/labels``, it has no drift score, and it cannot be a canary or shadow pair.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from .._exceptions import OddslineError
+from .._exceptions import OddslineError, ParameterError
 from .._version import __version__
 from ..features import TransformReport
+from ..models import Model, MulticlassModel
+from .class_scores import mlflow_predictions, oip_outputs, score_classes
 from .columns import ColumnRows, RequestRows, as_dicts
 from .errors import ServiceError, error_body, status_of
 from .gate import Gate, respond
@@ -83,6 +90,14 @@ def create_app(
     the hot predict route)."""
     settings = settings or Settings()
     challengers = challengers or {}
+    paired = [
+        s.name for s in [*served, *challengers.values()] if s.name in challengers and not isinstance(s.model, Model)
+    ]
+    if paired:
+        raise ParameterError(
+            f"{paired[0]!r}: a canary or shadow challenger pairs binary models; a multinomial model is served "
+            "on its own (serve it without --challenger)"
+        )
     models = ModelSet(served)
     metrics = ServiceMetrics()
     gate: list[Gate] = []  # the one Gate, made last; the log's writer asks it whether requests are in flight
@@ -106,7 +121,12 @@ def create_app(
         for current in list(models.snapshot().values()):
             try:
                 fresh = load_served(current.reference)
-            except Exception as exc:  # checksum, signature or schema failure: keep the old model
+                if fresh.model.kind != current.model.kind:
+                    raise ParameterError(
+                        f"{current.reference} now holds a {fresh.model.kind} model, not {current.model.kind}; "
+                        "a reload keeps the served kind: restart the server to change it"
+                    )
+            except Exception as exc:  # checksum, signature, schema or kind failure: keep the old model
                 metrics.model_loads.labels(current.name, "rejected").inc()
                 outcome[current.name] = {
                     "reloaded": False,
@@ -315,6 +335,8 @@ def create_app(
         """Score, remember and log ``rows``: the whole request, or (``positions``) the rows of it at
         those places."""
         results = _score(served, rows, explain)
+        if results.decision is None:  # a multinomial model: nothing of a positive class to log or label
+            return results
         state = scope["state"]
         request_id = state["request_id"]
         if route != "shadow":  # a shadow row has its champion's id: the champion's prediction is remembered
@@ -340,6 +362,8 @@ def create_app(
     def _score(served: Served, rows: RequestRows, explain: bool = False) -> Scores:
         model = served.model
         report = TransformReport()
+        if not isinstance(model, Model):
+            return _score_classes(served, rows, report, explain)
         observed: list[float] | np.ndarray
         if len(rows) == 1:
             one = model.predict_one(as_dicts(rows)[0], report)
@@ -351,9 +375,7 @@ def create_app(
             observed = raw_array if model.calibrator is None else model.calibrator.apply(raw_array)
             raw, calibrated = raw_array.tolist(), observed.tolist()
             decided = (observed >= model.threshold).tolist()
-        for event, per_column in report.counts.items():
-            for column, n in per_column.items():
-                metrics.child(metrics.input_events, served.name, event, column).inc(n)
+        count_events(served, report)
         positives = sum(decided)
         for decision, count in (("positive", positives), ("negative", len(decided) - positives)):
             if count:
@@ -375,6 +397,24 @@ def create_app(
                 )
         return Scores(calibrated, raw, decided, labels, extra)
 
+    def _score_classes(served: Served, rows: RequestRows, report: TransformReport, explain: bool) -> Scores:
+        model = served.model
+        if not isinstance(model, MulticlassModel):
+            raise ServiceError(500, f"model {served.name!r} is of kind {model.kind!r}, which this server cannot score")
+        results = score_classes(model, rows, report, explain)
+        count_events(served, report)
+        counts: dict[str, int] = {}
+        for label in results.label:
+            counts[str(label)] = counts.get(str(label), 0) + 1
+        for label, count in counts.items():
+            metrics.child(metrics.predictions, served.name, served.version, label).inc(count)
+        return results
+
+    def count_events(served: Served, report: TransformReport) -> None:
+        for event, per_column in report.counts.items():
+            for column, n in per_column.items():
+                metrics.child(metrics.input_events, served.name, event, column).inc(n)
+
     # -- native ---------------------------------------------------------------------------------------
 
     @app.get("/v1/models", summary="the served models")
@@ -384,14 +424,18 @@ def create_app(
     @app.get("/v1/models/{name}", summary="a model's schema, version and metadata")
     def show_model(name: str) -> dict[str, Any]:
         served = models.get(name)
-        return _describe(served) | {
-            "schema": [
-                {"name": c.name, "kind": c.kind, "design": c.design_names} for c, _ in served.model.features.blocks()
-            ],
-            "threshold": served.model.threshold,
-            "calibration": None if served.model.calibrator is None else served.model.calibrator.method,
-            "target": served.model.target.to_dict(),
+        model = served.model
+        described = _describe(served) | {
+            "kind": model.kind,
+            "schema": [{"name": c.name, "kind": c.kind, "design": c.design_names} for c, _ in model.features.blocks()],
+            "target": model.target.to_dict(),
+            "classes": model.classes,
         }
+        if isinstance(model, Model):
+            calibration = None if model.calibrator is None else model.calibrator.method
+            return described | {"threshold": model.threshold, "calibration": calibration}
+        temperature = model.temperature if isinstance(model, MulticlassModel) else None
+        return described | {"calibration": None if temperature is None else "temperature", "temperature": temperature}
 
     @app.post("/v1/models/{name}/predict", summary="score one row (object) or several (list)")
     async def predict(name: str, request: Request, explain: bool = False) -> dict[str, Any]:
@@ -412,7 +456,8 @@ def create_app(
         for record in records:
             seen = recent.find(record["id"])
             served = models.snapshot().get(seen.model) if seen else None
-            if seen is None or served is None:
+            # Only binary predictions are remembered (score_with); the kind check says so to the type checker.
+            if seen is None or served is None or not isinstance(served.model, Model):
                 metrics.child(metrics.labels, "unknown").inc()
                 continue
             matched += 1
@@ -469,7 +514,9 @@ def create_app(
             "platform": "oddsline",
             "inputs": unique,
             "outputs": [
-                {"name": "probability", "datatype": "FP64", "shape": [-1, 1]},
+                {"name": "probability", "datatype": "FP64", "shape": [-1, 1]}
+                if isinstance(served.model, Model)
+                else {"name": "probabilities", "datatype": "FP64", "shape": [-1, len(served.model.classes)]},
                 {"name": "label", "datatype": "BYTES", "shape": [-1, 1]},
             ],
         }
@@ -491,6 +538,13 @@ def create_app(
         rows, request_id = rows_from_oip(payload, settings.max_rows)
         results = await scored(served, rows, request.scope)
         n = len(results)
+        if results.decision is None:
+            return {
+                "model_name": served.name,
+                "model_version": served.version,
+                "id": request_id or request.state.request_id,
+                "outputs": oip_outputs(results),
+            }
         return {
             "model_name": served.name,
             "model_version": served.version,
@@ -526,7 +580,10 @@ def create_app(
         content_type = request.headers.get("content-type", "application/json")
         payload = None if content_type.startswith("text/csv") else parse_json(body)
         rows = rows_from_mlflow(payload, content_type, body, settings.max_rows)
-        return {"predictions": (await scored(served, rows, request.scope)).probability}
+        results = await scored(served, rows, request.scope)
+        if results.decision is None:  # a multinomial model: one record of class probabilities per row
+            return {"predictions": mlflow_predictions(results)}
+        return {"predictions": results.probability}
 
     @app.get("/ping", summary="MLflow liveness")
     @app.get("/health", summary="MLflow health")

@@ -1,5 +1,6 @@
 """The models a server holds, swapped atomically on reload: a request takes one snapshot of the map and
-finishes on it, whatever reloads meanwhile."""
+finishes on it, whatever reloads meanwhile. A served model is of any kind (binary or multinomial); the
+compiled JSON scorer is the binary kind's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import Model
+from ..models import Model, ScoringModel
 from .columns import RowDecoder
 from .errors import ServiceError
 
@@ -21,21 +22,22 @@ class Served:
     name: str
     version: str
     reference: str
-    model: Model
+    model: ScoringModel
     sha256: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
     def rows_decoder(self) -> RowDecoder:
         """Decodes a JSON array of this model's rows straight into columns."""
-        return RowDecoder(self.model.features.source_columns, self.model.json_row_scorer())
+        scorer = self.model.json_row_scorer() if isinstance(self.model, Model) else None
+        return RowDecoder(self.model.features.source_columns, scorer)
 
 
 def load_served(reference: str, trusted_keys: list[str] | None = None) -> Served:
     """A file path or a registry reference (``churn@champion``), verified (and signature-checked)."""
-    from ..cli.references import load_model
+    from ..cli.references import load_any_model
 
-    model = load_model(reference, trusted_keys=trusted_keys)
+    model = load_any_model(reference, trusted_keys=trusted_keys)
     if Path(reference).is_file():
         name, version = Path(reference).stem, (model.info.get("file_sha256") or "")[:12]
     else:

@@ -22,21 +22,36 @@ _encoder = msgspec.json.Encoder()
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs microseconds, paid per request
 class Scores:
-    probability: list[float]  # calibrated
+    probability: list[float]  # calibrated; a multinomial model: of the predicted class
     raw_probability: list[float]
-    decision: list[bool]
+    decision: list[bool] | None  # at the threshold; None for a multinomial model, which has no threshold
     label: list[Any]
     # Per row, what a route adds to the four fields (contributions, the canary's variant), or None.
     extra: list[dict[str, Any]] | None = None
+    # A multinomial model's probability of every class, per row, in the order of ``classes``.
+    class_probabilities: list[list[float]] | None = None
+    classes: list[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.probability)
 
     def dicts(self) -> list[dict[str, Any]]:
-        rows = [
-            {"probability": p, "raw_probability": raw, "decision": d, "label": label}
-            for p, raw, d, label in zip(self.probability, self.raw_probability, self.decision, self.label, strict=True)
-        ]
+        if self.decision is None:
+            rows = [
+                {"probability": p, "raw_probability": raw, "label": label}
+                for p, raw, label in zip(self.probability, self.raw_probability, self.label, strict=True)
+            ]
+        else:
+            rows = [
+                {"probability": p, "raw_probability": raw, "decision": d, "label": label}
+                for p, raw, d, label in zip(
+                    self.probability, self.raw_probability, self.decision, self.label, strict=True
+                )
+            ]
+        if self.class_probabilities is not None and self.classes is not None:
+            names = [str(c) for c in self.classes]
+            for row, probabilities in zip(rows, self.class_probabilities, strict=True):
+                row["probabilities"] = dict(zip(names, probabilities, strict=True))
         if self.extra is not None:
             for row, extra in zip(rows, self.extra, strict=True):
                 row.update(extra)
@@ -44,13 +59,13 @@ class Scores:
 
     def json(self) -> bytes:
         """The JSON array of ``dicts()``."""
-        if self.extra is not None:
+        if self.extra is not None or self.decision is None:
             return _encoder.encode(self.dicts())
         columns = (self.probability, self.raw_probability, self.decision, self.label)
         return _encoder.encode(list(map(_Prediction, *columns)))
 
     @classmethod
     def from_dicts(cls, rows: list[dict[str, Any]]) -> Scores:
-        columns: list[list[Any]] = [[row[name] for row in rows] for name in _FIELDS]
+        probability, raw, decision, label = ([row[name] for row in rows] for name in _FIELDS)
         extra = [{k: v for k, v in row.items() if k not in _FIELDS} for row in rows]
-        return cls(*columns, extra=extra if any(extra) else None)
+        return cls(probability, raw, decision, label, extra=extra if any(extra) else None)
