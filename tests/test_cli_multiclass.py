@@ -181,3 +181,27 @@ def test_what_a_multinomial_model_does_not_take_is_refused_in_one_line(grade, tm
     one_line_error(run("inspect", out, "--units", "original"), "--units original")
     one_line_error(run("export", "onnx", out, "--out", tmp_path / "g.onnx"), "oddsline export onnx", "binary")
     assert not (tmp_path / "x.odl").exists() and not (tmp_path / "g.onnx").exists()
+
+
+def test_monitor_watches_the_inputs_and_the_confidence_of_a_multinomial_model(grade, lending, tmp_path):
+    """The model kept its training rows' distributions: the same rows show no drift (exit 0); loans of
+    high incomes drift in annual_income (exit 1), as the Python API reports them."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from oddsline.monitor import drift_report
+
+    out, _ = grade
+    model = oddsline.load(out)
+    same = json.loads(ok("monitor", "--model", out, "--data", LENDING, "--json"))
+    assert not same["any_drift"] and same["score"]["psi"] < 0.01
+    high = lending.filter(pc.greater(lending["annual_income"], 90_000))
+    pacsv.write_csv(high, tmp_path / "high.csv")
+    result = run("monitor", "--model", out, "--data", tmp_path / "high.csv", "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert "annual_income" in report["drifted"]
+    expected = jsonable(drift_report(model, oddsline.read_table(tmp_path / "high.csv")))
+    assert report["columns"] == expected["columns"] and report["score"] == expected["score"]
+    assert "(confidence)" in run("monitor", "--model", out, "--data", LENDING).stdout
+    one_line_error(run("monitor", "--model", out, "--log", tmp_path), "--log", "multinomial", "--data FILE")

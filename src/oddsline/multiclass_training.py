@@ -29,6 +29,8 @@ from .identification import aliased_design_columns, reference_levels
 from .inference import multinomial_information
 from .io import TableLike, to_arrow
 from .models.multiclass import MulticlassModel
+from .monitor.drift import score_of
+from .monitor.reference import capture_reference
 from .overlap import training_sketch
 from .splits import stratified_split
 from .target import resolve_classes
@@ -123,6 +125,7 @@ def train_multiclass(
         },
         statistics=statistics,
     )
+    model.info["reference"] = _monitoring_reference(model, train_table, X, y)
     if len(test_idx):
         model.info["evaluation"] = model.evaluate(table.take(pa.array(test_idx)))
     model.info["train_seconds"] = time.perf_counter() - started
@@ -139,6 +142,21 @@ def _one_hot_instead_of_target_encoding(spec: FeatureSpec) -> FeatureSpec:
         for c in spec.columns
     )
     return FeatureSpec(columns, spec.strict)
+
+
+def _monitoring_reference(
+    model: MulticlassModel, table: pa.Table, X: NDArray[np.float64], y: NDArray[np.int64]
+) -> dict[str, object]:
+    """What ``oddsline monitor`` compares new rows with (``monitor/reference.py``): each column's
+    training distribution, weighted by its importance over the classes (sum of |coef| x std), the
+    training rows' confidence (``drift.score_of``) and the class shares."""
+    importance = np.abs(model.coef).sum(axis=0)
+    reference = capture_reference(
+        model.features, table, score_of(model, table), y.astype(np.float64), importance, X.std(axis=0)
+    )
+    del reference["label_rate"]  # a binary model's positive rate
+    reference["class_rates"] = (np.bincount(y, minlength=len(model.classes)) / y.shape[0]).tolist()
+    return reference
 
 
 def _fit_softmax(

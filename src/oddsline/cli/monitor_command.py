@@ -1,4 +1,8 @@
-"""``oddsline monitor``: drift of every input column and of the score against the training reference."""
+"""``oddsline monitor``: drift of every input column and of the score against the training reference.
+
+The score of a multinomial model is its confidence (the raw probability of the predicted class, see
+``monitor/drift.py``); its predictions are not in the prediction log, so it is monitored on --data.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import json
 from typing import Any
 
 from .._exceptions import ParameterError
+from ..models import Model
 from .labels_command import duration
 from .output import print_json
-from .references import load_model
+from .references import describe_kind, load_any_model
 
 Subparsers = Any
 
@@ -56,7 +61,13 @@ def run_monitor(args: argparse.Namespace) -> int:
     from ..io import read_table
     from ..monitor import DriftThresholds, drift_report
 
-    model = load_model(args.model)
+    model = load_any_model(args.model)
+    binary = isinstance(model, Model)
+    if args.log and not binary:
+        raise ParameterError(
+            f"--log: {args.model} is a {describe_kind(model)}, whose predictions the server does not log; "
+            "monitor it on a table of recent inputs (--data FILE)"
+        )
     freshness = None
     if args.data:
         table = read_table(args.data)
@@ -66,7 +77,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     if freshness is not None:
         report["freshness"] = freshness
     performance = None
-    if args.log and args.labels:
+    if args.log and args.labels and isinstance(model, Model):
         from ..monitor.labels import labelled_predictions, windowed_performance
 
         joined = labelled_predictions(args.log, args.labels)
@@ -91,7 +102,7 @@ def run_monitor(args: argparse.Namespace) -> int:
             )
         s = report["score"]
         print(
-            f"{'(score)':<24} {s['psi']:>8.4f} {s['js']:>7.4f} {s['p_value']:>9.2g} {'':>10}  {'YES' if s['drift'] else '-'}"
+            f"{'(score)' if binary else '(confidence)':<24} {s['psi']:>8.4f} {s['js']:>7.4f} {s['p_value']:>9.2g} {'':>10}  {'YES' if s['drift'] else '-'}"
         )
         for t in report.get("triggers", []):
             state = "FIRED" if t["fired"] else ("active" if t.get("active") else "-")
@@ -156,7 +167,8 @@ def _run_triggers(args: argparse.Namespace, model: Any, table: Any, report: dict
     }
     if model.target.name in table.column_names:
         labelled = model.evaluate(table, n_bootstrap=0)
-        observations.update({k: labelled[k] for k in ("ece", "log_loss", "roc_auc", "brier")})
+        # A multinomial model has no ece or roc_auc (its rules on them report "no value").
+        observations.update({k: labelled[k] for k in ("ece", "log_loss", "roc_auc", "brier") if k in labelled})
     home = os.environ.get("ODDSLINE_HOME") or ".oddsline"
     state = args.state or os.path.join(home, "triggers", re.sub(r"[^\w.-]", "_", args.model) + ".json")
     return evaluate_triggers(rules, observations, model.info.get("evaluation") or {}, state)

@@ -10,6 +10,10 @@ A column has drifted only when the shift is large enough to matter (PSI >= ``psi
 the common "significant shift" mark) *and* the sample makes it unlikely to be noise (p < ``alpha``):
 with a million rows a negligible shift is highly significant but small, and with twenty rows a big
 PSI is mostly noise — neither is flagged. Columns are ranked by PSI x importance (|coef| x std).
+
+The score is the positive class's raw probability for a binary model; for a multinomial model it is the
+raw probability of the predicted class (the model's confidence), whose drift shows rows the model is
+less (or more) sure of than it was of its training rows (``score_of``).
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from scipy.stats import chi2
 from .._exceptions import ParameterError
 from ..features.categorical import level_counts
 from ..features.values import as_float
+from ..models import Model
 from .reference import histogram
 
-__all__ = ["DriftThresholds", "compare", "drift_report"]
+__all__ = ["DriftThresholds", "compare", "drift_report", "score_of"]
 
 _FLOOR = 1e-4  # share floor inside the logarithms: an empty bin is "rare", not impossible
 
@@ -88,6 +93,13 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.sum(p[mask] * np.log2(p[mask] / q[mask])))
 
 
+def score_of(model: Any, table: pa.Table) -> np.ndarray:
+    """The score whose drift is watched: the positive class's raw probability (a binary model), or the
+    raw probability of the most probable class (a model of more classes)."""
+    P = model.predict_proba(table, raw=True)
+    return P[:, 1] if isinstance(model, Model) else P.max(axis=1)  # type: ignore[no-any-return]
+
+
 def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None = None) -> dict[str, Any]:
     thresholds = thresholds or DriftThresholds()
     reference = model.info.get("reference")
@@ -110,7 +122,7 @@ def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None
             result = compare(ref["share"], counts, False, thresholds)
         result["importance"] = ref.get("importance", 0.0)
         columns[name] = result
-    scores = model.predict_proba(table, raw=True)[:, 1]
+    scores = score_of(model, table)
     score_edges = reference["score"]["edges"]
     score = compare(reference["score"]["share"], histogram(scores, score_edges), True, thresholds, score_edges)
     ranked = sorted(
