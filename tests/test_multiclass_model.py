@@ -159,3 +159,11 @@ def test_an_unpenalised_fit_of_a_separated_class_is_refused_with_the_columns(fli
     would run to minus infinity; the fit is refused naming the level instead of returning SEs of 1e14."""
     with pytest.raises(SeparationError, match="class 'EWR' of 'origin'.*'dest=ROC'.*finite C"):
         oddsline.train_multiclass(flights.slice(0, 4_000), "origin", C=math.inf, test_size=0.0)
+
+
+def test_onnx_export_refuses_a_multinomial_model_by_name(model, tmp_path):
+    from oddsline.export import export_onnx
+
+    with pytest.raises(ParameterError, match="ONNX export covers binary models.*EWR"):
+        export_onnx(model, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()

@@ -23,9 +23,10 @@ from ..features.boolean import FittedBoolean
 from ..features.categorical import MISSING_LEVEL, FittedCategorical
 from ..features.numeric import FittedNumeric
 from ..io import atomic_path
+from ..models import Model
 
 if TYPE_CHECKING:
-    from ..model import Model
+    from ..models import ScoringModel
 
 __all__ = ["export_onnx", "unsupported"]
 
@@ -48,7 +49,13 @@ def unsupported(model: Model) -> list[str]:
     return reasons
 
 
-def export_onnx(model: Model, path: str | os.PathLike[str]) -> Path:
+def export_onnx(model: ScoringModel, path: str | os.PathLike[str]) -> Path:
+    if not isinstance(model, Model):
+        raise ParameterError(
+            f"ONNX export covers binary models (the graph's output is one probability); this is a {model.kind} "
+            "model of classes "
+            f"{model.classes}: score it with oddsline predict, oddsline serve or in Python"
+        )
     try:
         import onnx
         from onnx import TensorProto, helper, numpy_helper
