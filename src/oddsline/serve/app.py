@@ -6,8 +6,9 @@ Infinity refused), validated against the model's schema by the feature encoders,
 
 Binary and multinomial models are served alike on every protocol; a multinomial model's answer carries
 the most probable class, its probability and the probability of every class (``class_scores.py``).
-What rests on a positive class stays binary: its predictions are not written to the prediction log nor
-remembered for ``/v1/labels``, it has no drift score, and it cannot be a canary or shadow pair.
+What rests on a positive class stays binary: a multinomial model's predictions are not written to the
+prediction log nor remembered (so ``/v1/labels`` and the server's drift measurement pass them by; its
+drift is measured by ``oddsline monitor --data``), and it cannot be a canary or shadow pair.
 """
 
 from __future__ import annotations
