@@ -82,6 +82,9 @@ class Settings:
     drift_window_rows: int = 5_000  # the recent rows per model that drift is measured on
     drift_min_rows: int = 500  # fewer recent rows than this: no measurement
     drain_seconds: float = 0.0  # after SIGTERM: readiness fails at once, requests are still served this long
+    # Public keys a served file must be signed by (--trust-key); () accepts unsigned files. Every load
+    # honours them: at start, and on each reload (SIGHUP, /admin/reload, an alias that moved).
+    trusted_keys: tuple[str, ...] = ()
 
 
 def create_app(
@@ -121,7 +124,7 @@ def create_app(
         outcome: dict[str, Any] = {}
         for current in list(models.snapshot().values()):
             try:
-                fresh = load_served(current.reference)
+                fresh = load_served(current.reference, list(settings.trusted_keys) or None)
                 if fresh.model.kind != current.model.kind:
                     raise ParameterError(
                         f"{current.reference} now holds a {fresh.model.kind} model, not {current.model.kind}; "

@@ -29,6 +29,7 @@ def app_from_env() -> Gate:
         watch_seconds=float(config.get("watch_seconds", 5.0)),
         labels_folder=config.get("labels"),
         drift_seconds=float(config.get("drift_seconds", 60.0)),
+        trusted_keys=tuple(config.get("trusted_keys") or ()),
     )
     challengers = {}
     if config.get("challenger"):
