@@ -167,3 +167,21 @@ def test_multiclass_with_an_absent_class_reports_the_auc_as_undefined():
     _consistent(result)
     assert "both classes" in result["undefined"]["roc_auc_ovr"]
     assert result["log_loss"] == pytest.approx(sk.log_loss(np.zeros(200), P, labels=[0, 1, 2]), rel=1e-12)
+
+
+def test_small_random_samples_with_hard_and_tied_predictions_never_raise_or_warn():
+    """Where resamples of a few rows lose a class or separate it, their metrics are left out."""
+    rng = np.random.default_rng(20)
+    for trial in range(120):
+        n = int(rng.integers(1, 40))
+        y = (rng.uniform(size=n) < 0.4).astype(float)
+        p = [
+            np.where(rng.uniform(size=n) < 0.2, 1 - y, y),
+            np.clip(0.9 * y + rng.normal(0, 0.1, n), 0, 1),
+            rng.choice([0.0, 0.5, 1.0], n),
+            rng.uniform(size=n) ** 3,
+        ][trial % 4]
+        result = evaluate(y, p, n_bootstrap=50, seed=trial)
+        _consistent(result)
+        for name, (low, high) in ((k, v) for k, v in result.get("intervals", {}).items() if isinstance(v, list)):
+            assert np.isfinite(low) and np.isfinite(high) and low <= result[name] <= high, (trial, name)

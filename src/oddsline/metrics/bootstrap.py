@@ -226,41 +226,44 @@ def _recalibration(
     counts: NDArray[np.float64], positive: NDArray[np.bool_], z: NDArray[np.float64], start: tuple[float, float]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The logistic recalibration (a, b) of y ~ a + b z for every resample at once: Newton from the
-    full sample's estimate ``start``, where a resample's estimate lies close (a few steps; a start at
-    (0, 1) took up to 25, and stalls on a Hessian of 1e-15 when p is exactly 0 or 1). NaN where the
-    estimate does not exist: a resample in which no positive scores above a negative or no negative
-    above a positive (one class, constant or separating scores; see ``reliability._undefined``), or
-    where Newton has not converged."""
-    present = counts > 0
-    with_pos, with_neg = present & positive, present & ~positive
-    exists = (np.where(with_neg, z, -np.inf).max(axis=1) > np.where(with_pos, z, np.inf).min(axis=1)) & (
-        np.where(with_pos, z, -np.inf).max(axis=1) > np.where(with_neg, z, np.inf).min(axis=1)
-    )
+    full sample's estimate ``start``, where a resample's estimate lies close (three steps; a start at
+    (0, 1) stalls on a Hessian of 1e-15 when p is exactly 0 or 1), each step only on the resamples not
+    yet converged. NaN where Newton has not converged in 25 steps: that is where the estimate does not
+    exist (one class, constant or separating scores; ``reliability._undefined``), since the
+    log-likelihood is concave and a point where the steps vanish is its maximum; without one, the
+    steps do not shrink."""
     y = positive.astype(np.float64)
     centre = float(z.mean())  # centred z keeps the 2 x 2 Hessian well conditioned
     zc = z - centre
     a = np.full(counts.shape[0], start[0] + start[1] * centre)
     b = np.full(counts.shape[0], start[1])
     converged = np.zeros(counts.shape[0], dtype=bool)
+    active = np.arange(counts.shape[0])
     for _ in range(25):
-        q = expit(a[:, None] + b[:, None] * zc)
-        r = counts * (y - q)
-        h = counts * q * (1 - q)
-        g0, g1 = r.sum(axis=1), r @ zc
-        h00, h01, h11 = h.sum(axis=1), h @ zc, h @ (zc * zc)
-        det = h00 * h11 - h01 * h01
-        usable = exists & (det > 0)
-        safe = np.where(usable, det, 1.0)
-        da = np.where(usable, (h11 * g0 - h01 * g1) / safe, 0.0)
-        db = np.where(usable, (h00 * g1 - h01 * g0) / safe, 0.0)
-        a, b = a + da, b + db
+        c = counts if active.shape[0] == counts.shape[0] else counts[active]
+        # A diverging resample may overflow to inf or NaN: its steps never pass the test below.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            q = expit(a[active, None] + b[active, None] * zc)
+            r = c * (y - q)
+            h = c * q * (1 - q)
+            g0, g1 = r.sum(axis=1), r @ zc
+            h00, h01, h11 = h.sum(axis=1), h @ zc, h @ (zc * zc)
+            det = h00 * h11 - h01 * h01
+            usable = det > 0
+            safe = np.where(usable, det, 1.0)
+            da = np.where(usable, (h11 * g0 - h01 * g1) / safe, 0.0)
+            db = np.where(usable, (h00 * g1 - h01 * g0) / safe, 0.0)
+            a[active] += da
+            b[active] += db
         # Newton's error after a step is about the square of the step: a step under 1e-6 leaves an
         # error near 1e-12, far below any resampling spread (the last, confirming step is skipped).
-        converged = usable & (np.abs(da) + np.abs(db) < 1e-6)
-        if np.all(converged | ~exists):
+        done = usable & (np.abs(da) + np.abs(db) < 1e-6)
+        converged[active[done]] = True
+        active = active[~done]
+        if active.shape[0] == 0:
             break
-    keep = exists & converged
-    return np.where(keep, a - b * centre, np.nan), np.where(keep, b, np.nan)
+    with np.errstate(invalid="ignore"):  # a diverged resample may hold inf
+        return np.where(converged, a - b * centre, np.nan), np.where(converged, b, np.nan)
 
 
 def check_resampling(n_resamples: int, level: float) -> None:
