@@ -143,3 +143,14 @@ def test_a_gate_on_rows_of_one_class_fails_with_the_reason(telco_table, telco_mo
     assert "roc_auc is undefined on these rows" in auc["reason"] and "both classes" in auc["reason"]
     assert report["challenger"]["roc_auc"] is None
     json.dumps(report, allow_nan=False)
+
+
+def test_retrain_refuses_a_multinomial_champion_by_name(tmp_path, monkeypatch, telco_table):
+    monkeypatch.setenv("ODDSLINE_HOME", str(tmp_path / "home"))
+    table = telco_table
+    multi = oddsline.train_multiclass(table, target="contract").save(tmp_path / "contract.odl")
+    with Registry() as registry:
+        registry.register("contract", multi)
+        registry.set_alias("contract", "champion", 1)
+        with pytest.raises(oddsline.RegistryError, match="multinomial_logistic_regression model; retrain and its gate"):
+            retrain(registry, "contract", table)

@@ -13,6 +13,7 @@ import pyarrow as pa
 from ._exceptions import RegistryError
 from .features import FeatureSpec
 from .io import TableLike, to_arrow
+from .models import Model
 from .registry import Registry
 from .registry.gate import GateLimits, run_gate
 from .splits import stratified_split
@@ -44,6 +45,11 @@ def retrain(
     # Loaded by number, so the gate record names the champion actually compared even if the alias moves.
     champion_version = registry.resolve(f"{name}@champion")[1]
     champion = registry.load(f"{name}@{champion_version}")
+    if not isinstance(champion, Model):
+        raise RegistryError(
+            f"{name}@champion (version {champion_version}) is a {champion.kind} model; retrain and its gate "
+            "compare binary models: train the new version (oddsline train ... --multiclass) and register it"
+        )
     table = to_arrow(data)
     y = champion.target.encode(table)
     fit_idx, gate_idx = stratified_split(y, gate_size, seed)

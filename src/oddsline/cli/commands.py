@@ -421,6 +421,9 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         suffix = f"  (threshold {metrics['threshold']:g})" if key in at_threshold else ""
         if key in at_top:
             suffix = f"  (top {metrics['top_fraction']:.0%} of scores)"
+        if metrics[key] is None:  # undefined on this sample (one class, constant scores): say why
+            print(f"  {key:<17} undefined: {metrics.get('undefined', {}).get(key, 'not defined on these rows')}")
+            continue
         print(f"  {key:<17} {metrics[key]:.4f}{ci}{suffix}")
 
 

@@ -168,7 +168,9 @@ def _run_triggers(args: argparse.Namespace, model: Any, table: Any, report: dict
     if model.target.name in table.column_names:
         labelled = model.evaluate(table, n_bootstrap=0)
         # A multinomial model has no ece or roc_auc (its rules on them report "no value").
-        observations.update({k: labelled[k] for k in ("ece", "log_loss", "roc_auc", "brier") if k in labelled})
+        observations.update(
+            {k: labelled[k] for k in ("ece", "log_loss", "roc_auc", "brier") if labelled.get(k) is not None}
+        )
     home = os.environ.get("ODDSLINE_HOME") or ".oddsline"
     state = args.state or os.path.join(home, "triggers", re.sub(r"[^\w.-]", "_", args.model) + ".json")
     return evaluate_triggers(rules, observations, model.info.get("evaluation") or {}, state)

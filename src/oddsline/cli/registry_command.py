@@ -30,6 +30,20 @@ def _print(value: Any, as_json: bool, text: str) -> None:
         print(text)
 
 
+_EXAMPLES = {
+    "register": "churn model.odl --reason 'retrained on March data'",
+    "list": "churn",
+    "show": "churn@champion",
+    "alias": "churn challenger 4",
+    "promote": "churn 4",
+    "rollback": "churn",
+    "archive": "churn 2 --reason superseded",
+    "audit": "churn --json",
+    "lineage": "churn@3",
+    "diff": "churn 3 4",
+}
+
+
 def add_registry(verbs: Subparsers) -> None:
     p = verbs.add_parser(
         "registry",
@@ -47,7 +61,13 @@ def add_registry(verbs: Subparsers) -> None:
     actions.required = True
 
     def action(name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-        sub: argparse.ArgumentParser = actions.add_parser(name, help=help_text)
+        sub: argparse.ArgumentParser = actions.add_parser(
+            name,
+            help=help_text,
+            description=f"{help_text[0].upper()}{help_text[1:]}. The registry is the one of `oddsline registry` "
+            "(--home, --url go before the action). Every change is written to the audit log.",
+            epilog=f"Example: oddsline registry {name} {_EXAMPLES[name]}",
+        )
         sub.add_argument("--json", action="store_true", help="print JSON")
         sub.set_defaults(run=run)
         return sub
@@ -56,10 +76,10 @@ def add_registry(verbs: Subparsers) -> None:
     sub.add_argument("name")
     sub.add_argument("model_file")
     sub.add_argument("--reason", default="")
-    sub = action("list", "the versions of NAME", run_list)
-    sub.add_argument("name")
+    sub = action("list", "the versions of NAME, their status, aliases and gate result", run_list)
+    sub.add_argument("name", help="the model's name, e.g. churn")
     sub = action("show", "one version: REF is NAME, NAME@VERSION or NAME@ALIAS", run_show)
-    sub.add_argument("reference")
+    sub.add_argument("reference", help="NAME (the latest version), NAME@VERSION or NAME@ALIAS")
     sub = action("alias", "point NAME@ALIAS at VERSION", run_alias)
     sub.add_argument("name")
     sub.add_argument("alias")
@@ -83,14 +103,14 @@ def add_registry(verbs: Subparsers) -> None:
     sub.add_argument("name")
     sub.add_argument("version", type=int)
     sub.add_argument("--reason", default="")
-    sub = action("audit", "the audit log (of NAME, or of everything)", run_audit)
-    sub.add_argument("name", nargs="?")
+    sub = action("audit", "the audit log (of NAME, or of everything): who did what, when and why", run_audit)
+    sub.add_argument("name", nargs="?", help="only this model's entries")
     sub = action("lineage", "training data fingerprint, parameters and signer of a version", run_lineage)
-    sub.add_argument("reference")
-    sub = action("diff", "metrics of two versions side by side", run_diff)
-    sub.add_argument("name")
-    sub.add_argument("a", type=int)
-    sub.add_argument("b", type=int)
+    sub.add_argument("reference", help="NAME@VERSION or NAME@ALIAS")
+    sub = action("diff", "held-out metrics of two versions side by side", run_diff)
+    sub.add_argument("name", help="the model's name")
+    sub.add_argument("a", type=int, help="one version number")
+    sub.add_argument("b", type=int, help="the other version number")
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -210,8 +230,15 @@ def add_keys(verbs: Subparsers) -> None:
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
     actions.required = True
-    sub = actions.add_parser("generate", help="write NAME.key and NAME.pub")
-    sub.add_argument("name")
+    sub = actions.add_parser(
+        "generate",
+        help="write NAME.key and NAME.pub",
+        description="Write a new Ed25519 key pair: NAME.key (private, created 0600: keep it secret; it signs model "
+        "files) and NAME.pub (public: give it to the servers and registries that verify signatures). An existing "
+        "file is not overwritten.",
+        epilog="Example: oddsline keys generate release && oddsline sign model.odl --key release.key",
+    )
+    sub.add_argument("name", help="path stem of the two files, e.g. keys/release")
     sub.set_defaults(run=run_keys_generate)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import metrics as m
+from .._exceptions import DataError
 from ..io import TableLike, atomic_path, to_arrow
 from . import plots
 
@@ -38,6 +39,12 @@ def write_report(model: Model, data: TableLike, path: str | Path, *, n_bootstrap
     """Evaluate ``model`` on the labelled ``data`` and write the model card to ``path`` (.html)."""
     table = to_arrow(data)
     y = model.target.encode(table)
+    if y.size == 0 or y.min() == y.max():
+        only = model.target.positive if y.size and y[0] == 1 else model.target.negative
+        raise DataError(
+            f"the model card needs both classes of {model.target.name!r} among the rows; these hold only {only!r} "
+            "(drop --report for the metrics that are defined on one class)"
+        )
     p = model.predict_proba(table)[:, 1]
     raw = model.predict_proba(table, raw=True)[:, 1]
     results = m.evaluate(y, p, threshold=model.threshold, n_bootstrap=n_bootstrap, seed=seed)
@@ -108,7 +115,13 @@ def _metrics_table(results: dict[str, Any]) -> str:
             continue
         ci = intervals.get(key)
         ci_text = f"{ci[0]:.4f} – {ci[1]:.4f}" if ci else ""
-        rows.append(f"<tr><td>{label}</td><td>{results[key]:.4f}</td><td>{ci_text}</td></tr>")
+        value = results[key]
+        shown = (
+            f"{value:.4f}"
+            if value is not None
+            else "undefined: " + html.escape(results.get("undefined", {}).get(key, ""))
+        )
+        rows.append(f"<tr><td>{label}</td><td>{shown}</td><td>{ci_text}</td></tr>")
     level = intervals.get("level", 0.95)
     return (
         "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th>"
