@@ -167,3 +167,20 @@ def test_keys_sign_and_trusted_loading_from_the_command_line(telco_path, tmp_pat
     unsigned = tmp_path / "unsigned.odl"
     assert run("train", str(telco_path), "--target", "churn", "--out", str(unsigned)).returncode == 0
     _one_line_error(run(*strict, "register", "churn", str(unsigned)), 2, "not signed")
+
+
+def test_evaluate_on_rows_of_one_class_says_what_is_undefined(telco_path, tmp_path):
+    model = tmp_path / "m.odl"
+    assert run("train", str(telco_path), "--target", "churn", "--out", str(model)).returncode == 0
+    table = oddsline.read_table(telco_path)
+    only_yes = tmp_path / "yes.csv"
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(table.filter(pc.equal(table.column("churn"), "Yes")), only_yes)
+    done = run("evaluate", str(model), str(only_yes), "--bootstrap", "20")
+    assert done.returncode == 0, done.stderr
+    assert "roc_auc           undefined: ROC AUC needs both classes" in done.stdout
+    card = run("evaluate", str(model), str(only_yes), "--report", str(tmp_path / "card.html"))
+    assert card.returncode == 2 and "needs both classes of 'churn'" in card.stderr
+    assert not (tmp_path / "card.html").exists()

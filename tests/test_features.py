@@ -287,3 +287,16 @@ def test_spec_files_yaml_and_json_and_their_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("columns: [\n")
     with pytest.raises(SchemaError, match="bad.yaml is not a valid spec file"):
         FeatureSpec.load(tmp_path / "bad.yaml")
+
+
+def test_huge_and_infinite_numbers():
+    """Numbers near 1e300 standardise without overflow; an infinite training value is refused by name."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    fitted = FeatureSpec.infer(pa.table({"big": x * 1e300})).fit(pa.table({"big": x * 1e300}))
+    design = fitted.transform(pa.table({"big": x * 1e300}))
+    np.testing.assert_allclose(design[:, 0], (x - x.mean()) / x.std(), atol=1e-9)
+    with pytest.raises(SchemaError, match="column 'v' holds infinite values in 2 training row"):
+        FeatureSpec.infer(pa.table({"v": [1.0, np.inf, -np.inf, 2.0]})).fit(
+            pa.table({"v": [1.0, np.inf, -np.inf, 2.0]})
+        )

@@ -331,3 +331,22 @@ def test_a_dataframe_keeps_its_column_names_and_conf_int_is_callable_like_statsm
     profile = inference(estimator, X, y, ci="profile")
     with pytest.raises(InferenceError, match="level 0.95"):
         profile.conf_int(0.1)
+
+
+def test_a_single_row_that_a_column_separates_is_caught():
+    """A 0/1 column whose only 1 is a negative row: quasi-complete separation, though Newton's gradient
+    test passes at a coefficient near -14 (the row's probability is then below 1e-6)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=400)
+    y = (x + rng.normal(size=400) > 0).astype(float)
+    flag = np.zeros(400)
+    flag[np.flatnonzero(y == 0)[0]] = 1.0
+    with pytest.raises(SeparationError, match=r"quasi-complete separation.*column\(s\) x1 "):
+        LogisticRegression(C=INF).fit(np.column_stack([x, flag]), y)
+
+
+def test_a_dataframe_separation_error_names_its_columns():
+    d = sm.datasets.fair.load_pandas().data
+    y = (d["affairs"] > 0).astype(float)
+    with pytest.raises(SeparationError, match=r"column\(s\) affairs separates"):
+        LogisticRegression(C=INF).fit(d, y)

@@ -214,6 +214,12 @@ def fit_numeric(name: str, data: pa.ChunkedArray, options: dict[str, Any]) -> Fi
     present = raw[~missing]
     if present.size == 0:
         raise SchemaError(f"column {name!r} has no values in the training rows; ignore it (--ignore {name})")
+    infinite = int(np.isinf(present).sum())
+    if infinite:
+        raise SchemaError(
+            f"column {name!r} holds infinite values in {infinite} training row(s) (inf, -inf or a number beyond "
+            f"float64); replace them with a missing value or a bound, or leave the column out (--ignore {name})"
+        )
     if options["impute"] == "constant":
         if options["fill_value"] is None:
             raise SchemaError(f"column {name!r}: impute: constant needs fill_value: <number>")
@@ -246,7 +252,11 @@ def fit_numeric(name: str, data: pa.ChunkedArray, options: dict[str, Any]) -> Fi
         edges = np.unique(np.quantile(v, np.linspace(0, 1, int(options["bins"]) + 1)[1:-1]))
         return FittedNumeric(**common, edges=tuple(float(e) for e in edges))  # type: ignore[arg-type]
     if options["scale"] == "standard":
-        center, scale = float(v.mean()), float(v.std())
+        size = float(np.max(np.abs(v)))
+        if size < 1e150:
+            center, scale = float(v.mean()), float(v.std())
+        else:  # moments of v / max|v|, scaled back: the squares in v.std() would overflow to inf
+            center, scale = size * float((v / size).mean()), size * float((v / size).std())
     elif options["scale"] == "robust":
         q1, median, q3 = np.quantile(v, [0.25, 0.5, 0.75])
         center, scale = float(median), float(q3 - q1)
