@@ -300,3 +300,18 @@ def test_huge_and_infinite_numbers():
         FeatureSpec.infer(pa.table({"v": [1.0, np.inf, -np.inf, 2.0]})).fit(
             pa.table({"v": [1.0, np.inf, -np.inf, 2.0]})
         )
+
+
+def test_a_stored_pandas_index_that_is_unique_is_left_out_as_an_identifier(tmp_path):
+    pd = pytest.importorskip("pandas")
+    import oddsline
+
+    frame = pd.DataFrame({"x": np.arange(60.0) % 7, "y": [0, 1] * 30})
+    frame = frame[frame.x > 0]
+    frame.index.name = "pid"
+    frame.to_parquet(tmp_path / "named.parquet")
+    for table in (oddsline.read_table(tmp_path / "named.parquet"), oddsline.io.to_arrow(frame)):
+        spec = FeatureSpec.infer(table, target="y")
+        assert dict(spec.ignored) == {"pid": "identifier: the pandas index of the file, one value per row"}
+    counts = FeatureSpec.infer(pa.table({"smoking_yes_cancer_no": [3, 5, 7, 9, 11] * 4, "y": [0, 1] * 10}), target="y")
+    assert counts.columns[0].kind == "numeric"  # a count named *_no is not an identifier

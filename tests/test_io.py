@@ -231,7 +231,8 @@ def test_pandas_positional_index_is_dropped_and_a_named_one_kept(tmp_path):
     named = frame.set_index(pd.Index([7, 8, 9, 5], name="customer_id"))
     named.to_parquet(tmp_path / "named.parquet")
     assert read_table(tmp_path / "named.parquet").column("customer_id").to_pylist() == [7, 8, 9, 5]
-    assert to_arrow(named).column_names == ["customer_id", "x", "y"]
+    assert to_arrow(named).column_names == ["x", "y", "customer_id"]  # as pandas stores it in Parquet
+    assert to_arrow(named).schema.pandas_metadata["index_columns"] == ["customer_id"]
     assert to_arrow(frame[frame.x > 0]).column_names == ["x", "y"]
     with pytest.raises(DataError, match="index 'x' has the name of one of its columns"):
         to_arrow(frame.set_index(pd.Index([1, 2, 3, 4], name="x")))

@@ -227,7 +227,9 @@ def _from_pandas(frame: Any) -> pa.Table:
                 f"the frame's index {clash[0]!r} has the name of one of its columns; rename one, or drop the "
                 "index with frame.reset_index(drop=True)"
             )
-        frame = frame.reset_index()
+        # Kept as pandas writes it to Parquet: a column, and named in the metadata as the index (so that
+        # spec inference can tell a row identifier from a feature, as for a file).
+        return drop_pandas_positions(pa.Table.from_pandas(frame, preserve_index=True))
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 

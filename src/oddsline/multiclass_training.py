@@ -141,7 +141,7 @@ def _one_hot_instead_of_target_encoding(spec: FeatureSpec) -> FeatureSpec:
         else c
         for c in spec.columns
     )
-    return FeatureSpec(columns, spec.strict)
+    return FeatureSpec(columns, spec.strict, spec.ignored)
 
 
 def _monitoring_reference(

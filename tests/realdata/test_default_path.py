@@ -138,3 +138,14 @@ def test_the_time_column_of_a_time_split_is_not_a_feature(real_datasets, tmp_pat
     assert "time_hour" not in model.features.source_columns
     assert model.info["ignored_columns"]["time_hour"] == "the time column of the time split"
     assert "left out 'time_hour': the time column of the time split" in done.stdout
+
+
+def test_a_multinomial_default_path_lists_what_it_left_out(real_datasets, tmp_path):
+    flights: Dataset = real_datasets["flights_all_columns"]
+    path = tmp_path / "origin.odl"
+    done = run_cli("train", str(flights.path), "--target", "origin", "--ignore", "late", "--out", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "left out 'year': constant: 2013 in every row" in done.stdout
+    model = oddsline.load(path)
+    assert model.kind == "multinomial_logistic_regression" and "year" in model.info["ignored_columns"]
+    assert set(model.classes) == {"EWR", "JFK", "LGA"}

@@ -3,8 +3,9 @@ with the reason, the columns that cannot help a model or would hurt it.
 
 Left out (never an error, so `oddsline train` works on a raw export):
 - empty columns and constant ones (one value in every row): nothing to learn;
-- identifiers: text whose values are nearly all distinct, or integers named like a key (``id``,
-  ``customer_no``, ``flight``) that are nearly all distinct — a row's own label would be memorised;
+- identifiers: text whose values are nearly all distinct, integers named like a key (``id``,
+  ``customer_nr``, ``flight``) that are nearly all distinct, and a pandas index stored in the file
+  with one value per row — a row's own label would be memorised;
 - columns the caller names (``ignore``), the target, pandas' stored index (read away in io).
 
 Kinds: numbers -> numeric (0/1 -> boolean); true/false, yes/no, y/n text -> boolean; ISO-8601 text ->
@@ -32,7 +33,8 @@ __all__ = ["IDENTIFIER_SHARE", "ONE_HOT_MAX_LEVELS", "ColumnChoice", "choose_enc
 ONE_HOT_MAX_LEVELS = 50
 IDENTIFIER_SHARE = 0.9
 # The last word of a column name that says "this integer is a label, not a quantity".
-_CODE_WORDS = frozenset({"id", "key", "code", "no", "nr", "num", "number", "flight", "zip", "zipcode", "postcode"})
+# ("no" and "num" are not among them: `smoking_yes_cancer_no` and `visits_num` are counts.)
+_CODE_WORDS = frozenset({"id", "key", "code", "nr", "number", "flight", "zip", "zipcode", "postcode"})
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _SAMPLE = 2000  # values looked at to decide that text holds timestamps (then the whole column is cast)
 
@@ -46,11 +48,14 @@ class ColumnChoice:
     reason: str
 
 
-def choose_encoding(name: str, data: pa.ChunkedArray) -> ColumnChoice:
+def choose_encoding(name: str, data: pa.ChunkedArray, *, pandas_index: bool = False) -> ColumnChoice:
+    """``pandas_index``: the column is a DataFrame's named index stored by pandas (its metadata says so)."""
     column_type = data.type
     present = len(data) - data.null_count
     if pa.types.is_null(column_type) or present == 0:
         return ColumnChoice(name, None, "empty in every row")
+    if pandas_index and data.null_count == 0 and pc.count_distinct(data).as_py() == len(data):
+        return ColumnChoice(name, None, "identifier: the pandas index of the file, one value per row")
     if pa.types.is_boolean(column_type):
         return _constant_or(name, data, ColumnChoice(name, "boolean", "true/false values"))
     if pa.types.is_timestamp(column_type) or pa.types.is_date(column_type):

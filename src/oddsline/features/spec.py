@@ -186,13 +186,15 @@ class FeatureSpec:
                 f"cannot ignore {', '.join(map(repr, unknown))}: no such column; columns are {table.column_names}"
             )
         columns, ignored = [], []
+        metadata = table.schema.pandas_metadata or {}
+        pandas_index = {c for c in metadata.get("index_columns", []) if isinstance(c, str)}
         for name in table.column_names:
             if name == target:
                 continue
             if name in skip:
                 ignored.append((name, "ignored as asked"))
                 continue
-            choice = choose_encoding(name, table.column(name))
+            choice = choose_encoding(name, table.column(name), pandas_index=name in pandas_index)
             if choice.kind is None:
                 ignored.append((name, choice.reason))
             else:
