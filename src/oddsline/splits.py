@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from ._exceptions import ParameterError, SchemaError
+from .features.datetime_parts import timestamps_from_text
 
 __all__ = ["SPLITS", "group_split", "stratified_split", "time_split"]
 
@@ -52,6 +53,16 @@ def _column(table: pa.Table, name: str | None, option: str) -> pa.ChunkedArray:
 def time_split(table: pa.Table, column: str | None, test_size: float) -> Indices:
     """The latest ``test_size`` share of rows by ``column`` are held out (ties stay together)."""
     data = _column(table, column, "--time-column")
+    if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
+        # Text sorts as text: 08/18/2021 would come before 12/01/2020. Only ISO-8601 text orders as time.
+        try:
+            data = timestamps_from_text(data)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            sample = next((v for v in data.to_pylist() if v is not None), None)
+            raise ParameterError(
+                f"--time-column {column!r} holds text that is not an ISO-8601 timestamp (e.g. {sample!r}), so it "
+                "cannot be ordered in time; convert it to YYYY-MM-DD[THH:MM:SS] or give a numeric time column"
+            ) from None
     order = np.asarray(pc.sort_indices(data).to_numpy(), dtype=np.int64)
     cut = len(order) - round(test_size * len(order))
     values = data.take(pa.array(order)).to_pylist()

@@ -171,7 +171,9 @@ def resolve_target(table: pa.Table, name: str, positive: Label | None = None) ->
         shown = ", ".join(repr(v) for v in sorted(labels, key=_key)[:10])
         raise TargetError(
             f"target column {name!r} has {len(labels)} values ({shown}); "
-            "say which one is the positive class with --positive VALUE (positive=... in Python)"
+            "say which one is the positive class with --positive VALUE (positive=... in Python), or fit a "
+            "multinomial model over all of them (oddsline.train_multiclass in Python; the command does so "
+            "when --positive is not given)"
         )
     for word in _POSITIVE_WORDS:
         hits = [v for v in labels if _key(v).lower() == word]
