@@ -286,6 +286,11 @@ def run_train(args: argparse.Namespace) -> int:
     if evaluation:
         print(f"held-out evaluation on {info['n_test']} rows:")
         _print_metrics(evaluation)
+    elif args.test_size > 0:
+        print(
+            f"no held-out evaluation: {info['n_rows']} rows leave none to hold out at --test-size {args.test_size:g}; "
+            "evaluate on other labelled rows (oddsline evaluate)"
+        )
     print(f"model written to {path}")
     return 0
 
