@@ -72,7 +72,7 @@ def test_train_with_splits_and_cv():
 
 def test_a_text_time_column_is_ordered_as_time_or_refused():
     iso = pa.table({"t": ["2021-08-18", "2020-12-01", "2021-01-05", "2020-02-29"]})
-    train, test = time_split(iso, "t", 0.25)
+    _, test = time_split(iso, "t", 0.25)
     assert list(test) == [0]  # the latest date, though "2021-08-18" is not the last text in row order
     us = pa.table({"t": ["08/18/2021", "12/01/2020", "01/05/2021", "02/29/2020"]})
     with pytest.raises(ParameterError, match=r"'t' holds text that is not an ISO-8601 timestamp \(e.g. '08/18/2021'\)"):
