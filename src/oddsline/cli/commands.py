@@ -24,7 +24,7 @@ from .multiclass_verbs import (
     train_multiclass_command,
     warn_if_training_rows,
 )
-from .output import print_json
+from .output import print_fit_facts, print_json
 from .progress import Progress
 from .read_options import add_read_options, read_options
 from .references import describe_kind, load_any_model
@@ -269,20 +269,7 @@ def run_train(args: argparse.Namespace) -> int:
         f"trained on {info['n_train']} rows ({info['n_design_columns']} design columns), "
         f"target {model.target.name!r}, positive class {model.target.positive!r} ({model.target.positive_reason})"
     )
-    if info.get("rows_dropped_missing_target"):
-        print(f"dropped {info['rows_dropped_missing_target']} rows whose target was empty (--drop-missing-target)")
-    for name, reason in info.get("ignored_columns", {}).items():
-        print(f"left out {name!r}: {reason}")
-    if info.get("reference_levels"):
-        levels = ", ".join(f"{name}={level!r}" for name, level in info["reference_levels"].items())
-        print(f"unpenalised fit, categorical columns coded against a reference level (spec `reference:`): {levels}")
-    if info.get("aliased"):
-        print(f"aliased (no estimate, as R's NA): {', '.join(info['aliased'])}")
-    fit = info["fit"]
-    print(
-        f"solver {fit['solver']}: {fit['n_iter']} iterations, converged={fit['converged']}, "
-        f"max |gradient| {fit['grad_norm']:.1e}"
-    )
+    print_fit_facts(info)
     if evaluation:
         print(f"held-out evaluation on {info['n_test']} rows:")
         _print_metrics(evaluation)

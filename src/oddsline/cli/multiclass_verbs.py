@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .._exceptions import ParameterError
 from ..features import FeatureSpec
 from ..models import MulticlassModel
-from .output import print_json
+from .output import print_fit_facts, print_json
 
 __all__ = ["inspect_multiclass", "multiclass_reason", "print_multiclass_metrics", "train_multiclass_command"]
 
@@ -99,20 +99,7 @@ def print_trained(model: MulticlassModel, path: str, reason: str, as_json: bool)
         f"trained a multinomial model on {info['n_train']} rows ({info['n_design_columns']} design columns), "
         f"target {model.target.name!r}: {len(model.classes)} classes {_listed(model.classes)} ({reason})"
     )
-    if info.get("rows_dropped_missing_target"):
-        print(f"dropped {info['rows_dropped_missing_target']} rows whose target was empty (--drop-missing-target)")
-    for name, why in info.get("ignored_columns", {}).items():
-        print(f"left out {name!r}: {why}")
-    if info.get("reference_levels"):
-        levels = ", ".join(f"{name}={level!r}" for name, level in info["reference_levels"].items())
-        print(f"unpenalised fit, categorical columns coded against a reference level (spec `reference:`): {levels}")
-    if info.get("aliased"):
-        print(f"aliased (no estimate, as R's NA): {', '.join(info['aliased'])}")
-    fit = info["fit"]
-    print(
-        f"solver {fit['solver']}: {fit['n_iter']} iterations, converged={fit['converged']}, "
-        f"max |gradient| {fit['grad_norm']:.1e}"
-    )
+    print_fit_facts(info)
     if model.temperature is not None:
         print(f"temperature {model.temperature:.4f} (cross-fitted on {model.params.get('folds')} folds)")
     if evaluation:
