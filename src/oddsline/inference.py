@@ -38,7 +38,7 @@ from .core.objective import Problem
 from .core.profile import profile_interval
 from .core.solvers import fit_newton
 from .estimator import LogisticRegression, cold_start
-from .inference_result import InferenceResult, LRTestResult
+from .inference_result import InferenceResult, LRTestResult, wald_columns
 
 __all__ = [
     "InferenceResult",
@@ -385,18 +385,10 @@ def multinomial_from_information(
     cov = np.full((len(rows), len(rows)), np.nan)
     cov[np.ix_(known, known)] = cov_free[np.ix_(index[known], index[known])]
     params_arr = np.array(params)
-    variance = np.diag(cov)
-    bse = np.where(variance > 0, np.sqrt(np.where(variance > 0, variance, 1.0)), np.nan)
-    z = norm.ppf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zvalues = params_arr / bse
     llf, llnull, nobs = (float(v) for v in likelihood)
     return InferenceResult(
         params=params_arr,
-        bse=bse,
-        zvalues=zvalues,
-        pvalues=2 * norm.sf(np.abs(zvalues)),
-        conf_int=np.column_stack([params_arr - z * bse, params_arr + z * bse]),
+        **wald_columns(params_arr, cov, level),
         cov=cov,
         param_names=labels,
         aliased=[f"{classes[k]}:{names[j]}" for k in range(1, K) for j in sorted(aliased_set)],
@@ -466,19 +458,11 @@ def inference_from_information(
     order = [d, *range(d)]
     params = params[order]
     cov = cov[np.ix_(order, order)]
-    variance = np.diag(cov)
-    bse = np.where(variance > 0, np.sqrt(np.where(variance > 0, variance, 1.0)), np.nan)
-    z = norm.ppf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zvalues = params / bse
     llf, llnull, nobs = (float(v) for v in statistics["likelihood"])
     all_names = [*names, "intercept"]
     return InferenceResult(
         params=params,
-        bse=bse,
-        zvalues=zvalues,
-        pvalues=2 * norm.sf(np.abs(zvalues)),
-        conf_int=np.column_stack([params - z * bse, params + z * bse]),
+        **wald_columns(params, cov, level),
         cov=cov,
         param_names=["intercept", *names],
         aliased=[all_names[int(j)] for j in aliased],

@@ -12,7 +12,24 @@ from scipy.stats import norm
 
 from ._exceptions import InferenceError, ParameterError
 
-__all__ = ["InferenceResult", "IntervalTable", "LRTestResult"]
+__all__ = ["InferenceResult", "IntervalTable", "LRTestResult", "wald_columns"]
+
+
+def wald_columns(params: NDArray[np.float64], cov: NDArray[np.float64], level: float) -> dict[str, Any]:
+    """bse, zvalues, pvalues and conf_int of Wald inference from ``cov``; a variance that is not a positive
+    number (aliased, or a numerically singular matrix) gives NaN everywhere for that parameter — never a
+    made-up standard error."""
+    variance = np.diag(cov)
+    bse = np.where(variance > 0, np.sqrt(np.where(variance > 0, variance, 1.0)), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = params / bse
+    q = float(norm.ppf(0.5 + level / 2))
+    return {
+        "bse": bse,
+        "zvalues": z,
+        "pvalues": 2 * norm.sf(np.abs(z)),
+        "conf_int": np.column_stack([params - q * bse, params + q * bse]),
+    }
 
 
 class IntervalTable(np.ndarray):  # type: ignore[type-arg]

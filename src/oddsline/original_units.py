@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from scipy.stats import norm
 
 from ._exceptions import InferenceError
 from .features import FittedFeatures, FittedNumeric
-from .inference_result import InferenceResult
+from .inference_result import InferenceResult, wald_columns
 
 __all__ = ["in_original_units"]
 
@@ -43,19 +42,10 @@ def in_original_units(result: InferenceResult, features: FittedFeatures) -> Infe
     raw_cov = A @ cov @ A.T
     missing = np.isnan(result.params)
     raw[missing] = np.nan
-    variance = np.diag(raw_cov).copy()
-    variance[missing] = np.nan
-    bse = np.where(variance > 0, np.sqrt(np.where(variance > 0, variance, 1.0)), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = raw / bse
-    q = float(norm.ppf(0.5 + result.level / 2))
     return replace(
         result,
         params=raw,
-        bse=bse,
-        zvalues=z,
-        pvalues=2 * norm.sf(np.abs(z)),
-        conf_int=np.column_stack([raw - q * bse, raw + q * bse]),
+        **wald_columns(raw, raw_cov, result.level),
         cov=raw_cov,
         label=f"{result.label}; original units",
         extra={**result.extra, "original_units": units},
