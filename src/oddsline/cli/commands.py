@@ -270,6 +270,9 @@ def run_train(args: argparse.Namespace) -> int:
         f"target {model.target.name!r}, positive class {model.target.positive!r} ({model.target.positive_reason})"
     )
     print_fit_facts(info)
+    selection = model.params.get("C_selection")
+    if selection:
+        print(f"C = {selection['C']:.4g}, chosen by {selection['cv']}-fold cross-validated log loss")
     if evaluation:
         print(f"held-out evaluation on {info['n_test']} rows:")
         _print_metrics(evaluation)
