@@ -82,7 +82,11 @@ def score_file(
     if id_column is not None and id_column not in names:
         raise SchemaError(f"--id column {id_column!r} is not in {source}; its columns are {names}")
     copy_only = id_column is not None and id_column not in reader.kinds
-    model.features.check_columns([n for n in names if not (copy_only and n == id_column)], TransformReport(), 0)
+    # Columns the model knew and chose not to use (the target, the columns training left out) are not
+    # "unexpected": only columns it never saw are counted as such.
+    known = {model.target.name, *model.info.get("ignored_columns", {})} - set(model.features.source_columns)
+    unused = [n for n in names if n in known or (copy_only and n == id_column)]
+    model.features.check_columns([n for n in names if n not in unused], TransformReport(), 0)
     report = TransformReport()
     rows = 0
     writer: Any = None
@@ -92,7 +96,7 @@ def score_file(
         try:
             for raw in file.batches:
                 chunk = reader.read(raw, rows, report)
-                P = model.predict_proba(chunk.drop_columns([id_column]) if copy_only else chunk, report)
+                P = model.predict_proba(chunk.drop_columns([n for n in unused if n in chunk.column_names]), report)
                 columns: dict[str, Any] = {} if id_column is None else {id_column: raw.column(id_column)}
                 if isinstance(model, Model):
                     p = P[:, 1]
