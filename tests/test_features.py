@@ -315,3 +315,11 @@ def test_a_stored_pandas_index_that_is_unique_is_left_out_as_an_identifier(tmp_p
         assert dict(spec.ignored) == {"pid": "identifier: the pandas index of the file, one value per row"}
     counts = FeatureSpec.infer(pa.table({"smoking_yes_cancer_no": [3, 5, 7, 9, 11] * 4, "y": [0, 1] * 10}), target="y")
     assert counts.columns[0].kind == "numeric"  # a count named *_no is not an identifier
+
+
+def test_a_datetime_part_with_one_training_value_is_not_a_design_column():
+    """Dates carry no hour: an `hour=0` column would be 1 in every row, the intercept again."""
+    dates = pa.table({"d": [f"2021-03-{day:02d}" for day in range(1, 29)] * 2})
+    names = FeatureSpec.infer(dates).fit(dates).design_names
+    assert not any(n.startswith("d.hour") or n.startswith("d.month") for n in names)
+    assert "d.day_of_week=0" in names and "d.age_days" in names

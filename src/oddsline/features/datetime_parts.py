@@ -184,9 +184,10 @@ def fit_datetime(name: str, data: pa.ChunkedArray, options: dict[str, Any]) -> F
         raise SchemaError(f"column {name!r}: unknown datetime part(s) {unknown}; choose from {list(PARTS)}")
     reference = float(present.max()) if options["reference"] is None else _microseconds_of(name, options["reference"])
     observed = _parts(present)
-    parts = tuple(
-        (part, tuple(int(v) for v in np.unique(observed[part]))) for part in PARTS if part in options["parts"]
-    )
+    # A part with one value in training (hour 0 for dates, a single month) is a column of ones: the
+    # intercept again, so it is left out rather than given a coefficient the data cannot determine.
+    levels = {part: tuple(int(v) for v in np.unique(observed[part])) for part in PARTS if part in options["parts"]}
+    parts = tuple((part, values) for part, values in levels.items() if len(values) > 1)
     age = (reference - present) / _US_PER_DAY
     fill = float(np.median(age))
     full = np.where(missing, fill, (reference - micros) / _US_PER_DAY)
