@@ -136,6 +136,7 @@ def test_bad_rows_name_the_field_and_leak_nothing(client, rows):
     assert response.status_code == 422 and response.json()["field"] == "tenure"
     missing = client.post("/v1/models/churn/predict", json={k: v for k, v in rows[0].items() if k != "contract"})
     assert missing.status_code == 422 and "contract" in missing.json()["error"]
+    assert missing.json()["field"] == "contract" and "None" not in missing.json()["error"].split("JSON")[0]
     unknown = client.post("/v1/models/nope/predict", json=rows[0])
     assert unknown.status_code == 404
     for answer in (response, missing, unknown):

@@ -120,7 +120,7 @@ class RowScorer:
         if missing:
             raise SchemaError(
                 f"row lacks column(s) {', '.join(map(repr, missing))} that the model was trained on; "
-                "add them (None for a missing value)"
+                "add them (null in JSON, None in Python, for a missing value)"
             )
         extra = [name for name in values if name not in self.sources]
         if extra and self.strict:

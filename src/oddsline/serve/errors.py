@@ -46,5 +46,5 @@ def error_body(exc: BaseException) -> dict[str, Any]:
     if status_of(exc) == 500:
         return {"error": "internal error; the request id is in the X-Request-Id header", "field": None}
     message = _PATH.sub("<path>", str(exc))
-    found = re.search(r"column '([^']+)'", message)
+    found = re.search(r"column(?:\(s\))? '([^']+)'", message)  # the first column the message names
     return {"error": message, "field": found.group(1) if found else None}
