@@ -207,3 +207,22 @@ def test_the_server_exports_every_metric_the_rules_and_dashboards_read(telco_mod
     exported = {family.name for family in text_string_to_metric_families(text)}
     assert used <= exported, used - exported
     assert 'oddsline_score_psi{model="churn"}' in text and 'oddsline_drift_psi{column="contract",model="churn"}' in text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"availability": 1.5}, "--availability is a share of requests strictly between 0 and 1"),
+        ({"availability": 0.0}, "--availability is a share"),
+        ({"latency_seconds": 0.07}, "--latency 0.07 is not a bound of the server's latency histogram"),
+        ({"psi": 0.0}, "--psi must be a positive number"),
+    ],
+)
+def test_objectives_no_rule_could_use_are_refused(telco_model, options, message):
+    from oddsline import ParameterError
+    from oddsline.monitor.observe import LATENCY_BUCKETS, prometheus_rules
+
+    with pytest.raises(ParameterError, match=message):
+        prometheus_rules(telco_model, "churn", **options)
+    for bound in LATENCY_BUCKETS:  # every bound of the server's histogram is a valid objective
+        assert prometheus_rules(telco_model, "churn", latency_seconds=bound)["groups"]

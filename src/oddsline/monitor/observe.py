@@ -14,10 +14,38 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["grafana_dashboards", "metric_names", "prometheus_rules"]
+from .._exceptions import ParameterError
 
+__all__ = ["LATENCY_BUCKETS", "grafana_dashboards", "metric_names", "prometheus_rules"]
+
+# The bounds of the server's latency histogram (serve/metrics.py uses these): a latency objective can
+# only be one of them, or its rule would select a bucket that does not exist and never fire.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SCORING_ROUTES = "/v1/models/.+/predict|/invocations|/v2/models/.+/infer"
 _WINDOWS = ("5m", "30m", "1h", "6h")
+
+
+def _check_objectives(
+    availability: float,
+    latency_seconds: float,
+    latency_objective: float,
+    psi: float,
+    calibration_gap: float,
+    label_lag_hours: float,
+) -> None:
+    """Refuse objectives no alert could use, naming the option and what it takes."""
+    for flag, value in (("--availability", availability), ("latency_objective", latency_objective)):
+        if not 0 < value < 1:
+            raise ParameterError(f"{flag} is a share of requests strictly between 0 and 1 (e.g. 0.999), got {value!r}")
+    if not any(abs(latency_seconds - bound) < 1e-12 for bound in LATENCY_BUCKETS):
+        bounds = ", ".join(f"{b:g}" for b in LATENCY_BUCKETS)
+        raise ParameterError(
+            f"--latency {latency_seconds!r} is not a bound of the server's latency histogram, so no rule could "
+            f"measure it; choose one of {bounds} (seconds)"
+        )
+    for flag, value in (("--psi", psi), ("--calibration-gap", calibration_gap), ("--label-lag-hours", label_lag_hours)):
+        if not value > 0:
+            raise ParameterError(f"{flag} must be a positive number, got {value!r}")
 
 
 def _scoring(extra: str = "") -> str:
@@ -40,6 +68,7 @@ def prometheus_rules(
     label_lag_hours: float = 48.0,
 ) -> dict[str, Any]:
     """The rules file (as a dict, for YAML) for the model served under ``name``."""
+    _check_objectives(availability, latency_seconds, latency_objective, psi, calibration_gap, label_lag_hours)
     m = f'model="{name}"'
     budget, slow_budget = 1 - availability, 1 - latency_objective
     records: list[dict[str, Any]] = []
