@@ -230,3 +230,13 @@ def test_only_the_deadline_watcher_s_cancellations_are_timeouts():
         return deadlines.expired(slow), deadlines.expired(other), deadlines.expired(quick)
 
     assert asyncio.run(scenario()) == (True, False, False)
+
+
+def test_serve_says_where_it_listens(model_path):
+    process, base = _start([str(model_path), "--prediction-log", "none", "--labels", "none"])
+    try:
+        first = process.stderr.readline().decode()  # type: ignore[union-attr]
+        assert first.startswith("oddsline serve: churn (version ") and f"on {base} with 1 worker(s)" in first
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

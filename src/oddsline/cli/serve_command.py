@@ -135,6 +135,14 @@ def run_serve(args: argparse.Namespace) -> int:
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler it found
     # installed: this one turns that drained shutdown into exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    listing = ", ".join(f"{s.name} (version {s.version})" for s in loaded)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"oddsline serve: {listing} on http://{host}:{args.port} with {args.workers} worker(s); "
+        f"try GET /v1/models, POST /v1/models/{loaded[0].name}/predict; Ctrl-C stops",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         uvicorn.run(
             "oddsline.serve.entry:app_from_env",
