@@ -239,4 +239,4 @@ def test_serve_says_where_it_listens(model_path):
         assert first.startswith("oddsline serve: churn (version ") and f"on {base} with 1 worker(s)" in first
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.communicate(timeout=30)  # also closes the pipes
