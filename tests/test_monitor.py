@@ -5,6 +5,7 @@ month shows nothing; and the command's exit codes."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -188,3 +189,36 @@ def test_binned_wasserstein_agrees_with_scipy_on_the_clipped_values():
     # nine bins stand in for the values: agreement to the binning error, not to the last digit
     assert _wasserstein(r, c, edges) == pytest.approx(exact / (edges[-1] - edges[0]), rel=0.1)
     assert _wasserstein(r, r, edges) == 0.0
+
+
+def test_monitor_reads_a_log_row_the_server_accepted_with_text_for_a_number(telco_model, telco_table, tmp_path):
+    """A request may send "NaN" or "12" (text) for a numeric column; the server scores it (as missing, as
+    12) and logs it as spelled. monitor --log reads it the same way instead of crashing (issue 20)."""
+    pytest.importorskip("fastapi", reason="the serve extra is not installed")
+    from fastapi.testclient import TestClient
+
+    from oddsline.monitor.logged_rows import logged_table
+    from oddsline.serve import Settings, create_app
+    from oddsline.serve.models import load_served
+
+    path = telco_model.save(tmp_path / "churn.odl")
+    rows = telco_table.slice(0, 600).drop(["churn"]).to_pylist()
+    rows[0]["tenure"], rows[1]["tenure"] = "NaN", "12"
+    log = tmp_path / "log"
+    settings = Settings(prediction_log=str(log), max_rows=1000, watch_seconds=0, drift_seconds=0)
+    with TestClient(create_app([load_served(str(path))], settings)) as client:
+        answer = client.post("/v1/models/churn/predict", json=rows)
+        assert answer.status_code == 200
+    done = subprocess.run(
+        [sys.executable, "-m", "oddsline", "monitor", "--model", str(path), "--log", str(log), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode in (0, 1), done.stderr  # drift or not, but never an error
+    assert json.loads(done.stdout)["rows"] == 600
+    from oddsline.serve.prediction_log import PredictionLog
+
+    table = logged_table(PredictionLog.read(log).column("features").to_pylist(), telco_model.features)
+    tenure = table.column("tenure").to_pylist()
+    assert table.column("tenure").type == pa.float64() and math.isnan(tenure[0]) and tenure[1] == 12.0

@@ -7,7 +7,6 @@ The score of a multinomial model is its confidence (the raw probability of the p
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from .._exceptions import ParameterError
@@ -72,7 +71,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     if args.data:
         table = read_table(args.data)
     else:
-        table, freshness = _from_log(args)
+        table, freshness = _from_log(args, model)
     report = drift_report(model, table, DriftThresholds(args.psi, args.alpha))
     if freshness is not None:
         report["freshness"] = freshness
@@ -114,7 +113,7 @@ def run_monitor(args: argparse.Namespace) -> int:
     return 1 if report["any_drift"] else 0
 
 
-def _from_log(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+def _from_log(args: argparse.Namespace, model: Any) -> tuple[Any, dict[str, Any]]:
     """The logged inputs of the last --window (all without it) and how fresh the newest one is."""
     import datetime as dt
 
@@ -137,7 +136,9 @@ def _from_log(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         "newest": newest.isoformat(),
         "age_seconds": (dt.datetime.now(dt.UTC) - newest).total_seconds(),
     }
-    return pa.Table.from_pylist([json.loads(f) for f in logged.column("features").to_pylist()]), freshness
+    from ..monitor.logged_rows import logged_table
+
+    return logged_table(logged.column("features").to_pylist(), model.features), freshness
 
 
 def _rules(args: argparse.Namespace) -> list[Any]:
