@@ -173,7 +173,7 @@ class ChunkReader:
                 values, bad = parse_numbers(column.combine_chunks(), decimal_comma=decimal_comma)
             else:
                 inferred = self.file.inferred.field(name).type if name in self.file.inferred.names else None
-                values = _as_inferred(column, inferred)
+                values = as_inferred_type(column, inferred)
                 if kind == "text" or (kind == "datetime" and not pa.types.is_string(values.type)):
                     chunk = chunk.set_column(i, name, values)  # categories; or timestamps, all of them read
                     continue
@@ -194,7 +194,7 @@ class ChunkReader:
         return chunk
 
 
-def _as_inferred(column: pa.ChunkedArray, inferred: pa.DataType | None) -> pa.ChunkedArray:
+def as_inferred_type(column: pa.ChunkedArray, inferred: pa.DataType | None) -> pa.ChunkedArray:
     """Text given back the type an ordinary read infers, so its categories are spelled the same (``1.0``
     read as a number is the category ``1``); a block that does not fit that type stays text."""
     if inferred is None or pa.types.is_string(inferred) or pa.types.is_null(inferred):

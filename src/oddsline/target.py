@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ._exceptions import TargetError
 
-__all__ = ["BinaryTarget", "ClassTarget", "resolve_classes", "resolve_target"]
+__all__ = ["BinaryTarget", "ClassTarget", "resolve_classes", "resolve_target", "resolve_target_counts"]
 
 Label = str | int | float | bool
 
@@ -147,9 +147,17 @@ def resolve_target(table: pa.Table, name: str, positive: Label | None = None) ->
     """Find the target column and decide the positive class, with errors that say what to pass."""
     column = _target_column(table, name)
     present = column.drop_null()
-    counts = pc.value_counts(present).to_pylist()
-    labels: list[Label] = [c["values"] for c in counts]
-    frequency = {_key(c["values"]): c["counts"] for c in counts}
+    counts = {c["values"]: int(c["counts"]) for c in pc.value_counts(present).to_pylist()}
+    return resolve_target_counts(name, counts, present, positive)
+
+
+def resolve_target_counts(
+    name: str, counts: dict[Any, int], present: pa.ChunkedArray, positive: Label | None = None
+) -> BinaryTarget:
+    """``resolve_target`` from each label's count (in order of first appearance); ``present`` holds the
+    labels (all rows, or each distinct label once) for the test of a continuous target."""
+    labels: list[Label] = list(counts)
+    frequency = {_key(label): n for label, n in counts.items()}
     if not labels:
         raise TargetError(f"target column {name!r} has no values; give a column with labels")
     if positive is not None:

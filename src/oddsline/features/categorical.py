@@ -31,6 +31,8 @@ __all__ = [
     "UNKNOWN_LEVEL",
     "FittedCategorical",
     "fit_categorical",
+    "fit_categorical_counts",
+    "level_counts",
 ]
 
 MISSING_LEVEL = "<missing>"
@@ -184,7 +186,11 @@ def level_counts(data: pa.ChunkedArray) -> dict[str, int]:
 
 
 def fit_categorical(name: str, data: pa.ChunkedArray, options: dict[str, Any]) -> FittedCategorical:
-    counts = level_counts(data)
+    return fit_categorical_counts(name, level_counts(data), options)
+
+
+def fit_categorical_counts(name: str, counts: dict[str, int], options: dict[str, Any]) -> FittedCategorical:
+    """The levels kept from each level's count in the training rows (what a streamed fit merges)."""
     minimum = int(options["min_frequency"])
     kept = sorted(level for level, n in counts.items() if n >= minimum)
     rare = sorted(level for level, n in counts.items() if n < minimum)

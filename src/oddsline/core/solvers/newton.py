@@ -61,7 +61,8 @@ def fit_newton(
     fresh = False  # the factor was built at the current iterate
     singular = False
     n_hessians = n_sampled = 0
-    sample = _row_sample(problem)
+    # A problem streamed from storage (distributed/) has no rows in memory to sample from.
+    sample = _row_sample(problem) if isinstance(problem, Problem) else None
     for iteration in range(max_iter):
         grad_norm = float(np.max(np.abs(grad)))
         result.objective, result.grad_norm, result.n_iter = f, grad_norm, iteration

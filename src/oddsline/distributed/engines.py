@@ -1,0 +1,114 @@
+"""Where partition tasks run: threads of this process (``local``) or a Dask cluster (``dask``).
+
+An engine maps a task ``function(partition, *arguments)`` over the source's partitions and returns the
+results in partition order, so merging them gives the same bits however the tasks were scheduled.
+Dask is an optional extra (``pip install oddsline[dask]``), imported only when asked for; without a
+scheduler address a ``LocalCluster`` sized to this machine is started (one single-threaded worker
+process per core) and closed with the engine. Dask retries a task whose worker died; the tasks are
+pure functions of their partition, so a retry gives the same result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from .._exceptions import ParameterError
+from ..sources import Partition
+
+__all__ = ["ENGINES", "DaskEngine", "Engine", "LocalEngine", "make_engine"]
+
+ENGINES = ("local", "dask")
+
+
+class Engine:
+    name = "engine"
+    workers = 1
+
+    def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalEngine(Engine):
+    """A few threads of this process; each runs its BLAS on one core, so threads do not oversubscribe."""
+
+    name = "local"
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.workers = max(1, threads or min(4, os.cpu_count() or 1))
+
+    def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
+        if self.workers == 1 or len(partitions) <= 1:
+            return [function(p, *arguments) for p in partitions]
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(lambda p: function(p, *arguments), partitions))
+
+
+class DaskEngine(Engine):
+    """Tasks on a dask.distributed cluster: the one at ``scheduler`` or a LocalCluster of this machine."""
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, *, client: Any = None, workers: int | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ParameterError(
+                "--engine dask needs Dask's distributed scheduler: pip install 'oddsline[dask]'"
+            ) from None
+        self._cluster = None
+        if client is not None:
+            self.client = client
+            self._own_client = False
+        else:
+            if scheduler is None:
+                n = workers or os.cpu_count() or 1
+                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+                scheduler = self._cluster.scheduler_address
+            try:
+                self.client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                self.close()
+                raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            self._own_client = True
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
+        shared = [self.client.scatter(a, broadcast=True, hash=False) if _large(a) else a for a in arguments]
+        futures = [self.client.submit(function, p, *shared, pure=False, retries=3) for p in partitions]
+        return list(self.client.gather(futures))
+
+    def close(self) -> None:
+        if getattr(self, "_own_client", False):
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_engine(name: str = "local", scheduler: str | None = None, workers: int | None = None) -> Engine:
+    if name == "local":
+        if scheduler is not None:
+            raise ParameterError("--scheduler is for --engine dask")
+        return LocalEngine(workers)
+    if name == "dask":
+        return DaskEngine(scheduler, workers=workers)
+    raise ParameterError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+
+
+def _large(value: Any) -> bool:
+    """Arguments worth sending once per worker rather than once per task (fitted features)."""
+    return hasattr(value, "columns") and hasattr(value, "n_design")

@@ -1,0 +1,133 @@
+"""The per-batch kernel both engines run: a batch's share of the loss, gradient and Hessian at theta.
+
+Newton needs only sums over rows: sum w l(eta), X~^T (w (p - y)) and X~^T diag(w p (1 - p)) X~, with
+X~ = [X, 1]. A partition adds its batches' sums in file order and the driver adds the partitions' sums in
+partition order, so a rerun on the same partitioning gives the same bits whatever the thread or worker
+timing. The first pass also gathers the design's column moments (the reference point of ``explain``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from ..core.link import expit
+from ..core.loss import binomial_loss_gradient
+from ..core.objective import BLOCK_ROWS
+from ..features import FittedFeatures, TransformReport
+from ..sources import Partition
+from ..target import BinaryTarget
+from .job import Job, row_batches
+from .summary import Moments
+
+__all__ = ["Sums", "encode_labels", "newton_partition"]
+
+
+@dataclass
+class Sums:
+    """Unnormalised sums over rows of one side at one theta."""
+
+    loss: float = 0.0
+    gradient: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # X~^T w (p - y)
+    hessian: NDArray[np.float64] | None = None  # X~^T diag(w p (1 - p)) X~
+    weight: float = 0.0
+    weighted_positives: float = 0.0
+    rows: int = 0
+    design: list[Moments] | None = None  # per design column, when asked
+    report: TransformReport = field(default_factory=TransformReport)
+
+    def merge(self, other: Sums) -> Sums:
+        if not self.rows:
+            return other
+        if not other.rows:
+            return self
+        hessian = None if self.hessian is None or other.hessian is None else self.hessian + other.hessian
+        design = (
+            None
+            if self.design is None or other.design is None
+            else [a.merge(b) for a, b in zip(self.design, other.design, strict=True)]
+        )
+        report = TransformReport()
+        report.merge(self.report)
+        report.merge(other.report)
+        return Sums(
+            self.loss + other.loss,
+            self.gradient + other.gradient,
+            hessian,
+            self.weight + other.weight,
+            self.weighted_positives + other.weighted_positives,
+            self.rows + other.rows,
+            design,
+            report,
+        )
+
+
+def encode_labels(target: BinaryTarget, column: pa.ChunkedArray) -> NDArray[np.float64]:
+    """``target.encode`` of a column, each distinct label looked up once (the same errors)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    per_label = target.encode(pa.table({target.name: encoded.dictionary}))
+    return per_label[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def newton_partition(
+    partition: Partition,
+    job: Job,
+    features: FittedFeatures,
+    target: BinaryTarget,
+    class_weight: tuple[float, float],
+    theta: NDArray[np.float64],
+    with_hessian: bool = True,
+    with_design: bool = False,
+) -> Sums:
+    """One partition's training-row sums at ``theta`` (a worker task)."""
+    out = Sums()
+    beta, intercept = theta[:-1], float(theta[-1])
+    for batch in row_batches(partition, job, side="train"):
+        if not batch.table.num_rows:
+            continue
+        part = Sums(report=TransformReport())
+        X = features.transform(batch.table, part.report)
+        y = encode_labels(target, batch.table.column(job.target))
+        weight = np.where(y == 1.0, class_weight[1], class_weight[0])
+        eta = X @ beta
+        eta += intercept
+        part.loss, g_eta = binomial_loss_gradient(eta, y, weight)
+        d = X.shape[1]
+        part.gradient = np.empty(d + 1)
+        part.gradient[:d] = X.T @ g_eta
+        part.gradient[d] = g_eta.sum()
+        if with_hessian:
+            p = expit(eta)
+            part.hessian = _gram(X, weight * (p * (1.0 - p)))
+        part.weight = float(weight.sum())
+        part.weighted_positives = float(weight @ y)
+        part.rows = X.shape[0]
+        if with_design:
+            part.design = _column_moments(X)
+        out = out.merge(part)
+    return out
+
+
+def _gram(X: NDArray[np.float64], h: NDArray[np.float64]) -> NDArray[np.float64]:
+    """[X, 1]^T diag(h) [X, 1], in row blocks (as core/objective.py builds it)."""
+    d = X.shape[1]
+    gram = np.zeros((d + 1, d + 1))
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        block, h_block = X[start : start + BLOCK_ROWS], h[start : start + BLOCK_ROWS]
+        scaled = block * np.sqrt(h_block)[:, None]
+        gram[:d, :d] += scaled.T @ scaled
+        gram[d, :d] += h_block @ block
+    gram[:d, d] = gram[d, :d]
+    gram[d, d] = h.sum()
+    return gram
+
+
+def _column_moments(X: NDArray[np.float64]) -> list[Moments]:
+    n = X.shape[0]
+    mean = X.mean(axis=0)
+    m2 = ((X - mean) ** 2).sum(axis=0)
+    return [Moments(float(n), float(mean[j]), float(m2[j])) for j in range(X.shape[1])]

@@ -1,0 +1,201 @@
+"""The summary pass: what fitting the features needs from every training row, in mergeable pieces.
+
+Per column: numbers keep counts, range and moments (merged by Chan's formula); categories keep each
+level's count; booleans their present count and number of trues. Beside them: the target's counts, the
+row count of each side, a bottom-k sample of training rows and of held-out rows (the rows with the
+smallest position hashes: a uniform sample, the same whatever the partitioning), and the bottom-k sketch
+of training-row content hashes that ``evaluate`` uses to spot training rows (``overlap.py``).
+
+A partition's summary is built batch by batch; summaries merge in partition order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from ..features import TransformReport
+from ..features.boolean import FittedBoolean
+from ..features.categorical import level_counts
+from ..features.values import as_float
+from ..overlap import SKETCH_SIZE, row_hashes
+from ..sources import Partition
+from .job import Job, row_batches, unit_interval
+
+__all__ = ["SAMPLE_ROWS", "Moments", "NumericSummary", "Summary", "summarise_partition"]
+
+SAMPLE_ROWS = 50_000
+
+
+@dataclass
+class Moments:
+    """Count, mean and sum of squared deviations, merged exactly as Chan et al. (1979)."""
+
+    n: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    @classmethod
+    def of(cls, values: NDArray[np.float64]) -> Moments:
+        if values.size == 0:
+            return cls()
+        mean = float(values.mean())
+        return cls(float(values.size), mean, float(np.sum((values - mean) ** 2)))
+
+    @classmethod
+    def constant(cls, value: float, count: float) -> Moments:
+        return cls(float(count), float(value), 0.0) if count else cls()
+
+    def merge(self, other: Moments) -> Moments:
+        if not other.n:
+            return self
+        if not self.n:
+            return other
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.n / n)
+        return Moments(n, mean, self.m2 + other.m2 + delta * delta * (self.n * other.n / n))
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.n) if self.n else 0.0
+
+
+@dataclass
+class NumericSummary:
+    present: int = 0
+    missing: int = 0
+    infinite: int = 0
+    low: float = math.inf
+    high: float = -math.inf
+    raw: Moments = field(default_factory=Moments)
+    logged: Moments = field(default_factory=Moments)  # of log1p(value), where the spec asks for it
+
+    def add(self, values: NDArray[np.float64], log1p: bool) -> None:
+        missing = np.isnan(values)
+        present = values[~missing]
+        self.missing += int(missing.sum())
+        self.present += int(present.size)
+        finite = present[np.isfinite(present)]
+        self.infinite += int(present.size - finite.size)
+        if finite.size:
+            self.low = min(self.low, float(finite.min()))
+            self.high = max(self.high, float(finite.max()))
+        self.raw = self.raw.merge(Moments.of(finite))
+        if log1p:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.logged = self.logged.merge(Moments.of(np.log1p(finite)))
+
+    def merge(self, other: NumericSummary) -> NumericSummary:
+        return NumericSummary(
+            self.present + other.present,
+            self.missing + other.missing,
+            self.infinite + other.infinite,
+            min(self.low, other.low),
+            max(self.high, other.high),
+            self.raw.merge(other.raw),
+            self.logged.merge(other.logged),
+        )
+
+
+@dataclass
+class Summary:
+    """One partition's (or, merged, the whole source's) summary."""
+
+    rows: dict[str, int] = field(default_factory=lambda: {"train": 0, "test": 0, "dropped": 0})
+    target_counts: dict[Any, int] = field(default_factory=dict)
+    numeric: dict[str, NumericSummary] = field(default_factory=dict)
+    levels: dict[str, dict[str, int]] = field(default_factory=dict)
+    booleans: dict[str, tuple[int, float]] = field(default_factory=dict)  # (present, trues)
+    train_sample: pa.Table | None = None
+    train_sample_hash: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
+    test_sample: pa.Table | None = None
+    test_sample_hash: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
+    sketch: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
+
+    def merge(self, other: Summary) -> Summary:
+        out = Summary()
+        out.rows = {k: self.rows[k] + other.rows[k] for k in self.rows}
+        out.target_counts = _add_counts(self.target_counts, other.target_counts)
+        out.numeric = {
+            k: self.numeric.get(k, NumericSummary()).merge(other.numeric.get(k, NumericSummary()))
+            for k in {**self.numeric, **other.numeric}
+        }
+        out.levels = {
+            k: _add_counts(self.levels.get(k, {}), other.levels.get(k, {})) for k in {**self.levels, **other.levels}
+        }
+        out.booleans = {
+            k: tuple(
+                a + b for a, b in zip(self.booleans.get(k, (0, 0.0)), other.booleans.get(k, (0, 0.0)), strict=True)
+            )  # type: ignore[misc]
+            for k in {**self.booleans, **other.booleans}
+        }
+        out.train_sample, out.train_sample_hash = _bottom(
+            self.train_sample, self.train_sample_hash, other.train_sample, other.train_sample_hash
+        )
+        out.test_sample, out.test_sample_hash = _bottom(
+            self.test_sample, self.test_sample_hash, other.test_sample, other.test_sample_hash
+        )
+        out.sketch = np.unique(np.concatenate([self.sketch, other.sketch]))[:SKETCH_SIZE]
+        return out
+
+
+def summarise_partition(partition: Partition, job: Job, sketch_columns: list[str]) -> Summary:
+    """The summary of one partition's rows (both sides: the held-out rows give the test sample)."""
+    spec_kinds = {c.name: c for c in job.spec.columns if c.kind != "interaction"}
+    out = Summary()
+    for batch in row_batches(partition, job, side="all"):
+        table, hashes = batch.table, batch.position_hash
+        held = unit_interval(hashes) < job.test_size if job.test_size > 0 else np.zeros(table.num_rows, bool)
+        part = Summary()
+        train, test = table.filter(pa.array(~held)), table.filter(pa.array(held))
+        part.rows["train"], part.rows["test"], part.rows["dropped"] = train.num_rows, test.num_rows, batch.dropped
+        part.target_counts = {
+            item["values"]: int(item["counts"]) for item in pc.value_counts(train.column(job.target)).to_pylist()
+        }
+        for name, column in spec_kinds.items():
+            data = train.column(name)
+            if column.kind in ("numeric", "passthrough"):
+                summary = NumericSummary()
+                summary.add(as_float(name, data), bool(column.settings.get("log1p", False)))
+                part.numeric[name] = summary
+            elif column.kind == "categorical":
+                part.levels[name] = level_counts(data)
+            elif column.kind == "boolean":
+                out_ = np.zeros((len(data), 2))
+                FittedBoolean(name, indicator=True, fill=0.0).encode(pa.table({name: data}), out_, TransformReport())
+                present = out_[:, 1] == 0
+                part.booleans[name] = (int(present.sum()), float(out_[present, 0].sum()))
+        train_hashes, test_hashes = hashes[~held], hashes[held]
+        part.train_sample, part.train_sample_hash = _bottom(None, np.empty(0, np.uint64), train, train_hashes)
+        part.test_sample, part.test_sample_hash = _bottom(None, np.empty(0, np.uint64), test, test_hashes)
+        if train.num_rows:
+            part.sketch = np.unique(row_hashes(train, sketch_columns))[:SKETCH_SIZE]
+        out = out.merge(part)
+    return out
+
+
+def _add_counts(a: dict[Any, int], b: dict[Any, int]) -> dict[Any, int]:
+    out = dict(a)
+    for key, n in b.items():
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def _bottom(
+    table_a: pa.Table | None, hash_a: NDArray[np.uint64], table_b: pa.Table | None, hash_b: NDArray[np.uint64]
+) -> tuple[pa.Table | None, NDArray[np.uint64]]:
+    """The rows of both with the SAMPLE_ROWS smallest hashes, ordered by hash."""
+    tables = [t for t in (table_a, table_b) if t is not None and t.num_rows]
+    if not tables:
+        return table_a if table_a is not None else table_b, np.empty(0, np.uint64)
+    hashes = np.concatenate([h for t, h in ((table_a, hash_a), (table_b, hash_b)) if t is not None and t.num_rows])
+    joined = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    order = np.argsort(hashes, kind="stable")[:SAMPLE_ROWS]
+    return joined.take(pa.array(order)), hashes[order]

@@ -1,0 +1,277 @@
+"""``oddsline.train`` on a source of files of any size: exact, with memory bounded by a batch per worker.
+
+The passes, each a map over the source's partitions merged in partition order:
+  1. summary: counts, levels, ranges and moments, the target's labels, row samples (``summary.py``);
+  2. exact quantiles the spec needs (medians to fill missing values, clip bounds, bins), usually one
+     pass each (``feature_fit.py``);
+  3. Newton: one pass per point the solver evaluates, each giving the loss, gradient and Hessian
+     (``kernel.py``, ``problem.py``), with the in-memory solver's steps, line search and stopping rule.
+The result is an ordinary ``Model``: coefficients, inference matrices and log-likelihoods come from the
+sums of every training row. What needs rows in memory comes from uniform samples of at most
+``SAMPLE_ROWS`` rows (by position hash): the monitoring reference, the leakage check, and the held-out
+evaluation (of a sample of the held-out rows). Which rows are held out is decided by the same hash.
+
+Not streamed yet (refused with the alternative): cross-fitted calibration and threshold rules, C chosen
+by cross-validation, time and group splits, L1/elastic net, multiclass targets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import time
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .._exceptions import LeakageWarning, ParameterError, TargetError
+from .._threads import numpy_owns_the_cores
+from .._version import __version__
+from ..batch import as_inferred_type
+from ..core.inference import aliased_in_gram
+from ..core.solvers import fit_newton
+from ..estimator import _DEFAULT_MAX_ITER
+from ..features import FeatureSpec
+from ..features.spec import ColumnSpec
+from ..identification import reference_levels
+from ..leakage import leakage_warnings, single_column_auc
+from ..model import Model
+from ..monitor.reference import capture_reference
+from ..sources import FileSource
+from ..target import BinaryTarget, Label, resolve_target_counts
+from .engines import Engine
+from .feature_fit import STREAMED_KINDS, fit_features_streamed
+from .job import Job
+from .kernel import Sums, encode_labels, newton_partition
+from .problem import StreamedProblem
+from .summary import SAMPLE_ROWS, Summary, summarise_partition
+
+__all__ = ["train_streamed"]
+
+_INFER_ROWS = SAMPLE_ROWS
+
+
+def train_streamed(
+    source: FileSource,
+    target: str,
+    positive: Label | None = None,
+    *,
+    engine: Engine,
+    C: float = 1.0,
+    test_size: float = 0.2,
+    seed: int = 0,
+    spec: FeatureSpec | None = None,
+    ignore: Iterable[str] = (),
+    drop_missing_target: bool = False,
+    threshold: float = 0.5,
+    class_weight: str | None = None,
+    allow_leaky: bool = False,
+    tol: float = 1e-8,
+) -> Model:
+    started = time.perf_counter()
+    if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
+        raise ParameterError(f"test_size must be in [0, 1), got {test_size!r}")
+    if isinstance(threshold, str) or not 0 <= float(threshold) <= 1:
+        raise ParameterError(
+            f"a streamed fit takes a number in [0, 1] as threshold, got {threshold!r}: threshold rules need "
+            "cross-fitted scores, which are not streamed yet"
+        )
+    if class_weight not in (None, "balanced"):
+        raise ParameterError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    partitions = source.partitions()
+    inferred = spec is None
+    if spec is None:
+        spec = _infer_spec(source, target, ignore)
+    job = Job(source, spec, target, float(test_size), seed, drop_missing_target)
+    sketch_columns = [*job.kinds, target]
+    summary = _merge(engine.map(summarise_partition, partitions, job, sketch_columns), Summary())
+    n_train = summary.rows["train"]
+    if not summary.target_counts:
+        raise TargetError(f"target column {target!r} has no values in the training rows of {len(source.paths)} file(s)")
+    binary = resolve_target_counts(
+        target, summary.target_counts, pa.chunked_array([pa.array(list(summary.target_counts))]), positive
+    )
+    counts = _class_counts(binary, summary.target_counts)
+    if min(counts) == 0:
+        raise TargetError(f"the training rows hold only one class of {target!r}; lower --test-size or add data")
+    weights = (1.0, 1.0) if class_weight is None else tuple(n_train / (2.0 * c) for c in counts)
+
+    def run(function: Any, *arguments: Any) -> list[Any]:
+        return engine.map(function, partitions, job, *arguments)
+
+    features = fit_features_streamed(spec, summary, job, run)
+    d = features.n_design
+
+    def evaluate(theta: np.ndarray, design: bool = False) -> Sums:
+        return _merge(run(newton_partition, features, binary, weights, theta, True, design), Sums())
+
+    total_weight = weights[0] * counts[0] + weights[1] * counts[1]
+    rate = float(np.clip(weights[1] * counts[1] / total_weight, 1e-12, 1 - 1e-12))
+    theta0 = np.zeros(d + 1)
+    theta0[-1] = math.log(rate / (1.0 - rate))
+    first = evaluate(theta0, design=True)
+    references = reference_levels(spec, features) if math.isinf(C) else {}
+    aliased = np.array([], dtype=np.intp)
+    if math.isinf(C):
+        assert first.hessian is not None
+        gram = first.hessian / max(float(np.max(np.diag(first.hessian))), 1e-300)
+        aliased = np.asarray(aliased_in_gram(gram, d, tuple(references)), dtype=np.intp)
+    keep = np.setdiff1d(np.arange(d + 1), aliased)
+    problem = StreamedProblem(evaluate, n_features=d, total_weight=total_weight, n_rows=n_train, C=C, keep=keep)
+    problem._memo = (theta0[keep].copy(), first)
+    with numpy_owns_the_cores():
+        result = fit_newton(problem, theta0[keep], tol=tol, max_iter=_DEFAULT_MAX_ITER["newton"])  # type: ignore[arg-type]
+    theta = problem.full_theta(result.theta)
+    at_optimum = problem.sums(result.theta)
+    if not result.converged:
+        warnings.warn(
+            f"streamed Newton stopped after {result.n_iter} iterations with gradient {result.grad_norm:.2e} above "
+            f"tol {tol:g} ({result.message or 'max_iter reached'}); check for separation or use a smaller C",
+            stacklevel=2,
+        )
+    statistics = _statistics(at_optimum, theta, problem, first, binary, weights)
+    if math.isinf(C):
+        statistics["aliased"] = aliased.astype(np.float64)
+    design_std = np.array([m.std for m in first.design or []])
+    info: dict[str, Any] = {
+        "n_rows": n_train + summary.rows["test"],
+        "n_train": n_train,
+        "n_test": summary.rows["test"],
+        "rows_dropped_missing_target": summary.rows["dropped"],
+        "n_design_columns": d,
+        "reference_levels": {column: level for j, (column, level) in references.items() if j in aliased},
+        "aliased": [features.design_names[j] for j in aliased if j < d and j not in references],
+        "data_fingerprint": {"rows": n_train + summary.rows["test"], "files": list(source.paths)},
+        "ignored_columns": {name: reason for name, reason in spec.ignored},
+        "fit": {
+            "solver": "newton",
+            "n_iter": result.n_iter,
+            "converged": result.converged,
+            "objective": result.objective if math.isfinite(result.objective) else None,
+            "grad_norm": result.grad_norm if math.isfinite(result.grad_norm) else None,
+            "passes": problem.passes,
+        },
+        "solver_reason": "streamed: exact Newton, one pass over the source per evaluated point",
+        "engine": {"name": engine.name, "workers": engine.workers, "partitions": len(partitions)},
+        "oddsline_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    model = Model(
+        features=features,
+        target=binary,
+        coef=theta[:-1].copy(),
+        statistics=statistics,
+        intercept=float(theta[-1]),
+        threshold=float(threshold),
+        calibrator=None,
+        params={
+            "C": "inf" if math.isinf(C) else float(C),
+            "test_size": test_size,
+            "seed": seed,
+            "penalty": "l2",
+            "class_weight": class_weight,
+            "calibrate": None,
+            "threshold_rule": None,
+            "split": "hash",
+            "streamed": True,
+            "spec": spec.to_dict(),
+        },
+        info=info,
+    )
+    info["training_rows"] = {
+        "columns": sketch_columns,
+        "rows": n_train,
+        "hashes": [f"{int(h):016x}" for h in summary.sketch],
+    }
+    sample = summary.train_sample
+    if sample is not None and sample.num_rows:
+        X_sample = features.transform(sample)
+        y_sample = encode_labels(binary, sample.column(target))
+        scores = model.predict_proba(sample)[:, 1]
+        info["reference"] = capture_reference(features, sample, scores, y_sample, model.coef, design_std)
+        info["reference"]["rows"] = n_train
+        info["reference_sample_rows"] = sample.num_rows
+    if summary.test_sample is not None and summary.test_sample.num_rows:
+        info["evaluation"] = model.evaluate(summary.test_sample)
+        info["evaluation_sample_rows"] = summary.test_sample.num_rows
+    if inferred and not allow_leaky and sample is not None and sample.num_rows:
+        held_out_auc = info.get("evaluation", {}).get("roc_auc")
+        info["warnings"] = leakage_warnings(single_column_auc(features, X_sample, y_sample, model.coef), held_out_auc)
+        for message in info["warnings"]:
+            warnings.warn(message, LeakageWarning, stacklevel=2)
+    info["train_seconds"] = time.perf_counter() - started
+    return model
+
+
+def _merge(parts: list[Any], empty: Any) -> Any:
+    out = empty
+    for part in parts:
+        out = out.merge(part)
+    return out
+
+
+def _class_counts(binary: BinaryTarget, counts: dict[Any, int]) -> tuple[int, int]:
+    labels = list(counts)
+    y = binary.encode(pa.table({binary.name: pa.array(labels)}))
+    positives = sum(n for label, n, v in zip(labels, counts.values(), y, strict=True) if v == 1.0)
+    return sum(counts.values()) - positives, positives
+
+
+def _statistics(
+    at: Sums,
+    theta: np.ndarray,
+    problem: StreamedProblem,
+    first: Sums,
+    binary: BinaryTarget,
+    weights: tuple[float, float],
+) -> dict[str, np.ndarray]:
+    assert at.hessian is not None
+    info = at.hessian.copy()
+    hess = info.copy()
+    d = theta.size - 1
+    idx = np.arange(d)
+    hess[idx, idx] += problem.l2 * problem.total_weight
+    positives = at.weighted_positives
+    rate = positives / at.weight
+    llnull = 0.0 if rate in (0.0, 1.0) else positives * math.log(rate) + (at.weight - positives) * math.log(1 - rate)
+    return {
+        "fisher_information": info,
+        "penalised_hessian": hess,
+        "likelihood": np.array([-at.loss, llnull, at.weight]),
+        "design_mean": np.array([m.mean for m in first.design or []]),
+    }
+
+
+def _infer_spec(source: FileSource, target: str, ignore: Iterable[str]) -> FeatureSpec:
+    """A spec inferred from the first rows of the first file, with the kinds a stream cannot fit swapped."""
+    first = source.partitions()[0]
+    head: list[pa.Table] = []
+    rows = 0
+    for batch, _dialect, inferred in source.batches(first):
+        for i, name in enumerate(batch.column_names):
+            if pa.types.is_string(batch.schema.field(i).type) and name in inferred.names:
+                batch = batch.set_column(i, name, as_inferred_type(batch.column(i), inferred.field(name).type))
+        head.append(batch)
+        rows += batch.num_rows
+        if rows >= _INFER_ROWS:
+            break
+    table = pa.concat_tables(head, promote_options="permissive") if head else pa.table({})
+    if target not in table.column_names:
+        raise TargetError(f"target column {target!r} is not in {first.path}; its columns are {table.column_names}")
+    spec = FeatureSpec.infer(table, target=target, ignore=ignore)
+    columns, ignored = [], list(spec.ignored)
+    for c in spec.columns:
+        if c.kind in STREAMED_KINDS:
+            columns.append(c)
+        elif c.kind == "target":
+            columns.append(
+                ColumnSpec(c.name, "hashed", {"bits": 10}, f"{c.reason}; hashed: target encoding is not streamed")
+            )
+        else:
+            ignored.append((c.name, f"{c.kind} columns are not streamed yet; declare it in a spec as categorical"))
+    return dataclasses.replace(spec, columns=tuple(columns), ignored=tuple(ignored))
