@@ -27,6 +27,7 @@ from .multiclass_verbs import (
 from .output import print_fit_facts, print_json
 from .progress import Progress
 from .read_options import add_read_options, read_options
+from .streamed_train import add_engine_options, describe_stream, is_streamed, train_streamed_command
 from .references import describe_kind, load_any_model
 
 Subparsers = Any  # argparse's _SubParsersAction is private
@@ -47,7 +48,13 @@ def add_train(verbs: Subparsers) -> None:
         "oddsline train examples/data/lending_club_loans.csv --target grade --ignore sub_grade "
         "--ignore interest_rate (7 classes: multinomial)",
     )
-    p.add_argument("data", metavar="DATA", help="labelled table: .csv, .tsv, .parquet or .arrow")
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        nargs="+",
+        help="labelled table: .csv, .tsv, .parquet or .arrow; several files, a folder or a glob ('logs/*.parquet') "
+        "are streamed (see --engine)",
+    )
     p.add_argument("--target", required=True, metavar="COL", help="the column to predict")
     p.add_argument(
         "--positive",
@@ -117,6 +124,7 @@ def add_train(verbs: Subparsers) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     add_read_options(p)
+    add_engine_options(p)
     p.set_defaults(run=run_train)
 
 
@@ -205,6 +213,18 @@ def add_inspect(verbs: Subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if is_streamed(args):
+        with Progress("oddsline train") as step:
+            step("streaming passes over the data")
+            model = train_streamed_command(args, dict(read_options(args)))
+            step("writing model")
+            path = model.save(args.out)
+            if args.sign_key:
+                from ..signing import sign_file
+
+                sign_file(path, args.sign_key)
+        return _report_trained(args, model, path)
+    args.data = args.data[0]
     with Progress("oddsline train") as step:
         step("reading data")
         table = read_table(args.data, **read_options(args))
@@ -250,6 +270,10 @@ def run_train(args: argparse.Namespace) -> int:
             from ..signing import sign_file
 
             sign_file(path, args.sign_key)
+    return _report_trained(args, model, path)
+
+
+def _report_trained(args: argparse.Namespace, model: Model, path: Any) -> int:
     evaluation = model.info.get("evaluation", {})
     for message in model.info.get("warnings", []):
         print(f"oddsline train: warning: {message}", file=sys.stderr)
@@ -270,11 +294,13 @@ def run_train(args: argparse.Namespace) -> int:
         f"target {model.target.name!r}, positive class {model.target.positive!r} ({model.target.positive_reason})"
     )
     print_fit_facts(info)
+    if "engine" in info:
+        print(describe_stream(info))
     selection = model.params.get("C_selection")
     if selection:
         print(f"C = {selection['C']:.4g}, chosen by {selection['cv']}-fold cross-validated log loss")
     if evaluation:
-        print(f"held-out evaluation on {info['n_test']} rows:")
+        print(f"held-out evaluation on {info.get('evaluation_sample_rows', info['n_test'])} rows:")
         _print_metrics(evaluation)
     elif args.test_size > 0:
         print(

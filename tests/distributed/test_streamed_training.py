@@ -1,0 +1,185 @@
+"""A streamed fit equals the in-memory fit on the same rows: features, coefficients (1e-9 relative) and
+iteration count, for every partitioning; on real data (the bundled telco churn table)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+import oddsline
+from oddsline.distributed import LocalEngine, train_streamed
+from oddsline.sources import open_source
+
+SPEC = oddsline.FeatureSpec.from_dict(
+    {
+        "columns": [
+            {"name": "tenure", "kind": "numeric", "clip": [0.05, 0.95]},
+            {"name": "monthly_charges", "kind": "numeric", "scale": "robust"},
+            {"name": "total_charges", "kind": "numeric", "log1p": True},
+            {"name": "senior_citizen", "kind": "boolean"},
+            {"name": "partner", "kind": "boolean"},
+            {"name": "contract", "kind": "categorical"},
+            {"name": "payment_method", "kind": "categorical", "min_frequency": 1000},
+            {"name": "internet_service", "kind": "categorical"},
+            {"name": "tech_support", "kind": "hashed", "bits": 3},
+            {"name": "total_charges", "kind": "numeric", "bins": 5, "impute": "mean"},
+        ]
+    }
+)
+
+
+def _write_parts(table: pa.Table, folder: Path, bounds: list[int], fmt: str = "parquet") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(len(bounds) - 1):
+        part = table.slice(bounds[i], bounds[i + 1] - bounds[i])
+        if fmt == "parquet":
+            pq.write_table(part, folder / f"part{i:02d}.parquet", row_group_size=900)
+        else:
+            pacsv.write_csv(part, folder / f"part{i:02d}.csv")
+    return folder
+
+
+def _spec_without_duplicates() -> oddsline.FeatureSpec:
+    seen, columns = set(), []
+    for c in SPEC.columns:  # one spec column per source column (a FittedFeatures needs unique names)
+        if c.name not in seen:
+            seen.add(c.name)
+            columns.append(c)
+    return oddsline.FeatureSpec(tuple(columns))
+
+
+def _assert_same_fit(streamed: oddsline.Model, memory: oddsline.Model) -> None:
+    for a, b in zip(streamed.features.columns, memory.features.columns, strict=True):
+        da, db = a.to_dict(), b.to_dict()
+        assert da.keys() == db.keys()
+        for key in da:
+            if isinstance(da[key], float) and isinstance(db[key], float):
+                assert da[key] == pytest.approx(db[key], rel=1e-12, abs=1e-12), (a.name, key)
+            else:
+                assert da[key] == db[key], (a.name, key)
+    scale = np.maximum(np.abs(memory.coef), 1e-3)
+    assert np.max(np.abs(streamed.coef - memory.coef) / scale) < 1e-9
+    assert streamed.intercept == pytest.approx(memory.intercept, rel=1e-9)
+    assert streamed.info["fit"]["n_iter"] == memory.info["fit"]["n_iter"]
+    assert streamed.info["fit"]["converged"]
+
+
+@pytest.fixture(scope="module")
+def telco(telco_table: pa.Table) -> pa.Table:
+    # Missing values in a numeric column (total_charges has 11) and a second one made here.
+    tenure = telco_table.column("tenure").to_numpy().astype(float)
+    tenure[::97] = np.nan
+    return telco_table.set_column(telco_table.schema.get_field_index("tenure"), "tenure", pa.array(tenure))
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        [0, 7043],  # one file
+        [0, 3500, 7043],  # two
+        [0, 1, 900, 2000, 2001, 4000, 6999, 7043],  # seven, uneven (rows of 1 and 44)
+        [0, 3000, 3000, 7043],  # an empty file between two
+    ],
+    ids=["1", "2", "7-uneven", "with-empty"],
+)
+def test_streamed_fit_equals_the_in_memory_fit(telco: pa.Table, tmp_path: Path, bounds: list[int]) -> None:
+    spec = _spec_without_duplicates()
+    memory = oddsline.train(telco, "churn", spec=spec, test_size=0)
+    source = open_source(_write_parts(telco, tmp_path / "parts", bounds), batch_rows=500)
+    streamed = train_streamed(source, "churn", engine=LocalEngine(2), spec=spec, test_size=0)
+    _assert_same_fit(streamed, memory)
+    X = telco.drop_columns(["churn"])
+    assert np.max(np.abs(streamed.predict_proba(X)[:, 1] - memory.predict_proba(X)[:, 1])) < 1e-10
+    # Inference from the merged matrices: the same table of standard errors.
+    inf_s, inf_m = streamed.inference(), memory.inference()
+    np.testing.assert_allclose(inf_s.bse, inf_m.bse, rtol=1e-8)
+    assert inf_s.llf == pytest.approx(inf_m.llf, rel=1e-12) and inf_s.llnull == pytest.approx(inf_m.llnull, rel=1e-12)
+
+
+def test_unpenalised_fit_with_reference_levels_matches(telco: pa.Table, tmp_path: Path) -> None:
+    spec = oddsline.FeatureSpec.from_dict(
+        {
+            "columns": [
+                {"name": "tenure", "kind": "numeric"},
+                {"name": "contract", "kind": "categorical"},
+                {"name": "internet_service", "kind": "categorical", "reference": "No"},
+            ]
+        }
+    )
+    memory = oddsline.train(telco, "churn", spec=spec, test_size=0, C=math.inf)
+    source = open_source(_write_parts(telco, tmp_path / "p", [0, 2500, 7043]))
+    streamed = train_streamed(source, "churn", engine=LocalEngine(1), spec=spec, test_size=0, C=math.inf)
+    _assert_same_fit(streamed, memory)
+    assert streamed.info["reference_levels"] == memory.info["reference_levels"]
+    np.testing.assert_allclose(streamed.statistics["likelihood"], memory.statistics["likelihood"], rtol=1e-10)
+
+
+def test_a_level_absent_from_some_files_encodes_as_in_memory(telco: pa.Table, tmp_path: Path) -> None:
+    ordered = telco.sort_by("contract")  # each file holds one or two contract levels only
+    spec = oddsline.FeatureSpec.from_dict(
+        {"columns": [{"name": "contract", "kind": "categorical"}, {"name": "monthly_charges", "kind": "numeric"}]}
+    )
+    memory = oddsline.train(ordered, "churn", spec=spec, test_size=0)
+    source = open_source(_write_parts(ordered, tmp_path / "sorted", [0, 2000, 4000, 7043], fmt="csv"))
+    streamed = train_streamed(source, "churn", engine=LocalEngine(2), spec=spec, test_size=0)
+    _assert_same_fit(streamed, memory)
+
+
+def test_csv_whose_later_rows_change_type_reads_with_the_spec_types(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    amount = [str(int(v)) for v in rng.integers(0, 100, n)]  # integers in the first block ...
+    for i in range(2500, n, 7):
+        amount[i] = f"{rng.normal(50, 10):.3f}"  # ... then decimals
+    for i in range(2600, n, 50):
+        amount[i] = "NA"  # and stray null markers
+    y = (rng.random(n) < 0.4).astype(int)
+    lines = ["amount,region,y"] + [f"{a},{'north' if i % 3 else 'south'},{v}" for i, (a, v) in enumerate(zip(amount, y))]
+    path = tmp_path / "shifty.csv"
+    path.write_text("\n".join(lines) + "\n")
+    spec = oddsline.FeatureSpec.from_dict(
+        {"columns": [{"name": "amount", "kind": "numeric"}, {"name": "region", "kind": "categorical"}]}
+    )
+    memory = oddsline.train(oddsline.read_table(path), "y", spec=spec, test_size=0)
+    source = open_source(path, batch_rows=256)
+    source = type(source)(source.paths, 256)
+    streamed = train_streamed(source, "y", engine=LocalEngine(2), spec=spec, test_size=0)
+    _assert_same_fit(streamed, memory)
+
+
+def test_a_bad_number_names_the_file_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(100)) + "abc,1\n")
+    spec = oddsline.FeatureSpec.from_dict({"columns": [{"name": "x", "kind": "numeric"}]})
+    with pytest.raises(oddsline.SchemaError, match=r"bad.csv: column 'x', data row 101: 'abc' is not a number"):
+        train_streamed(open_source(path), "y", engine=LocalEngine(1), spec=spec, test_size=0)
+
+
+def test_held_out_split_is_by_row_position_and_the_same_for_any_partitioning(telco: pa.Table, tmp_path: Path) -> None:
+    spec = _spec_without_duplicates()
+    one = open_source(_write_parts(telco, tmp_path / "one", [0, 7043]), batch_rows=1000)
+    other = open_source(_write_parts(telco, tmp_path / "one", [0, 7043]), batch_rows=333)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = train_streamed(one, "churn", engine=LocalEngine(2), spec=spec, test_size=0.25)
+        b = train_streamed(other, "churn", engine=LocalEngine(1), spec=spec, test_size=0.25)
+    assert a.info["n_test"] == b.info["n_test"]
+    assert abs(a.info["n_test"] / 7043 - 0.25) < 0.03
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-10)
+    assert a.info["evaluation"]["roc_auc"] == b.info["evaluation"]["roc_auc"]
+
+
+def test_options_that_are_not_streamed_are_refused_by_name(telco: pa.Table, tmp_path: Path) -> None:
+    source = open_source(_write_parts(telco, tmp_path / "x", [0, 7043]))
+    with pytest.raises(oddsline.ParameterError, match="threshold rules need cross-fitted"):
+        train_streamed(source, "churn", engine=LocalEngine(1), threshold="f1")  # type: ignore[arg-type]
+    spec = oddsline.FeatureSpec.from_dict({"columns": [{"name": "contract", "kind": "target"}]})
+    with pytest.raises(oddsline.SchemaError, match=r"contract \(target\) cannot be fitted on a streamed source"):
+        train_streamed(source, "churn", engine=LocalEngine(1), spec=spec)
