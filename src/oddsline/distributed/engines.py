@@ -11,8 +11,9 @@ pure functions of their partition, so a retry gives the same result.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -31,6 +32,23 @@ class Engine:
 
     def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
         raise NotImplementedError
+
+    def fold(
+        self,
+        function: Callable[..., Any],
+        partitions: Sequence[Partition],
+        *arguments: Any,
+        start: Any,
+    ) -> Any:
+        """``start.merge(r0).merge(r1)...`` over the results in partition order, each merged as soon as its
+        turn comes, so the driver never holds every partition's result at once."""
+        out = start
+        for result in self.results(function, partitions, *arguments):
+            out = out.merge(result)
+        return out
+
+    def results(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> Iterator[Any]:
+        yield from self.map(function, partitions, *arguments)
 
     def close(self) -> None:
         return None
@@ -53,8 +71,22 @@ class LocalEngine(Engine):
     def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
         if self.workers == 1 or len(partitions) <= 1:
             return [function(p, *arguments) for p in partitions]
+        return list(self.results(function, partitions, *arguments))
+
+    def results(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> Iterator[Any]:
+        if self.workers == 1 or len(partitions) <= 1:
+            for p in partitions:
+                yield function(p, *arguments)
+            return
+        # At most 2 tasks per thread in flight: a finished result waits only for the ones before it.
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(lambda p: function(p, *arguments), partitions))
+            pending: deque[Future[Any]] = deque()
+            for p in partitions:
+                pending.append(pool.submit(function, p, *arguments))
+                if len(pending) >= 2 * self.workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
 
 class DaskEngine(Engine):
@@ -87,9 +119,14 @@ class DaskEngine(Engine):
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
+        return list(self.results(function, partitions, *arguments))
+
+    def results(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> Iterator[Any]:
         shared = [self.client.scatter(a, broadcast=True, hash=False) if _large(a) else a for a in arguments]
         futures = [self.client.submit(function, p, *shared, pure=False, retries=3) for p in partitions]
-        return list(self.client.gather(futures))
+        for future in futures:  # in partition order; each result is released once fetched
+            yield future.result()
+            future.release()
 
     def close(self) -> None:
         if getattr(self, "_own_client", False):

@@ -88,7 +88,7 @@ def train_streamed(
         spec = _infer_spec(source, target, ignore)
     job = Job(source, spec, target, float(test_size), seed, drop_missing_target)
     sketch_columns = [*job.kinds, target]
-    summary = _merge(engine.map(summarise_partition, partitions, job, sketch_columns), Summary())
+    summary = engine.fold(summarise_partition, partitions, job, sketch_columns, start=Summary())
     n_train = summary.rows["train"]
     if not summary.target_counts:
         raise TargetError(f"target column {target!r} has no values in the training rows of {len(source.paths)} file(s)")
@@ -107,7 +107,7 @@ def train_streamed(
     d = features.n_design
 
     def evaluate(theta: np.ndarray, design: bool = False) -> Sums:
-        return _merge(run(newton_partition, features, binary, weights, theta, True, design), Sums())
+        return engine.fold(newton_partition, partitions, job, features, binary, weights, theta, True, design, start=Sums())
 
     total_weight = weights[0] * counts[0] + weights[1] * counts[1]
     rate = float(np.clip(weights[1] * counts[1] / total_weight, 1e-12, 1 - 1e-12))

@@ -1,0 +1,85 @@
+"""The Dask engine on a real LocalCluster (2 worker processes): the same fit as the local engine, to the
+bit, and a worker killed mid-fit is survived with the same result."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import oddsline
+from oddsline.distributed import DaskEngine, LocalEngine, train_streamed
+from oddsline.sources import open_source
+
+distributed = pytest.importorskip("distributed", reason="the dask extra (pip install 'oddsline[dask]') is not installed")
+
+SPEC = oddsline.FeatureSpec.from_dict(
+    {
+        "columns": [
+            {"name": "tenure", "kind": "numeric"},
+            {"name": "monthly_charges", "kind": "numeric", "clip": [0.01, 0.99]},
+            {"name": "contract", "kind": "categorical"},
+            {"name": "payment_method", "kind": "categorical"},
+            {"name": "partner", "kind": "boolean"},
+        ]
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="400MiB"
+    ) as c, distributed.Client(c) as client:
+        yield c, client
+
+
+@pytest.fixture(scope="module")
+def parts(telco_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("telco_parts")
+    big = pa.concat_tables([telco_table] * 6)  # 42k rows in 9 files of several row groups
+    for i, start in enumerate(range(0, big.num_rows, 5000)):
+        pq.write_table(big.slice(start, 5000), folder / f"part{i}.parquet", row_group_size=1700)
+    return folder
+
+
+def test_dask_fit_is_the_local_fit_to_the_bit(cluster, parts: Path) -> None:
+    _, client = cluster
+    source = open_source(parts, batch_rows=2048)
+    local = train_streamed(source, "churn", engine=LocalEngine(2), spec=SPEC, test_size=0.2)
+    on_dask = train_streamed(source, "churn", engine=DaskEngine(client=client), spec=SPEC, test_size=0.2)
+    assert np.array_equal(local.coef, on_dask.coef) and local.intercept == on_dask.intercept
+    assert on_dask.info["engine"] == {"name": "dask", "workers": 2, "partitions": len(source.partitions())}
+    assert local.info["evaluation"] == on_dask.info["evaluation"]
+
+
+class _KillingEngine(DaskEngine):
+    """Kills a worker process with SIGKILL as the third pass is sent, so tasks are lost in flight."""
+
+    def __init__(self, client, victim: int) -> None:
+        super().__init__(client=client)
+        self.victim, self.calls = victim, 0
+
+    def map(self, function, partitions, *arguments):
+        self.calls += 1
+        if self.calls == 3:
+            os.kill(self.victim, signal.SIGKILL)
+        return super().map(function, partitions, *arguments)
+
+
+def test_a_worker_killed_mid_fit_is_survived_with_the_same_result(cluster, parts: Path) -> None:
+    _, client = cluster
+    source = open_source(parts, batch_rows=1024)
+    expected = train_streamed(source, "churn", engine=LocalEngine(1), spec=SPEC, test_size=0)
+    victim = next(iter(client.run(os.getpid).values()))
+    engine = _KillingEngine(client, victim)
+    survived = train_streamed(source, "churn", engine=engine, spec=SPEC, test_size=0)
+    assert engine.calls > 3
+    assert np.array_equal(expected.coef, survived.coef)
+    client.wait_for_workers(2, timeout=30)  # the nanny restarted it
+    assert victim not in client.run(os.getpid).values()
