@@ -16,7 +16,9 @@ import oddsline
 from oddsline.distributed import DaskEngine, LocalEngine, train_streamed
 from oddsline.sources import open_source
 
-distributed = pytest.importorskip("distributed", reason="the dask extra (pip install 'oddsline[dask]') is not installed")
+distributed = pytest.importorskip(
+    "distributed", reason="the dask extra (pip install 'oddsline[dask]') is not installed"
+)
 
 SPEC = oddsline.FeatureSpec.from_dict(
     {
@@ -33,9 +35,12 @@ SPEC = oddsline.FeatureSpec.from_dict(
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="400MiB"
-    ) as c, distributed.Client(c) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="400MiB"
+        ) as c,
+        distributed.Client(c) as client,
+    ):
         yield c, client
 
 

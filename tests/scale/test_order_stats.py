@@ -39,11 +39,13 @@ def _select(partitions: list[np.ndarray], rank: int, extra: dict[int, int] | Non
 @pytest.mark.parametrize("seed", range(6))
 def test_every_rank_is_the_sorted_value(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    values = np.concatenate([rng.normal(size=300) * 10.0 ** rng.integers(-3, 4), np.zeros(50), -np.zeros(5), [1e300, -1e-300]])
+    values = np.concatenate(
+        [rng.normal(size=300) * 10.0 ** rng.integers(-3, 4), np.zeros(50), -np.zeros(5), [1e300, -1e-300]]
+    )
     values = np.round(values, int(rng.integers(0, 4)))  # ties
     parts = np.array_split(rng.permutation(values), [10, 10, 200])  # uneven, one empty
     ordered = np.sort(values)
-    for rank in rng.integers(0, values.size, 15).tolist() + [0, values.size - 1]:
+    for rank in [*rng.integers(0, values.size, 15).tolist(), 0, values.size - 1]:
         query = _select(list(parts), rank)
         assert query.answer == ordered[rank]
 

@@ -141,7 +141,9 @@ def test_csv_whose_later_rows_change_type_reads_with_the_spec_types(tmp_path: Pa
     for i in range(2600, n, 50):
         amount[i] = "NA"  # and stray null markers
     y = (rng.random(n) < 0.4).astype(int)
-    lines = ["amount,region,y"] + [f"{a},{'north' if i % 3 else 'south'},{v}" for i, (a, v) in enumerate(zip(amount, y))]
+    lines = ["amount,region,y"] + [
+        f"{a},{'north' if i % 3 else 'south'},{v}" for i, (a, v) in enumerate(zip(amount, y, strict=False))
+    ]
     path = tmp_path / "shifty.csv"
     path.write_text("\n".join(lines) + "\n")
     spec = oddsline.FeatureSpec.from_dict(

@@ -27,8 +27,8 @@ from .multiclass_verbs import (
 from .output import print_fit_facts, print_json
 from .progress import Progress
 from .read_options import add_read_options, read_options
-from .streamed_train import add_engine_options, describe_stream, is_streamed, train_streamed_command
 from .references import describe_kind, load_any_model
+from .streamed_train import add_engine_options, describe_stream, is_streamed, train_streamed_command
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 

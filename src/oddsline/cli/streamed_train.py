@@ -102,5 +102,3 @@ def _is_rule(threshold: str) -> bool:
         return False
     except ValueError:
         return True
-
-

@@ -108,10 +108,10 @@ class DaskEngine(Engine):
         else:
             if scheduler is None:
                 n = workers or os.cpu_count() or 1
-                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)  # type: ignore[no-untyped-call]
                 scheduler = self._cluster.scheduler_address
             try:
-                self.client = Client(scheduler, timeout="10s")
+                self.client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
             except (OSError, TimeoutError) as exc:
                 self.close()
                 raise ParameterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None

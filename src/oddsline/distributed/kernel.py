@@ -70,7 +70,7 @@ def encode_labels(target: BinaryTarget, column: pa.ChunkedArray) -> NDArray[np.f
     """``target.encode`` of a column, each distinct label looked up once (the same errors)."""
     encoded = pc.dictionary_encode(column).combine_chunks()
     per_label = target.encode(pa.table({target.name: encoded.dictionary}))
-    return per_label[encoded.indices.to_numpy(zero_copy_only=False)]
+    return np.asarray(per_label[encoded.indices.to_numpy(zero_copy_only=False)], dtype=np.float64)
 
 
 def newton_partition(

@@ -107,7 +107,10 @@ def train_streamed(
     d = features.n_design
 
     def evaluate(theta: np.ndarray, design: bool = False) -> Sums:
-        return engine.fold(newton_partition, partitions, job, features, binary, weights, theta, True, design, start=Sums())
+        sums: Sums = engine.fold(
+            newton_partition, partitions, job, features, binary, weights, theta, True, design, start=Sums()
+        )
+        return sums
 
     total_weight = weights[0] * counts[0] + weights[1] * counts[1]
     rate = float(np.clip(weights[1] * counts[1] / total_weight, 1e-12, 1 - 1e-12))
@@ -206,13 +209,6 @@ def train_streamed(
             warnings.warn(message, LeakageWarning, stacklevel=2)
     info["train_seconds"] = time.perf_counter() - started
     return model
-
-
-def _merge(parts: list[Any], empty: Any) -> Any:
-    out = empty
-    for part in parts:
-        out = out.merge(part)
-    return out
 
 
 def _class_counts(binary: BinaryTarget, counts: dict[Any, int]) -> tuple[int, int]:

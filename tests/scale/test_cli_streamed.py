@@ -1,0 +1,59 @@
+"""``oddsline train`` on a folder, a glob and several files: the inferred spec, streamed, through the command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+import oddsline
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "oddsline", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def folder(telco_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("csv_parts")
+    for i, (a, b) in enumerate([(0, 2000), (2000, 2001), (2001, 5000), (5000, 7043)]):
+        pacsv.write_csv(telco_table.slice(a, b - a), out / f"part{i}.csv")
+    return out
+
+
+def test_train_on_a_folder_with_the_inferred_spec(folder: Path, tmp_path: Path, telco_table: pa.Table) -> None:
+    out = tmp_path / "m.odl"
+    done = _cli("train", str(folder), "--target", "churn", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    summary = json.loads(done.stdout)
+    info = summary["info"]
+    assert info["n_train"] + info["n_test"] == 7043
+    assert info["engine"]["name"] == "local" and info["engine"]["partitions"] == 4
+    assert summary["evaluation"]["roc_auc"] > 0.8
+    model = oddsline.load(out)
+    p = model.predict_proba(telco_table.drop_columns(["churn"]))[:, 1]
+    assert p.shape == (7043,) and 0 < p.min() and p.max() < 1
+
+
+def test_a_glob_and_a_list_of_files_give_the_same_model(folder: Path, tmp_path: Path) -> None:
+    by_glob = _cli("train", str(folder / "*.csv"), "--target", "churn", "--out", str(tmp_path / "a.odl"))
+    files = sorted(str(p) for p in folder.glob("*.csv"))
+    by_list = _cli("train", *files, "--target", "churn", "--out", str(tmp_path / "b.odl"))
+    assert by_glob.returncode == 0 and by_list.returncode == 0, by_glob.stderr + by_list.stderr
+    assert "streamed on engine local" in by_glob.stdout
+    a, b = oddsline.load(tmp_path / "a.odl"), oddsline.load(tmp_path / "b.odl")
+    assert list(a.coef) == list(b.coef)
+
+
+def test_options_a_stream_cannot_honour_are_refused_with_exit_2(folder: Path, tmp_path: Path) -> None:
+    done = _cli("train", str(folder), "--target", "churn", "--calibrate", "platt", "--out", str(tmp_path / "x.odl"))
+    assert done.returncode == 2
+    assert "--calibrate" in done.stderr and "--engine memory" in done.stderr
+    missing = _cli("train", str(tmp_path / "nothing-here"), "--target", "churn", "--engine", "local")
+    assert missing.returncode == 2 and "no such file or folder" in missing.stderr
