@@ -15,7 +15,6 @@ in-memory oddsline fit (read + features + solve), and the peers' fits on the in-
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import time
@@ -95,7 +94,9 @@ def one_pass(folder: Path, model: oddsline.Model) -> float:
     job = Job(source, SPEC, "y")
     theta = np.r_[model.coef, model.intercept]
     t0 = time.perf_counter()
-    LocalEngine().fold(newton_partition, source.partitions(), job, model.features, model.target, (1.0, 1.0), theta, start=_Start())
+    LocalEngine().fold(
+        newton_partition, source.partitions(), job, model.features, model.target, (1.0, 1.0), theta, start=_Start()
+    )
     return time.perf_counter() - t0
 
 
@@ -174,56 +175,64 @@ def main() -> None:
     print(machine(), versions("numpy", "scipy", "pyarrow", "sklearn", "distributed", "dask_ml", "pyspark"))
     table: list[dict[str, str]] = []
     for rows in (int(r) for r in args.rows.split(",")):
-        folder = dataset(rows)
-        floor = statistics.median(read_floor(folder) for _ in range(args.repeats))
-        t_mem, (model, X, y) = timed(lambda: in_memory(folder), args.repeats)
-        f_ref = objective(X, y, model.coef, model.intercept)
-        pass_time = statistics.median(one_pass(folder, model) for _ in range(args.repeats))
-        source = open_source(folder)
-        t_local, streamed = timed(
-            lambda: train_streamed(source, "y", engine=LocalEngine(), spec=SPEC, test_size=0, allow_leaky=True),
-            args.repeats,
-        )
-        rel = float(np.max(np.abs(streamed.coef - model.coef)) / np.max(np.abs(model.coef)))
-        row = {
-            "rows": f"{rows:,}",
-            "read floor s": f"{floor:.2f}",
-            "one pass s": f"{pass_time:.2f} ({pass_time / floor:.2f}x floor)",
-            "in-memory s": f"{t_mem:.2f}",
-            "streamed local s": f"{t_local:.2f} ({t_local / t_mem:.2f}x in-memory, {streamed.info['fit']['passes']} passes, coef diff {rel:.1e})",
-        }
-        if "dask" not in skip:
-            with DaskEngine(workers=2) as engine:
-                t_dask, _ = timed(
-                    lambda: train_streamed(source, "y", engine=engine, spec=SPEC, test_size=0, allow_leaky=True),
-                    args.repeats,
-                )
-                row["streamed dask s"] = f"{t_dask:.2f}"
-                if "daskml" not in skip:
-                    try:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore")
-                            t_dml, (c, b) = timed(lambda: daskml_fit(X, y, engine.client), 1)
-                        gap = (objective(X, y, c, b) - f_ref) / abs(f_ref)
-                        row["dask-ml s"] = f"{t_dml:.2f} (objective +{gap:.1e}; {t_dml / t_dask:.1f}x oddsline dask)"
-                    except Exception as exc:  # reported, not hidden
-                        row["dask-ml s"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
-        t_sk, (c, b) = timed(lambda: sklearn_fit(X, y), 1)
-        row["sklearn newton-cholesky s"] = f"{t_sk:.2f} (fit only; objective +{(objective(X, y, c, b) - f_ref) / abs(f_ref):.1e})"
-        if "spark" not in skip:
-            try:
-                c, b, t_spark = spark_fit(X, y)
-                gap = (objective(X, y, c, b) - f_ref) / abs(f_ref)
-                row["spark local[2] s"] = f"{t_spark:.2f} (fit only, cached; objective +{gap:.1e}; {t_spark / t_local:.1f}x oddsline local)"
-            except Exception as exc:
-                row["spark local[2] s"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+        row = measure(rows, args.repeats, skip)
         print(row, flush=True)
         table.append(row)
-        del X
     keys = list(dict.fromkeys(k for row in table for k in row))
     print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
     for row in table:
         print("| " + " | ".join(row.get(k, "") for k in keys) + " |")
+
+
+def measure(rows: int, repeats: int, skip: set[str]) -> dict[str, str]:
+    folder = dataset(rows)
+    floor = statistics.median(read_floor(folder) for _ in range(repeats))
+    t_mem, (model, X, y) = timed(lambda: in_memory(folder), repeats)
+    f_ref = objective(X, y, model.coef, model.intercept)
+    pass_time = statistics.median(one_pass(folder, model) for _ in range(repeats))
+    source = open_source(folder)
+    t_local, streamed = timed(
+        lambda: train_streamed(source, "y", engine=LocalEngine(), spec=SPEC, test_size=0, allow_leaky=True),
+        repeats,
+    )
+    rel = float(np.max(np.abs(streamed.coef - model.coef)) / np.max(np.abs(model.coef)))
+    row = {
+        "rows": f"{rows:,}",
+        "read floor s": f"{floor:.2f}",
+        "one pass s": f"{pass_time:.2f} ({pass_time / floor:.2f}x floor)",
+        "in-memory s": f"{t_mem:.2f}",
+        "streamed local s": f"{t_local:.2f} ({t_local / t_mem:.2f}x in-memory, {streamed.info['fit']['passes']} passes, coef diff {rel:.1e})",
+    }
+    if "dask" not in skip:
+        with DaskEngine(workers=2) as engine:
+            t_dask, _ = timed(
+                lambda: train_streamed(source, "y", engine=engine, spec=SPEC, test_size=0, allow_leaky=True),
+                repeats,
+            )
+            row["streamed dask s"] = f"{t_dask:.2f}"
+            if "daskml" not in skip:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        t_dml, (c, b) = timed(lambda: daskml_fit(X, y, engine.client), 1)
+                    gap = (objective(X, y, c, b) - f_ref) / abs(f_ref)
+                    row["dask-ml s"] = f"{t_dml:.2f} (objective +{gap:.1e}; {t_dml / t_dask:.1f}x oddsline dask)"
+                except Exception as exc:  # reported, not hidden
+                    row["dask-ml s"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+    t_sk, (c, b) = timed(lambda: sklearn_fit(X, y), 1)
+    row["sklearn newton-cholesky s"] = (
+        f"{t_sk:.2f} (fit only; objective +{(objective(X, y, c, b) - f_ref) / abs(f_ref):.1e})"
+    )
+    if "spark" not in skip:
+        try:
+            c, b, t_spark = spark_fit(X, y)
+            gap = (objective(X, y, c, b) - f_ref) / abs(f_ref)
+            row["spark local[2] s"] = (
+                f"{t_spark:.2f} (fit only, cached; objective +{gap:.1e}; {t_spark / t_local:.1f}x oddsline local)"
+            )
+        except Exception as exc:
+            row["spark local[2] s"] = f"failed: {type(exc).__name__}: {str(exc)[:80]}"
+    return row
 
 
 if __name__ == "__main__":
