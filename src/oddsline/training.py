@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import glob
 import hashlib
 import math
+import os
 import platform
 import time
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +59,8 @@ def train(
     group_column: str | None = None,
     cv: int | None = None,
     allow_leaky: bool = False,
+    engine: Any = None,
+    scheduler: str | None = None,
 ) -> Model:
     """Fit features and a binary logistic regression on ``data`` and evaluate on a held-out split.
 
@@ -77,7 +82,31 @@ def train(
     nearly separates the classes raises a :class:`LeakageWarning` (also kept in ``model.info["warnings"]``)
     unless ``allow_leaky``. With ``C=inf`` the fit is identified: categorical columns are coded against a
     reference level and aliased columns get no estimate (see ``identification.py``).
+
+    Data larger than memory: a folder, a glob or a list of files, or ``engine="local"`` / ``"dask"`` (or an
+    ``oddsline.distributed`` engine), streams the rows in passes instead (``distributed/train.py``): the
+    same model to rounding, memory bounded by a batch per worker. ``scheduler`` is a Dask address.
     """
+    if is_source(data, engine):
+        return _train_source(
+            data,
+            target,
+            positive,
+            engine=engine,
+            scheduler=scheduler,
+            C=C,
+            test_size=test_size,
+            seed=seed,
+            spec=spec,
+            ignore=ignore,
+            drop_missing_target=drop_missing_target,
+            calibrate=calibrate,
+            threshold=threshold,
+            class_weight=class_weight,
+            split=split,
+            cv=cv,
+            allow_leaky=allow_leaky,
+        )
     started = time.perf_counter()
     if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
         raise ParameterError(f"test_size must be in [0, 1), got {test_size!r}")
@@ -201,6 +230,42 @@ def train(
             warnings.warn(message, LeakageWarning, stacklevel=2)
     info["train_seconds"] = time.perf_counter() - started
     return model
+
+
+def is_source(data: TableLike, engine: Any) -> bool:
+    """Is ``data`` to be streamed: an engine asked for, or several files, a folder or a glob?"""
+    if engine is not None and engine != "memory":
+        return True
+    if isinstance(data, (list, tuple)) and data and all(isinstance(d, (str, os.PathLike)) for d in data):
+        return True
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        return path.is_dir() or (not path.exists() and glob.has_magic(str(data)))
+    return False
+
+
+def _train_source(data: TableLike, target: str, positive: Label | None, **options: Any) -> Model:
+    from .distributed import Engine, make_engine, train_streamed
+    from .distributed.train import refuse_unstreamed
+    from .sources import FileSource, open_source
+
+    refuse_unstreamed(
+        calibrate=options.pop("calibrate"), cv=options.pop("cv"), split=options.pop("split"), multiclass=False
+    )
+    paths = isinstance(data, (str, os.PathLike)) or (
+        isinstance(data, (list, tuple)) and all(isinstance(d, (str, os.PathLike)) for d in data)
+    )
+    if not (paths or isinstance(data, FileSource)):
+        raise ParameterError(
+            f"engine={options['engine']!r} streams files: give a file, a folder, a glob or a list of files "
+            f"(got a {type(data).__name__}); a table already in memory trains with engine=None"
+        )
+    source = data if isinstance(data, FileSource) else open_source(data)
+    engine, scheduler = options.pop("engine"), options.pop("scheduler")
+    if isinstance(engine, Engine):
+        return train_streamed(source, target, positive, engine=engine, **options)
+    with make_engine("local" if engine in (None, "auto") else engine, scheduler) as owned:
+        return train_streamed(source, target, positive, engine=owned, **options)
 
 
 def _cross_fitted(

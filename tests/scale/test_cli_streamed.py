@@ -54,6 +54,18 @@ def test_a_glob_and_a_list_of_files_give_the_same_model(folder: Path, tmp_path: 
 def test_options_a_stream_cannot_honour_are_refused_with_exit_2(folder: Path, tmp_path: Path) -> None:
     done = _cli("train", str(folder), "--target", "churn", "--calibrate", "platt", "--out", str(tmp_path / "x.odl"))
     assert done.returncode == 2
-    assert "--calibrate" in done.stderr and "--engine memory" in done.stderr
+    assert "calibrate" in done.stderr and "--engine memory" in done.stderr
     missing = _cli("train", str(tmp_path / "nothing-here"), "--target", "churn", "--engine", "local")
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+
+
+def test_the_python_one_liner_streams_a_folder(folder: Path, telco_table: pa.Table) -> None:
+    model = oddsline.train(folder, "churn")
+    assert model.info["engine"]["name"] == "local"
+    assert model.info["n_train"] + model.info["n_test"] == 7043
+    same = oddsline.train(str(folder / "*.csv"), "churn", engine="local")
+    assert list(same.coef) == list(model.coef)
+    with pytest.raises(oddsline.ParameterError, match="streams files"):
+        oddsline.train(telco_table, "churn", engine="local")
+    with pytest.raises(oddsline.ParameterError, match="calibrate"):
+        oddsline.train(folder, "churn", calibrate="platt")

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._exceptions import LeakageWarning, ParameterError
 from ..distributed import make_engine, train_streamed
+from ..distributed.train import refuse_unstreamed
 from ..features import FeatureSpec
 from ..models import Model
 from ..sources import open_source
@@ -52,18 +53,11 @@ def is_streamed(args: argparse.Namespace) -> bool:
 
 
 def train_streamed_command(args: argparse.Namespace, read: dict[str, Any]) -> Model:
-    refused = {
-        "--calibrate": args.calibrate != "none",
-        "--threshold RULE": _is_rule(args.threshold),
-        "--split time/group": args.split != "random",
-        "--cv": args.cv is not None,
-        "--multiclass": args.multiclass,
-    }
-    named = [flag for flag, given in refused.items() if given]
-    if named:
+    refuse_unstreamed(calibrate=args.calibrate, cv=args.cv, split=args.split, multiclass=args.multiclass)
+    if _is_rule(args.threshold):
         raise ParameterError(
-            f"{', '.join(named)}: not available when streaming yet (they need cross-fitted or ordered rows); "
-            "train in memory on one file (--engine memory), or drop the option"
+            f"--threshold {args.threshold}: rules need cross-fitted scores, not available when streaming yet; "
+            "give a number, or train in memory on one file (--engine memory)"
         )
     source = open_source(args.data, batch_rows=args.batch_rows, **read)
     spec = FeatureSpec.load(args.spec) if args.spec else None

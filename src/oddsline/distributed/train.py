@@ -50,7 +50,7 @@ from .kernel import Sums, encode_labels, newton_partition
 from .problem import StreamedProblem
 from .summary import SAMPLE_ROWS, Summary, summarise_partition
 
-__all__ = ["train_streamed"]
+__all__ = ["refuse_unstreamed", "train_streamed"]
 
 _INFER_ROWS = SAMPLE_ROWS
 
@@ -209,6 +209,25 @@ def train_streamed(
             warnings.warn(message, LeakageWarning, stacklevel=2)
     info["train_seconds"] = time.perf_counter() - started
     return model
+
+
+def refuse_unstreamed(*, calibrate: str | None, cv: int | None, split: str, multiclass: bool) -> None:
+    """Options a streamed fit cannot honour yet, refused by name with the alternative."""
+    named = [
+        flag
+        for flag, given in {
+            "calibrate": calibrate not in (None, "none"),
+            "cv": cv is not None,
+            "split time/group": split not in ("random", "hash"),
+            "multiclass": multiclass,
+        }.items()
+        if given
+    ]
+    if named:
+        raise ParameterError(
+            f"{', '.join(named)}: not available when streaming yet (they need cross-fitted or ordered rows); "
+            "train in memory on one file (--engine memory), or drop the option"
+        )
 
 
 def _class_counts(binary: BinaryTarget, counts: dict[Any, int]) -> tuple[int, int]:
