@@ -17,14 +17,13 @@ from numpy.typing import NDArray
 
 from ..core.link import expit
 from ..core.loss import binomial_loss_gradient
-from ..core.objective import BLOCK_ROWS
 from ..features import FittedFeatures, TransformReport
 from ..sources import Partition
 from ..target import BinaryTarget
 from .job import Job, row_batches
 from .summary import Moments
 
-__all__ = ["Sums", "encode_labels", "newton_partition"]
+__all__ = ["Sums", "encode_labels", "newton_partition", "one_hot_blocks"]
 
 
 @dataclass
@@ -86,6 +85,7 @@ def newton_partition(
     """One partition's training-row sums at ``theta`` (a worker task)."""
     out = Sums()
     beta, intercept = theta[:-1], float(theta[-1])
+    blocks = one_hot_blocks(features)
     for batch in row_batches(partition, job, side="train"):
         if not batch.table.num_rows:
             continue
@@ -102,7 +102,7 @@ def newton_partition(
         part.gradient[d] = g_eta.sum()
         if with_hessian:
             p = expit(eta)
-            part.hessian = _gram(X, weight * (p * (1.0 - p)))
+            part.hessian = _gram(X, weight * (p * (1.0 - p)), blocks)
         part.weight = float(weight.sum())
         part.weighted_positives = float(weight @ y)
         part.rows = X.shape[0]
@@ -112,15 +112,50 @@ def newton_partition(
     return out
 
 
-def _gram(X: NDArray[np.float64], h: NDArray[np.float64]) -> NDArray[np.float64]:
-    """[X, 1]^T diag(h) [X, 1], in row blocks (as core/objective.py builds it)."""
+def one_hot_blocks(features: FittedFeatures) -> list[slice]:
+    """The design slices that hold at most one 1 per row (categorical levels): their Hessian blocks are
+    counts, not products."""
+    return [block for column, block in features.blocks() if column.kind == "categorical" and block.stop > block.start]
+
+
+def _gram(X: NDArray[np.float64], h: NDArray[np.float64], one_hot: list[slice]) -> NDArray[np.float64]:
+    """[X, 1]^T diag(h) [X, 1], blocked: the dense columns by GEMM on sqrt(h)-scaled rows, one-hot blocks
+    by weighted counts of level pairs (a row adds h to one cell of each pair of blocks), and one-hot x
+    dense by a GEMM of the 0/1 block. On 10 categorical columns of 8 levels beside 30 numbers this does a
+    quarter of the flops of the full product."""
     d = X.shape[1]
     gram = np.zeros((d + 1, d + 1))
-    for start in range(0, X.shape[0], BLOCK_ROWS):
-        block, h_block = X[start : start + BLOCK_ROWS], h[start : start + BLOCK_ROWS]
-        scaled = block * np.sqrt(h_block)[:, None]
-        gram[:d, :d] += scaled.T @ scaled
-        gram[d, :d] += h_block @ block
+    if not one_hot:
+        scaled = X * np.sqrt(h)[:, None]
+        gram[:d, :d] = scaled.T @ scaled
+    else:
+        mask = np.zeros(d, dtype=bool)
+        for block in one_hot:
+            mask[block] = True
+        dense = np.flatnonzero(~mask)
+        D = X[:, dense]
+        scaled = D * np.sqrt(h)[:, None]
+        gram[np.ix_(dense, dense)] = scaled.T @ scaled
+        hD = D * h[:, None]
+        codes = []
+        for block in one_hot:
+            width = block.stop - block.start
+            # Each row's level (0..width-1), or width for a row in none of them (an unseen level).
+            code = (X[:, block] @ np.arange(1.0, width + 1.0)).astype(np.intp) - 1
+            code[code < 0] = width
+            codes.append((block, width, code))
+            cross = X[:, block].T @ hD
+            gram[block.start : block.stop, dense] = cross
+            gram[dense, block.start : block.stop] = cross.T
+        for i, (a, wa, ca) in enumerate(codes):
+            counts = np.bincount(ca, weights=h, minlength=wa + 1)[:wa]
+            gram[np.arange(a.start, a.stop), np.arange(a.start, a.stop)] = counts
+            for b, wb, cb in codes[i + 1 :]:
+                pairs = np.bincount(ca * (wb + 1) + cb, weights=h, minlength=(wa + 1) * (wb + 1))
+                block_ab = pairs.reshape(wa + 1, wb + 1)[:wa, :wb]
+                gram[a.start : a.stop, b.start : b.stop] = block_ab
+                gram[b.start : b.stop, a.start : a.stop] = block_ab.T
+    gram[d, :d] = h @ X
     gram[:d, d] = gram[d, :d]
     gram[d, d] = h.sum()
     return gram
