@@ -69,3 +69,24 @@ def test_the_python_one_liner_streams_a_folder(folder: Path, telco_table: pa.Tab
         oddsline.train(telco_table, "churn", engine="local")
     with pytest.raises(oddsline.ParameterError, match="calibrate"):
         oddsline.train(folder, "churn", calibrate="platt")
+
+
+def test_predict_a_folder_writes_a_part_per_file_or_nothing(
+    folder: Path, tmp_path: Path, telco_table: pa.Table
+) -> None:
+    model_path = tmp_path / "m.odl"
+    assert _cli("train", str(folder), "--target", "churn", "--out", str(model_path)).returncode == 0
+    out = tmp_path / "scores"
+    done = _cli("predict", str(model_path), str(folder), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    parts = sorted(out.glob("part-*.parquet"))
+    assert len(parts) == 4
+    import pyarrow.parquet as pq
+
+    scored = pa.concat_tables(pq.read_table(p) for p in parts)
+    expected = oddsline.load(model_path).predict_proba(telco_table.drop_columns(["churn"]))[:, 1]
+    assert list(scored.column("probability").to_numpy()) == list(expected)
+    # A failing file (an --id column it lacks) leaves no output folder and no staging folder behind.
+    failed = _cli("predict", str(model_path), str(folder), "--out", str(tmp_path / "bad"), "--id", "nope")
+    assert failed.returncode == 2 and "--id column 'nope'" in failed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.odl", "scores"]

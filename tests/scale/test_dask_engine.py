@@ -70,11 +70,11 @@ class _KillingEngine(DaskEngine):
         super().__init__(client=client)
         self.victim, self.calls = victim, 0
 
-    def map(self, function, partitions, *arguments):
+    def results(self, function, partitions, *arguments):
         self.calls += 1
         if self.calls == 3:
             os.kill(self.victim, signal.SIGKILL)
-        return super().map(function, partitions, *arguments)
+        return super().results(function, partitions, *arguments)
 
 
 def test_a_worker_killed_mid_fit_is_survived_with_the_same_result(cluster, parts: Path) -> None:
@@ -88,3 +88,21 @@ def test_a_worker_killed_mid_fit_is_survived_with_the_same_result(cluster, parts
     assert np.array_equal(expected.coef, survived.coef)
     client.wait_for_workers(2, timeout=30)  # the nanny restarted it
     assert victim not in client.run(os.getpid).values()
+
+
+def test_dask_scores_equal_predict_proba_row_for_row(cluster, parts: Path, tmp_path: Path) -> None:
+    from oddsline.distributed.score import score_source
+
+    _, client = cluster
+    source = open_source(parts, batch_rows=1500)
+    model = train_streamed(source, "churn", engine=LocalEngine(1), spec=SPEC, test_size=0)
+    rows, _, written = score_source(
+        model, source, tmp_path / "scores", engine=DaskEngine(client=client), id_column="tenure"
+    )
+    assert rows == 42258 and len(written) == len(source.paths)
+    for path, out in zip(source.paths, written, strict=True):
+        table = pq.read_table(path)
+        scored = pq.read_table(out)
+        assert scored.column("tenure").to_pylist() == table.column("tenure").to_pylist()  # ids carried, in order
+        expected = model.predict_proba(table.drop_columns(["churn"]))[:, 1]
+        assert np.array_equal(scored.column("probability").to_numpy(), expected)

@@ -28,7 +28,13 @@ from .output import print_fit_facts, print_json
 from .progress import Progress
 from .read_options import add_read_options, read_options
 from .references import describe_kind, load_any_model
-from .streamed_train import add_engine_options, describe_stream, is_streamed, train_streamed_command
+from .streamed_train import (
+    add_engine_options,
+    describe_stream,
+    is_streamed,
+    score_source_command,
+    train_streamed_command,
+)
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -165,8 +171,20 @@ def add_predict(verbs: Subparsers) -> None:
         epilog="Example: oddsline predict model.odl new_customers.csv --out scores.parquet --id customer_id",
     )
     p.add_argument("model", metavar="MODEL", help="an .odl model file or a registry reference (churn@champion)")
-    p.add_argument("data", metavar="DATA", help="table to score: .csv, .tsv, .parquet or .arrow")
-    p.add_argument("--out", required=True, metavar="FILE", help="output file; .csv or .parquet by its extension")
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        nargs="+",
+        help="table to score: .csv, .tsv, .parquet or .arrow; several files, a folder or a glob are scored file "
+        "by file in parallel into a folder (see --engine)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="output file, .csv or .parquet by its extension; for several input files a new folder that gets "
+        "part-NNNNN.parquet per input file",
+    )
     p.add_argument("--id", metavar="COL", help="copy this input column into the output to identify rows")
     p.add_argument(
         "--batch-rows",
@@ -184,6 +202,7 @@ def add_predict(verbs: Subparsers) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the row count and the input counts as JSON")
     add_read_options(p)
+    add_engine_options(p, batch_rows=False)
     p.set_defaults(run=run_predict)
 
 
@@ -348,15 +367,18 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..batch import BAD_VALUE, score_file
 
     model = load_any_model(args.model)
-    rows, report = score_file(
-        model,
-        args.data,
-        args.out,
-        id_column=args.id,
-        batch_rows=args.batch_rows,
-        on_bad_value=args.on_bad_value,
-        **read_options(args),
-    )
+    if is_streamed(args):
+        rows, report = score_source_command(args, model, dict(read_options(args)))
+    else:
+        rows, report = score_file(
+            model,
+            args.data[0],
+            args.out,
+            id_column=args.id,
+            batch_rows=args.batch_rows,
+            on_bad_value=args.on_bad_value,
+            **read_options(args),
+        )
     events = {event: counts for event, counts in report.to_dict().items() if event != "rows" and counts}
     bad_values = dict(report.counts.get(BAD_VALUE, {}))
     if bad_values:

@@ -16,12 +16,19 @@ from ..features import FeatureSpec
 from ..models import Model
 from ..sources import open_source
 
-__all__ = ["ENGINE_CHOICES", "add_engine_options", "describe_stream", "is_streamed", "train_streamed_command"]
+__all__ = [
+    "ENGINE_CHOICES",
+    "add_engine_options",
+    "describe_stream",
+    "is_streamed",
+    "score_source_command",
+    "train_streamed_command",
+]
 
 ENGINE_CHOICES = ("auto", "memory", "local", "dask")
 
 
-def add_engine_options(p: Any) -> None:
+def add_engine_options(p: Any, *, batch_rows: bool = True) -> None:
     group = p.add_argument_group("data larger than memory")
     group.add_argument(
         "--engine",
@@ -36,9 +43,14 @@ def add_engine_options(p: Any) -> None:
     group.add_argument(
         "--workers", type=int, metavar="N", help="threads (local) or LocalCluster processes (dask) (default: cores)"
     )
-    group.add_argument(
-        "--batch-rows", type=int, default=65_536, metavar="N", help="rows read at a time when streaming (default 65536)"
-    )
+    if batch_rows:
+        group.add_argument(
+            "--batch-rows",
+            type=int,
+            default=65_536,
+            metavar="N",
+            help="rows read at a time when streaming (default 65536)",
+        )
 
 
 def is_streamed(args: argparse.Namespace) -> bool:
@@ -79,6 +91,19 @@ def train_streamed_command(args: argparse.Namespace, read: dict[str, Any]) -> Mo
             class_weight=args.class_weight,
             allow_leaky=args.allow_leaky,
         )
+
+
+def score_source_command(args: argparse.Namespace, model: Any, read: dict[str, Any]) -> tuple[int, Any]:
+    """``predict`` of several files, a folder or a glob: one Parquet file per input file in the --out folder."""
+    from ..distributed.score import score_source
+
+    source = open_source(args.data, batch_rows=args.batch_rows, **read)
+    engine_name = "local" if args.engine == "auto" else args.engine
+    with make_engine(engine_name, args.scheduler, args.workers) as engine:
+        rows, report, _ = score_source(
+            model, source, args.out, engine=engine, id_column=args.id, on_bad_value=args.on_bad_value
+        )
+    return rows, report
 
 
 def describe_stream(info: dict[str, Any]) -> str:
