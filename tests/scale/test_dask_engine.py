@@ -14,6 +14,7 @@ import pytest
 
 import oddsline
 from oddsline.distributed import DaskEngine, LocalEngine, train_streamed
+from oddsline.distributed.engines import local_cluster
 from oddsline.sources import open_source
 
 distributed = pytest.importorskip(
@@ -33,14 +34,21 @@ SPEC = oddsline.FeatureSpec.from_dict(
 )
 
 
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """Dask's nannies set BLAS thread counts in os.environ when they (re)spawn a worker; later tests'
+    subprocesses must not inherit them."""
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="400MiB"
-        ) as c,
-        distributed.Client(c) as client,
-    ):
+    before = dict(os.environ)
+    with local_cluster(2, memory_limit="1GiB") as c, distributed.Client(c) as client:
+        assert dict(os.environ) == before  # the test session's later subprocesses see this environment
         yield c, client
 
 

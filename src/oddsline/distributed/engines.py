@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from .._exceptions import ParameterError
 from ..sources import Partition
 
-__all__ = ["ENGINES", "DaskEngine", "Engine", "LocalEngine", "make_engine"]
+__all__ = ["ENGINES", "DaskEngine", "Engine", "LocalEngine", "local_cluster", "make_engine"]
 
 ENGINES = ("local", "dask")
 
@@ -96,19 +96,20 @@ class DaskEngine(Engine):
 
     def __init__(self, scheduler: str | None = None, *, client: Any = None, workers: int | None = None) -> None:
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:
             raise ParameterError(
                 "--engine dask needs Dask's distributed scheduler: pip install 'oddsline[dask]'"
             ) from None
         self._cluster = None
+        self._environ = dict(os.environ)  # put back on close: a restarted worker's nanny sets it again
         if client is not None:
             self.client = client
             self._own_client = False
         else:
             if scheduler is None:
                 n = workers or os.cpu_count() or 1
-                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)  # type: ignore[no-untyped-call]
+                self._cluster = local_cluster(n)
                 scheduler = self._cluster.scheduler_address
             try:
                 self.client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
@@ -134,6 +135,26 @@ class DaskEngine(Engine):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        if hasattr(self, "_environ"):
+            os.environ.clear()
+            os.environ.update(self._environ)
+
+
+def local_cluster(n_workers: int, **options: Any) -> Any:
+    """A ``distributed.LocalCluster`` of single-threaded worker processes, started without changing this
+    process's environment: a nanny sets OMP/OPENBLAS/MKL_NUM_THREADS=1 and PYTHONHASHSEED in
+    ``os.environ`` before it spawns a worker, and every later subprocess of the caller would inherit
+    them. (A nanny that restarts a dead worker sets them again; ``DaskEngine.close`` restores them.)"""
+    from distributed import LocalCluster
+
+    saved = dict(os.environ)
+    try:
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, **options
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def make_engine(name: str = "local", scheduler: str | None = None, workers: int | None = None) -> Engine:
