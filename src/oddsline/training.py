@@ -236,6 +236,10 @@ def is_source(data: TableLike, engine: Any) -> bool:
     """Is ``data`` to be streamed: an engine asked for, or several files, a folder or a glob?"""
     if engine is not None and engine != "memory":
         return True
+    from .sources import is_dask_frame
+
+    if is_dask_frame(data):
+        return True
     if isinstance(data, (list, tuple)) and data and all(isinstance(d, (str, os.PathLike)) for d in data):
         return True
     if isinstance(data, (str, os.PathLike)):
@@ -245,27 +249,48 @@ def is_source(data: TableLike, engine: Any) -> bool:
 
 
 def _train_source(data: TableLike, target: str, positive: Label | None, **options: Any) -> Model:
-    from .distributed import Engine, make_engine, train_streamed
+    from .distributed import DaskEngine, Engine, make_engine, train_streamed
     from .distributed.train import refuse_unstreamed
-    from .sources import FileSource, open_source
+    from .sources import FileSource, FrameSource, is_dask_frame, open_source
 
     refuse_unstreamed(
         calibrate=options.pop("calibrate"), cv=options.pop("cv"), split=options.pop("split"), multiclass=False
     )
+    engine, scheduler = options.pop("engine"), options.pop("scheduler")
+    if is_dask_frame(data):
+        frame_source = FrameSource(data)
+        if isinstance(engine, Engine):
+            return train_streamed(frame_source, target, positive, engine=engine, **options)
+        if engine in (None, "auto", "dask") and scheduler is None:
+            client = _default_dask_client()
+            if client is not None:  # the user's cluster, as dask itself would use it
+                return train_streamed(frame_source, target, positive, engine=DaskEngine(client=client), **options)
+        with make_engine("local" if engine in (None, "auto") else engine, scheduler) as owned:
+            return train_streamed(frame_source, target, positive, engine=owned, **options)
     paths = isinstance(data, (str, os.PathLike)) or (
         isinstance(data, (list, tuple)) and all(isinstance(d, (str, os.PathLike)) for d in data)
     )
     if not (paths or isinstance(data, FileSource)):
         raise ParameterError(
-            f"engine={options['engine']!r} streams files: give a file, a folder, a glob or a list of files "
+            f"engine={engine!r} streams files: give a file, a folder, a glob, a list of files or a Dask DataFrame "
             f"(got a {type(data).__name__}); a table already in memory trains with engine=None"
         )
     source = data if isinstance(data, FileSource) else open_source(data)
-    engine, scheduler = options.pop("engine"), options.pop("scheduler")
     if isinstance(engine, Engine):
         return train_streamed(source, target, positive, engine=engine, **options)
     with make_engine("local" if engine in (None, "auto") else engine, scheduler) as owned:
         return train_streamed(source, target, positive, engine=owned, **options)
+
+
+def _default_dask_client() -> Any:
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:  # no client in this process
+        return None
 
 
 def _cross_fitted(

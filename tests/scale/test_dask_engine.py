@@ -114,3 +114,16 @@ def test_dask_scores_equal_predict_proba_row_for_row(cluster, parts: Path, tmp_p
         assert scored.column("tenure").to_pylist() == table.column("tenure").to_pylist()  # ids carried, in order
         expected = model.predict_proba(table.drop_columns(["churn"]))[:, 1]
         assert np.array_equal(scored.column("probability").to_numpy(), expected)
+
+
+def test_a_dask_dataframe_trains_on_the_cluster_as_in_memory(cluster, telco_table: pa.Table) -> None:
+    import dask.dataframe as dd
+
+    frame = telco_table.to_pandas()
+    ddf = dd.from_pandas(frame, npartitions=5)
+    memory = oddsline.train(telco_table, "churn", spec=SPEC, test_size=0)
+    on_cluster = oddsline.train(ddf, "churn", spec=SPEC, test_size=0)  # the cluster's client is the default
+    assert on_cluster.info["engine"]["name"] == "dask" and on_cluster.info["engine"]["partitions"] == 5
+    assert np.max(np.abs(on_cluster.coef - memory.coef)) < 1e-9 * np.max(np.abs(memory.coef))
+    on_threads = oddsline.train(ddf, "churn", spec=SPEC, test_size=0, engine="local")
+    assert np.array_equal(on_threads.coef, on_cluster.coef)

@@ -19,7 +19,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from .._exceptions import ParameterError
-from ..sources import Partition
+from ..sources import FramePartition
 
 __all__ = ["ENGINES", "DaskEngine", "Engine", "LocalEngine", "local_cluster", "make_engine"]
 
@@ -30,13 +30,13 @@ class Engine:
     name = "engine"
     workers = 1
 
-    def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
+    def map(self, function: Callable[..., Any], partitions: Sequence[Any], *arguments: Any) -> list[Any]:
         raise NotImplementedError
 
     def fold(
         self,
         function: Callable[..., Any],
-        partitions: Sequence[Partition],
+        partitions: Sequence[Any],
         *arguments: Any,
         start: Any,
     ) -> Any:
@@ -47,7 +47,7 @@ class Engine:
             out = out.merge(result)
         return out
 
-    def results(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> Iterator[Any]:
+    def results(self, function: Callable[..., Any], partitions: Sequence[Any], *arguments: Any) -> Iterator[Any]:
         yield from self.map(function, partitions, *arguments)
 
     def close(self) -> None:
@@ -68,12 +68,12 @@ class LocalEngine(Engine):
     def __init__(self, threads: int | None = None) -> None:
         self.workers = max(1, threads or min(4, os.cpu_count() or 1))
 
-    def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
+    def map(self, function: Callable[..., Any], partitions: Sequence[Any], *arguments: Any) -> list[Any]:
         if self.workers == 1 or len(partitions) <= 1:
             return [function(p, *arguments) for p in partitions]
         return list(self.results(function, partitions, *arguments))
 
-    def results(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> Iterator[Any]:
+    def results(self, function: Callable[..., Any], partitions: Sequence[Any], *arguments: Any) -> Iterator[Any]:
         if self.workers == 1 or len(partitions) <= 1:
             for p in partitions:
                 yield function(p, *arguments)
@@ -119,13 +119,26 @@ class DaskEngine(Engine):
             self._own_client = True
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def map(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> list[Any]:
+    def map(self, function: Callable[..., Any], partitions: Sequence[Any], *arguments: Any) -> list[Any]:
         return list(self.results(function, partitions, *arguments))
 
-    def results(self, function: Callable[..., Any], partitions: Sequence[Partition], *arguments: Any) -> Iterator[Any]:
+    def results(self, function: Callable[..., Any], partitions: Sequence[Any], *arguments: Any) -> Iterator[Any]:
+        if partitions and isinstance(partitions[0], FramePartition):
+            yield from self._frame_results(function, partitions, *arguments)
+            return
         shared = [self.client.scatter(a, broadcast=True, hash=False) if _large(a) else a for a in arguments]
         futures = [self.client.submit(function, p, *shared, pure=False, retries=3) for p in partitions]
         for future in futures:  # in partition order; each result is released once fetched
+            yield future.result()
+            future.release()
+
+    def _frame_results(self, function: Callable[..., Any], partitions: Sequence[Any], *arguments: Any) -> Iterator[Any]:
+        """Tasks on a Dask DataFrame's partitions: each computes its partition on the worker first."""
+        from dask.delayed import delayed
+
+        tasks = [delayed(_on_frame, pure=False)(function, p.index, p.data, *arguments) for p in partitions]
+        futures = self.client.compute(tasks, retries=3)
+        for future in futures:
             yield future.result()
             future.release()
 
@@ -138,6 +151,10 @@ class DaskEngine(Engine):
         if hasattr(self, "_environ"):
             os.environ.clear()
             os.environ.update(self._environ)
+
+
+def _on_frame(function: Callable[..., Any], index: int, frame: Any, *arguments: Any) -> Any:
+    return function(FramePartition(index, frame), *arguments)
 
 
 def local_cluster(n_workers: int, **options: Any) -> Any:

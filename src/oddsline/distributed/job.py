@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from .._exceptions import TargetError
 from ..features import FeatureSpec
-from ..sources import FileSource, Partition, column_kinds, typed_batch
+from ..sources import FileSource, FrameSource, Partition, column_kinds, typed_batch
 
 __all__ = ["Job", "RowBatch", "row_batches", "unit_interval"]
 
@@ -29,7 +29,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 @dataclass(frozen=True)
 class Job:
-    source: FileSource
+    source: FileSource | FrameSource
     spec: FeatureSpec
     target: str
     test_size: float = 0.0

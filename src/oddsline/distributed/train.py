@@ -41,7 +41,7 @@ from ..identification import reference_levels
 from ..leakage import leakage_warnings, single_column_auc
 from ..model import Model
 from ..monitor.reference import capture_reference
-from ..sources import FileSource
+from ..sources import FileSource, FrameSource
 from ..target import BinaryTarget, Label, resolve_target_counts
 from .engines import Engine
 from .feature_fit import STREAMED_KINDS, fit_features_streamed
@@ -56,7 +56,7 @@ _INFER_ROWS = SAMPLE_ROWS
 
 
 def train_streamed(
-    source: FileSource,
+    source: FileSource | FrameSource,
     target: str,
     positive: Label | None = None,
     *,
@@ -86,7 +86,8 @@ def train_streamed(
     inferred = spec is None
     if spec is None:
         spec = _infer_spec(source, target, ignore)
-    job = Job(source, spec, target, float(test_size), seed, drop_missing_target)
+    shipped = source.shippable() if isinstance(source, FrameSource) else source
+    job = Job(shipped, spec, target, float(test_size), seed, drop_missing_target)
     sketch_columns = [*job.kinds, target]
     summary = engine.fold(summarise_partition, partitions, job, sketch_columns, start=Summary())
     n_train = summary.rows["train"]
@@ -262,9 +263,9 @@ def _statistics(
     }
 
 
-def _infer_spec(source: FileSource, target: str, ignore: Iterable[str]) -> FeatureSpec:
+def _infer_spec(source: FileSource | FrameSource, target: str, ignore: Iterable[str]) -> FeatureSpec:
     """A spec inferred from the first rows of the first file, with the kinds a stream cannot fit swapped."""
-    first = source.partitions()[0]
+    first: Any = source.partitions()[0]
     head: list[pa.Table] = []
     rows = 0
     for batch, _dialect, inferred in source.batches(first):

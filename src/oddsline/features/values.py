@@ -46,7 +46,12 @@ def as_category(data: pa.ChunkedArray) -> pa.ChunkedArray:
 def distinct_levels(data: pa.ChunkedArray) -> tuple[list[str | None], NDArray[np.int64]]:
     """(each distinct category once and then None for missing, each row's index into that list): the
     encoders look a level up once, not once a row."""
-    encoded = pc.dictionary_encode(as_category(data)).combine_chunks()
+    if pa.types.is_dictionary(data.type) and data.num_chunks == 1 and pa.types.is_string(data.type.value_type):
+        # Already dictionary-encoded (a Parquet text column): its dictionary is the distinct values,
+        # read once; re-encoding the rows as strings would cost a pass over them.
+        encoded = data.chunk(0)
+    else:
+        encoded = pc.dictionary_encode(as_category(data)).combine_chunks()
     levels: list[str | None] = [*encoded.dictionary.to_pylist(), None]
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     if encoded.null_count:
