@@ -185,3 +185,37 @@ def test_options_that_are_not_streamed_are_refused_by_name(telco: pa.Table, tmp_
     spec = oddsline.FeatureSpec.from_dict({"columns": [{"name": "contract", "kind": "target"}]})
     with pytest.raises(oddsline.SchemaError, match=r"contract \(target\) cannot be fitted on a streamed source"):
         train_streamed(source, "churn", engine=LocalEngine(1), spec=spec)
+
+
+def test_elastic_net_streamed_equals_the_in_memory_cd_fit(telco: pa.Table, tmp_path: Path) -> None:
+    spec = _spec_without_duplicates()
+    source = open_source(_write_parts(telco, tmp_path / "en", [0, 2000, 7043]), batch_rows=700)
+    streamed = train_streamed(
+        source, "churn", engine=LocalEngine(2), spec=spec, test_size=0, C=0.05, l1_ratio=0.7, tol=1e-10
+    )
+    X = streamed.features.transform(telco)
+    y = (np.asarray(telco.column("churn").to_pylist()) == "Yes").astype(float)
+    memory = oddsline.LogisticRegression(C=0.05, l1_ratio=0.7, tol=1e-10).fit(X, y)
+    assert streamed.info["fit"]["solver"] == "cd" and streamed.info["fit"]["converged"]
+    zero = memory.coef_[0] == 0
+    assert zero.any() and np.array_equal(streamed.coef == 0, zero)  # the same columns dropped
+    np.testing.assert_allclose(streamed.coef, memory.coef_[0], rtol=1e-8, atol=1e-9)
+
+
+def test_a_wide_design_is_fitted_by_lbfgs_on_streamed_gradients(telco: pa.Table, tmp_path: Path) -> None:
+    spec = oddsline.FeatureSpec.from_dict(
+        {
+            "columns": [
+                {"name": "tenure", "kind": "numeric"},
+                {"name": "monthly_charges", "kind": "hashed", "bits": 11},  # 2,048 columns: no Hessian
+            ]
+        }
+    )
+    source = open_source(_write_parts(telco, tmp_path / "wide", [0, 3000, 7043]))
+    streamed = train_streamed(source, "churn", engine=LocalEngine(2), spec=spec, test_size=0, C=0.5)
+    assert streamed.info["fit"]["solver"] == "lbfgs" and streamed.info["fit"]["converged"]
+    memory = oddsline.train(telco, "churn", spec=spec, test_size=0, C=0.5)
+    # Both stop at max |gradient| <= 1e-8 on a flat objective (2,048 buckets of a few rows each): the
+    # objectives agree to float64 and the coefficients to what that tolerance leaves free.
+    assert streamed.info["fit"]["objective"] == pytest.approx(memory.info["fit"]["objective"], rel=1e-10)
+    np.testing.assert_allclose(streamed.coef, memory.coef, rtol=1e-4, atol=1e-5)
