@@ -90,3 +90,24 @@ def test_predict_a_folder_writes_a_part_per_file_or_nothing(
     failed = _cli("predict", str(model_path), str(folder), "--out", str(tmp_path / "bad"), "--id", "nope")
     assert failed.returncode == 2 and "--id column 'nope'" in failed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.odl", "scores"]
+
+
+def test_monitor_a_folder_gives_the_report_of_the_whole_table(
+    folder: Path, tmp_path: Path, telco_table: pa.Table
+) -> None:
+    from oddsline.monitor import drift_report
+
+    model_path = tmp_path / "m.odl"
+    assert _cli("train", str(folder), "--target", "churn", "--out", str(model_path)).returncode == 0
+    done = _cli("monitor", "--model", str(model_path), "--data", str(folder), "--json")
+    assert done.returncode in (0, 1), done.stderr
+    streamed = json.loads(done.stdout)
+    whole = drift_report(oddsline.load(model_path), telco_table)
+    assert streamed["rows"] == whole["rows"] == 7043
+    for name, column in whole["columns"].items():
+        assert streamed["columns"][name]["psi"] == pytest.approx(column["psi"], rel=1e-12, abs=1e-15)
+        assert streamed["columns"][name]["p_value"] == pytest.approx(column["p_value"], rel=1e-9, abs=1e-300)
+    assert streamed["score"]["psi"] == pytest.approx(whole["score"]["psi"], rel=1e-12)
+    assert streamed["mean_score"] == pytest.approx(whole["mean_score"], rel=1e-12)
+    refused = _cli("monitor", "--model", str(model_path), "--data", str(folder), "--trigger", "ece > 0.05")
+    assert refused.returncode == 2 and "--trigger" in refused.stderr

@@ -7,6 +7,8 @@ The score of a multinomial model is its confidence (the raw probability of the p
 from __future__ import annotations
 
 import argparse
+import glob
+from pathlib import Path
 from typing import Any
 
 from .._exceptions import ParameterError
@@ -14,6 +16,7 @@ from ..models import Model
 from .labels_command import duration
 from .output import print_json
 from .references import describe_kind, load_any_model
+from .streamed_train import add_engine_options
 
 Subparsers = Any
 
@@ -30,7 +33,11 @@ def add_monitor(verbs: Subparsers) -> None:
     )
     p.add_argument("--model", required=True, metavar="MODEL")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", metavar="FILE", help="a table of recent inputs")
+    source.add_argument(
+        "--data",
+        metavar="FILE",
+        help="a table of recent inputs; a folder or a glob of files is streamed (memory bounded; see --engine)",
+    )
     source.add_argument("--log", metavar="DIR", help="a prediction-log folder (oddsline serve --prediction-log)")
     p.add_argument("--window", type=duration, metavar="DURATION", help="with --log: only the last DURATION (e.g. 1d)")
     p.add_argument("--labels", metavar="DIR", help="with --log: label store; adds performance by window and version")
@@ -53,7 +60,31 @@ def add_monitor(verbs: Subparsers) -> None:
         help="where the triggers remember their streaks between runs (default $ODDSLINE_HOME/triggers/MODEL.json)",
     )
     p.add_argument("--json", action="store_true")
+    add_engine_options(p)
     p.set_defaults(run=run_monitor)
+
+
+def _streamed(args: argparse.Namespace) -> bool:
+    path = Path(args.data)
+    return args.engine in ("local", "dask") or path.is_dir() or (not path.exists() and glob.has_magic(args.data))
+
+
+def _streamed_drift(args: argparse.Namespace, model: Any, thresholds: Any) -> dict[str, Any]:
+    """Drift of a folder or glob of files, counted batch by batch on the local or Dask engine."""
+    from ..distributed import make_engine
+    from ..distributed.monitor import drift_counts_of_source
+    from ..monitor.drift import drift_report_from_counts
+    from ..sources import open_source
+
+    if args.trigger or args.triggers:
+        raise ParameterError(
+            "--trigger: retrain triggers read the rows (labelled metrics); give --data one file, or monitor "
+            "the folder without triggers"
+        )
+    source = open_source(args.data, batch_rows=args.batch_rows)
+    with make_engine("local" if args.engine == "auto" else args.engine, args.scheduler, args.workers) as engine:
+        counts = drift_counts_of_source(model, source, engine)
+    return drift_report_from_counts(model, counts, thresholds)
 
 
 def run_monitor(args: argparse.Namespace) -> int:
@@ -68,11 +99,15 @@ def run_monitor(args: argparse.Namespace) -> int:
             "monitor it on a table of recent inputs (--data FILE)"
         )
     freshness = None
-    if args.data:
+    if args.data and _streamed(args):
+        report = _streamed_drift(args, model, DriftThresholds(args.psi, args.alpha))
+        table = None
+    elif args.data:
         table = read_table(args.data)
+        report = drift_report(model, table, DriftThresholds(args.psi, args.alpha))
     else:
         table, freshness = _from_log(args, model)
-    report = drift_report(model, table, DriftThresholds(args.psi, args.alpha))
+        report = drift_report(model, table, DriftThresholds(args.psi, args.alpha))
     if freshness is not None:
         report["freshness"] = freshness
     performance = None

@@ -18,7 +18,7 @@ less (or more) sure of than it was of its training rows (``score_of``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,15 @@ from ..features.values import as_float
 from ..models import Model
 from .reference import histogram
 
-__all__ = ["DriftThresholds", "compare", "drift_report", "score_of"]
+__all__ = [
+    "DriftCounts",
+    "DriftThresholds",
+    "compare",
+    "drift_counts",
+    "drift_report",
+    "drift_report_from_counts",
+    "score_of",
+]
 
 _FLOOR = 1e-4  # share floor inside the logarithms: an empty bin is "rare", not impossible
 
@@ -100,37 +108,85 @@ def score_of(model: Any, table: pa.Table) -> np.ndarray:
     return P[:, 1] if isinstance(model, Model) else P.max(axis=1)  # type: ignore[no-any-return]
 
 
-def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None = None) -> dict[str, Any]:
-    thresholds = thresholds or DriftThresholds()
+@dataclass
+class DriftCounts:
+    """What drift needs of the current rows, mergeable across batches: per reference column its bin counts
+    (None when the rows lack the column), the score's bin counts and sum, the row count."""
+
+    rows: int = 0
+    columns: dict[str, list[float] | None] = field(default_factory=dict)
+    score: list[float] = field(default_factory=list)
+    score_sum: float = 0.0
+
+    def merge(self, other: DriftCounts) -> DriftCounts:
+        if not self.rows and not self.columns:
+            return other
+        columns: dict[str, list[float] | None] = {}
+        for name in {**self.columns, **other.columns}:
+            a, b = self.columns.get(name), other.columns.get(name)
+            columns[name] = None if a is None or b is None else [x + y for x, y in zip(a, b, strict=True)]
+        score = [x + y for x, y in zip(self.score, other.score, strict=True)] if self.score else other.score
+        return DriftCounts(self.rows + other.rows, columns, score, self.score_sum + other.score_sum)
+
+
+def _reference(model: Any) -> dict[str, Any]:
     reference = model.info.get("reference")
     if not reference:
         raise ParameterError("this model kept no reference statistics (trained before monitoring existed); retrain it")
-    columns: dict[str, Any] = {}
+    return reference  # type: ignore[no-any-return]
+
+
+def drift_counts(model: Any, table: pa.Table) -> DriftCounts:
+    """The counts of ``table``'s rows in the reference's bins (one batch of a stream, or a whole table)."""
+    reference = _reference(model)
+    columns: dict[str, list[float] | None] = {}
     for name, ref in reference["columns"].items():
         if name not in table.column_names:
-            columns[name] = {"missing_column": True, "drift": True, "psi": None}
+            columns[name] = None
             continue
         data = table.column(name)
         if ref["type"] == "numeric":
-            counts = histogram(as_float(name, data), ref["edges"])
-            result = compare(ref["share"], counts, True, thresholds, ref["edges"])
+            columns[name] = [float(v) for v in histogram(as_float(name, data), ref["edges"])]
         else:
             current = level_counts(data)
             known = ref["levels"][:-1]
             counts = [float(current.get(level, 0)) for level in known]
             counts.append(float(sum(n for level, n in current.items() if level not in known)))
+            columns[name] = counts
+    scores = score_of(model, table)
+    score = [float(v) for v in histogram(scores, reference["score"]["edges"])]
+    return DriftCounts(int(table.num_rows), columns, score, float(scores.sum()))
+
+
+def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None = None) -> dict[str, Any]:
+    return drift_report_from_counts(model, drift_counts(model, table), thresholds)
+
+
+def drift_report_from_counts(
+    model: Any, current: DriftCounts, thresholds: DriftThresholds | None = None
+) -> dict[str, Any]:
+    thresholds = thresholds or DriftThresholds()
+    reference = _reference(model)
+    columns: dict[str, Any] = {}
+    for name, ref in reference["columns"].items():
+        counts = current.columns.get(name)
+        if counts is None:
+            columns[name] = {"missing_column": True, "drift": True, "psi": None}
+            continue
+        if ref["type"] == "numeric":
+            result = compare(ref["share"], counts, True, thresholds, ref["edges"])
+        else:
             result = compare(ref["share"], counts, False, thresholds)
         result["importance"] = ref.get("importance", 0.0)
         columns[name] = result
-    scores = score_of(model, table)
     score_edges = reference["score"]["edges"]
-    score = compare(reference["score"]["share"], histogram(scores, score_edges), True, thresholds, score_edges)
+    score = compare(reference["score"]["share"], current.score, True, thresholds, score_edges)
     ranked = sorted(
         (n for n, c in columns.items() if c.get("psi") is not None),
         key=lambda n: -(columns[n]["psi"] * columns[n]["importance"]),
     )
     return {
-        "rows": int(table.num_rows),
+        "rows": current.rows,
         "thresholds": {"psi": thresholds.psi, "alpha": thresholds.alpha},
         "columns": columns,
         "score": score,
@@ -138,5 +194,5 @@ def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None
         "drifted": [n for n in ranked if columns[n]["drift"]]
         + [n for n, c in columns.items() if c.get("missing_column")],
         "any_drift": bool(score["drift"] or any(c["drift"] for c in columns.values())),
-        "mean_score": float(np.mean(scores)) if scores.size else None,
+        "mean_score": current.score_sum / current.rows if current.rows else None,
     }
