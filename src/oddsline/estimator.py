@@ -140,6 +140,8 @@ class LogisticRegression:
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LogisticRegression:
         started = time.perf_counter()
         self._validate_params()
+        if type(X).__module__.startswith("dask."):
+            return self._fit_dask(X, y, sample_weight, started)
         names = feature_names_of(X)
         self._column_names = None if names is None else [str(n) for n in names]  # for messages
         _X_checked, classes, problems = self._prepare(X, y, sample_weight, sparse_copy=not self.firth)
@@ -159,6 +161,39 @@ class LogisticRegression:
             if not result.converged:
                 warnings.warn(_convergence_advice(result, problems[0]), ConvergenceWarning, stacklevel=2)
                 break
+        return self
+
+    def _fit_dask(self, X: Any, y: Any, sample_weight: Any, started: float) -> LogisticRegression:
+        """A dask array X: fitted in passes over its row blocks (``distributed/arrays.py``)."""
+        from .distributed.arrays import fit_dask_arrays, is_dask_array
+
+        unsupported = {
+            "a dask DataFrame (use oddsline.train on it, or X.to_dask_array(lengths=True))": not is_dask_array(X),
+            "sample_weight": sample_weight is not None,
+            "class_weight": self.class_weight is not None,
+            "firth": self.firth,
+            "fit_intercept=False": not self.fit_intercept,
+            f"solver={self.solver!r}": self.solver != "auto",
+        }
+        named = [what for what, given in unsupported.items() if given]
+        if named:
+            raise ParameterError(f"fit on dask arrays does not take {', '.join(named)}; fit in memory for that")
+        classes, result, choice, d = fit_dask_arrays(
+            X, y, C=float(self.C), l1_ratio=float(self.l1_ratio), tol=self.tol, max_iter=self.max_iter
+        )
+        self.classes_ = classes
+        self.coef_ = result.theta[:d].reshape(1, d).copy()
+        self.intercept_ = np.array([result.theta[d]])
+        self.n_features_in_ = d
+        self.n_iter_ = np.array([result.n_iter])
+        self.converged_ = result.converged
+        self._multinomial = False
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.solver_ = choice
+        self.fit_info_ = _fit_info([result], time.perf_counter() - started)
+        if not result.converged:
+            warnings.warn(f"fit on dask arrays did not converge: {result.message}", ConvergenceWarning, stacklevel=3)
         return self
 
     def _fit_problems(

@@ -127,3 +127,25 @@ def test_a_dask_dataframe_trains_on_the_cluster_as_in_memory(cluster, telco_tabl
     assert np.max(np.abs(on_cluster.coef - memory.coef)) < 1e-9 * np.max(np.abs(memory.coef))
     on_threads = oddsline.train(ddf, "churn", spec=SPEC, test_size=0, engine="local")
     assert np.array_equal(on_threads.coef, on_cluster.coef)
+
+
+def test_the_estimator_fits_dask_arrays_on_the_cluster_as_in_memory(cluster) -> None:
+    import dask.array as da
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30_000, 12))
+    y = np.where(rng.random(30_000) < 1 / (1 + np.exp(-(X @ np.linspace(-1, 1, 12)))), "yes", "no")
+    memory = oddsline.LogisticRegression(C=0.3).fit(X, y)
+    streamed = oddsline.LogisticRegression(C=0.3).fit(da.from_array(X, chunks=(4000, 5)), da.from_array(y, chunks=9000))
+    assert "dask arrays (8 row blocks)" in streamed.solver_["reason"]
+    assert list(streamed.classes_) == ["no", "yes"] and streamed.n_iter_[0] == memory.n_iter_[0]
+    np.testing.assert_allclose(streamed.coef_, memory.coef_, rtol=1e-10)
+    lasso = oddsline.LogisticRegression(C=0.01, l1_ratio=1.0, tol=1e-10)
+    np.testing.assert_allclose(
+        lasso.fit(da.from_array(X, chunks=(4000, 12)), da.from_array(y, chunks=4000)).coef_,
+        oddsline.LogisticRegression(C=0.01, l1_ratio=1.0, tol=1e-10).fit(X, y).coef_,
+        rtol=1e-8,
+        atol=1e-10,
+    )
+    with pytest.raises(oddsline.ParameterError, match="does not take sample_weight"):
+        oddsline.LogisticRegression().fit(da.from_array(X), da.from_array(y), sample_weight=np.ones(30_000))

@@ -23,7 +23,7 @@ from ..target import BinaryTarget
 from .job import Job, row_batches
 from .summary import Moments
 
-__all__ = ["Sums", "encode_labels", "newton_partition", "one_hot_blocks"]
+__all__ = ["Sums", "batch_sums", "encode_labels", "newton_partition", "one_hot_blocks"]
 
 
 @dataclass
@@ -84,32 +84,47 @@ def newton_partition(
 ) -> Sums:
     """One partition's training-row sums at ``theta`` (a worker task)."""
     out = Sums()
-    beta, intercept = theta[:-1], float(theta[-1])
     blocks = one_hot_blocks(features)
     for batch in row_batches(partition, job, side="train"):
         if not batch.table.num_rows:
             continue
-        part = Sums(report=TransformReport())
-        X = features.transform(batch.table, part.report)
+        report = TransformReport()
+        X = features.transform(batch.table, report)
         y = encode_labels(target, batch.table.column(job.target))
         weight = np.where(y == 1.0, class_weight[1], class_weight[0])
-        eta = X @ beta
-        eta += intercept
-        part.loss, g_eta = binomial_loss_gradient(eta, y, weight)
-        d = X.shape[1]
-        part.gradient = np.empty(d + 1)
-        part.gradient[:d] = X.T @ g_eta
-        part.gradient[d] = g_eta.sum()
-        if with_hessian:
-            p = expit(eta)
-            part.hessian = _gram(X, weight * (p * (1.0 - p)), blocks)
-        part.weight = float(weight.sum())
-        part.weighted_positives = float(weight @ y)
-        part.rows = X.shape[0]
-        if with_design:
-            part.design = _column_moments(X)
+        part = batch_sums(X, y, weight, theta, with_hessian, blocks, with_design)
+        part.report = report
         out = out.merge(part)
     return out
+
+
+def batch_sums(
+    X: NDArray[np.float64],
+    y: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    theta: NDArray[np.float64],
+    with_hessian: bool = True,
+    one_hot: list[slice] | None = None,
+    with_design: bool = False,
+) -> Sums:
+    """The sums of one block of design rows at theta (the math of every streamed pass)."""
+    part = Sums()
+    eta = X @ theta[:-1]
+    eta += float(theta[-1])
+    part.loss, g_eta = binomial_loss_gradient(eta, y, weight)
+    d = X.shape[1]
+    part.gradient = np.empty(d + 1)
+    part.gradient[:d] = X.T @ g_eta
+    part.gradient[d] = g_eta.sum()
+    if with_hessian:
+        p = expit(eta)
+        part.hessian = _gram(X, weight * (p * (1.0 - p)), one_hot or [])
+    part.weight = float(weight.sum())
+    part.weighted_positives = float(weight @ y)
+    part.rows = X.shape[0]
+    if with_design:
+        part.design = _column_moments(X)
+    return part
 
 
 def one_hot_blocks(features: FittedFeatures) -> list[slice]:

@@ -31,7 +31,7 @@ class FramePartition:
     """One partition of a Dask DataFrame: ``data`` is its delayed value until a task computes it."""
 
     index: int
-    data: Any  # a dask Delayed, or the computed pandas DataFrame inside a task
+    data: Any  # a dask Delayed (or a tuple of them: an array's row block), computed inside a task
     first_row: int = 0
 
     @property
@@ -42,8 +42,14 @@ class FramePartition:
         return self.path
 
     def computed(self) -> FramePartition:
-        if hasattr(self.data, "dask") and hasattr(self.data, "compute"):
-            return FramePartition(self.index, self.data.compute(scheduler="sync"), self.first_row)
+        """The partition with its data computed here (on the local engine; Dask computes it before)."""
+        data = self.data
+        if isinstance(data, tuple) and any(hasattr(part, "dask") for part in data):
+            from dask.base import compute
+
+            return FramePartition(self.index, compute(*data, scheduler="sync"), self.first_row)  # type: ignore[no-untyped-call]
+        if hasattr(data, "dask") and hasattr(data, "compute"):
+            return FramePartition(self.index, data.compute(scheduler="sync"), self.first_row)
         return self
 
 
