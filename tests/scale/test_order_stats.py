@@ -106,9 +106,10 @@ def test_blocked_gram_equals_the_full_product() -> None:
         onehot = np.zeros((n, width))
         onehot[codes >= 0, codes[codes >= 0]] = 1.0
         blocks.append(onehot)
-    X = np.hstack([dense[:, :1], blocks[0], dense[:, 1:], blocks[1], blocks[2]])
-    slices = [slice(1, 5), slice(7, 8), slice(8, 14)]
+    X = np.asfortranarray(np.hstack([dense, *blocks]))  # the kernel's layout: dense, then one-hot blocks
     h = rng.random(n)
     Xt = np.hstack([X, np.ones((n, 1))])
-    np.testing.assert_allclose(_gram(X, h, slices), Xt.T @ (Xt * h[:, None]), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(_gram(X, h, []), Xt.T @ (Xt * h[:, None]), rtol=1e-12, atol=1e-12)
+    expected = Xt.T @ (Xt * h[:, None])
+    one_hot = (3, [slice(0, 4), slice(4, 5), slice(5, 11)])
+    np.testing.assert_allclose(_gram(X, h, one_hot), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_gram(X, h, None), expected, rtol=1e-12, atol=1e-12)
