@@ -219,3 +219,26 @@ def test_a_wide_design_is_fitted_by_lbfgs_on_streamed_gradients(telco: pa.Table,
     # objectives agree to float64 and the coefficients to what that tolerance leaves free.
     assert streamed.info["fit"]["objective"] == pytest.approx(memory.info["fit"]["objective"], rel=1e-10)
     np.testing.assert_allclose(streamed.coef, memory.coef, rtol=1e-4, atol=1e-5)
+
+
+def test_timestamps_stream_as_in_memory_on_flights(tmp_path: Path) -> None:
+    flights = oddsline.read_table(Path(__file__).parents[1] / "data" / "nyc_flights_2013_all_columns_5k.parquet")
+    flights = flights.filter(pa.compute.is_valid(flights.column("arr_delay")))
+    late = pa.compute.greater(flights.column("arr_delay"), 15)
+    flights = flights.append_column("late", late)
+    stamps = flights.column("time_hour").to_pylist()
+    stamps[::50] = [None] * len(stamps[::50])  # missing timestamps: imputed with the median age
+    flights = flights.set_column(flights.schema.get_field_index("time_hour"), "time_hour", pa.array(stamps))
+    spec = oddsline.FeatureSpec.from_dict(
+        {
+            "columns": [
+                {"name": "time_hour", "kind": "datetime"},
+                {"name": "distance", "kind": "numeric", "log1p": True},
+                {"name": "carrier", "kind": "categorical", "min_frequency": 30},
+            ]
+        }
+    )
+    memory = oddsline.train(flights, "late", spec=spec, test_size=0)
+    source = open_source(_write_parts(flights, tmp_path / "flights", [0, 1000, 2500, flights.num_rows]), batch_rows=400)
+    streamed = train_streamed(source, "late", engine=LocalEngine(2), spec=spec, test_size=0)
+    _assert_same_fit(streamed, memory)

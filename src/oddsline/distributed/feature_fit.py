@@ -7,8 +7,9 @@ medians, then the quantiles of the filled values. Moments of clipped values take
 statistic is the one ``features/numeric.py`` computes in memory, by the same formula (numpy's median and
 linear quantile); means and variances are merged, so they can differ from numpy's in the last bits.
 
-Kinds not streamed yet: target encoding (its cross-fitting needs folds of rows), datetime and
-interactions. They are refused by name, with the alternative.
+Timestamps: the parts seen, the latest time, the median age (exact) and the moments of the ages. Kinds
+not streamed yet: target encoding (its cross-fitting needs folds of rows) and interactions. They are
+refused by name, with the alternative.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .._exceptions import SchemaError
 from ..features import FeatureSpec, FittedFeatures
 from ..features.boolean import FittedBoolean
 from ..features.categorical import fit_categorical_counts
+from ..features.datetime_parts import PARTS, FittedDatetime, microseconds, microseconds_of
 from ..features.hashing import FittedHashed
 from ..features.numeric import NUMERIC_DEFAULTS, FittedNumeric
 from ..features.values import as_float
@@ -42,11 +44,12 @@ from .order_stats import (
     quantile_ranks,
     reply_to,
 )
-from .summary import Moments, NumericSummary, Summary
+from .summary import DatetimeSummary, Moments, NumericSummary, Summary
 
 __all__ = ["STREAMED_KINDS", "check_streamable", "fit_features_streamed"]
 
-STREAMED_KINDS = ("numeric", "passthrough", "categorical", "boolean", "hashed")
+STREAMED_KINDS = ("numeric", "passthrough", "categorical", "boolean", "hashed", "datetime")
+_DAY_US = 86_400_000_000.0
 _MAX_ROUNDS = 8
 
 MapPartitions = Callable[..., list[Any]]  # (task, *arguments): task(partition, job, *arguments) per partition
@@ -93,6 +96,8 @@ def fit_features_streamed(
     for plan in plans.values():
         _check_values(plan)
     _fill_values(plans, summary, job, map_partitions)
+    stamps = {c.name: c.settings for c in spec.columns if c.kind == "datetime"}
+    datetimes = _datetimes(stamps, summary, job, map_partitions)
     quantiles = _quantiles(plans, summary, job, map_partitions)
     clipped = [p for p in plans.values() if math.isfinite(p.clip_low) or math.isfinite(p.clip_high)]
     moments: dict[str, Moments] = {}
@@ -107,6 +112,8 @@ def fit_features_streamed(
             fitted.append(_numeric(plans[c.name], quantiles.get(c.name, {}), moments.get(c.name)))
         elif c.kind == "categorical":
             fitted.append(fit_categorical_counts(c.name, summary.levels.get(c.name, {}), c.settings))
+        elif c.kind == "datetime":
+            fitted.append(datetimes[c.name])
         elif c.kind == "boolean":
             present, trues = summary.booleans.get(c.name, (0, 0.0))
             if not present:
@@ -118,6 +125,42 @@ def fit_features_streamed(
         else:
             fitted.append(FittedHashed(c.name, int(c.settings["bits"])))
     return FittedFeatures(tuple(fitted), spec.strict)
+
+
+def _datetimes(
+    columns: dict[str, dict[str, Any]], summary: Summary, job: Job, map_partitions: MapPartitions
+) -> dict[str, FittedDatetime]:
+    """``fit_datetime`` from the summary: parts seen, the latest time as reference, the median age (two
+    exact order statistics of the timestamps: age falls as time rises) and the moments of the ages."""
+    wanted: dict[tuple[str, int], RankQuery] = {}
+    for name, options in columns.items():
+        s = summary.datetimes.get(name, DatetimeSummary())
+        if s.present == 0:
+            raise SchemaError(f"column {name!r} has no values in the training rows; ignore it (--ignore {name})")
+        unknown = sorted(set(options["parts"]) - set(PARTS))
+        if unknown:
+            raise SchemaError(f"column {name!r}: unknown datetime part(s) {unknown}; choose from {list(PARTS)}")
+        for rank in (s.present - 1 - (s.present - 1) // 2, s.present - 1 - s.present // 2):
+            wanted.setdefault((name, rank), RankQuery(rank))
+    _run_rounds(wanted, {}, job, map_partitions, dict.fromkeys(columns, "datetime"))
+    out: dict[str, FittedDatetime] = {}
+    for name, options in columns.items():
+        s = summary.datetimes[name]
+        reference = s.high if options["reference"] is None else microseconds_of(name, options["reference"])
+        parts = tuple(
+            (part, tuple(sorted(s.parts.get(part, set()))))
+            for part in PARTS
+            if part in options["parts"] and len(s.parts.get(part, set())) > 1
+        )
+        newest = wanted[(name, s.present - 1 - (s.present - 1) // 2)].answer
+        oldest = wanted[(name, s.present - 1 - s.present // 2)].answer
+        fill = median_of((reference - float(newest)) / _DAY_US, (reference - float(oldest)) / _DAY_US)  # type: ignore[arg-type]
+        ages = Moments(s.micros.n, (reference - s.micros.mean) / _DAY_US, s.micros.m2 / _DAY_US**2)
+        full = ages.merge(Moments.constant(fill, s.missing))
+        out[name] = FittedDatetime(
+            name, parts, reference, fill, full.mean, full.std if full.std > 0 else 1.0, s.missing > 0
+        )
+    return out
 
 
 def _check_values(plan: _NumericPlan) -> None:
@@ -252,12 +295,13 @@ def _run_rounds(
     extra: dict[str, dict[int, int]],
     job: Job,
     map_partitions: MapPartitions,
+    kinds: dict[str, str] | None = None,
 ) -> None:
     for _ in range(_MAX_ROUNDS):
         open_ = {k: q for k, q in wanted.items() if q.answer is None}
         if not open_:
             return
-        replies = map_partitions(reply_partition, open_)
+        replies = map_partitions(reply_partition, open_, kinds or {})
         for key, query in open_.items():
             merge_replies(query, [r[key] for r in replies], extra.get(key[0]))
     if any(q.answer is None for q in wanted.values()):  # pragma: no cover - 64 bits take at most 6 rounds
@@ -265,14 +309,15 @@ def _run_rounds(
 
 
 def reply_partition(
-    partition: Partition, job: Job, queries: dict[tuple[str, int], RankQuery]
+    partition: Partition, job: Job, queries: dict[tuple[str, int], RankQuery], kinds: dict[str, str]
 ) -> dict[tuple[str, int], RoundReply]:
     """One partition's replies to every open query (a worker task)."""
     columns = sorted({name for name, _ in queries})
     replies: dict[tuple[str, int], RoundReply | None] = dict.fromkeys(queries)
     for batch in row_batches(partition, job, side="train"):
         for name in columns:
-            values = as_float(name, batch.table.column(name))
+            data = batch.table.column(name)
+            values = microseconds(name, data) if kinds.get(name) == "datetime" else as_float(name, data)
             keys = order_key(values[~np.isnan(values)])
             for key, query in queries.items():
                 if key[0] == name:

@@ -23,12 +23,13 @@ from numpy.typing import NDArray
 from ..features import TransformReport
 from ..features.boolean import FittedBoolean
 from ..features.categorical import level_counts
+from ..features.datetime_parts import datetime_parts, microseconds
 from ..features.values import as_float
 from ..overlap import SKETCH_SIZE, row_hashes
 from ..sources import Partition
 from .job import Job, row_batches, unit_interval
 
-__all__ = ["SAMPLE_ROWS", "Moments", "NumericSummary", "Summary", "summarise_partition"]
+__all__ = ["SAMPLE_ROWS", "DatetimeSummary", "Moments", "NumericSummary", "Summary", "summarise_partition"]
 
 SAMPLE_ROWS = 50_000
 
@@ -105,6 +106,38 @@ class NumericSummary:
 
 
 @dataclass
+class DatetimeSummary:
+    """A timestamp column in microseconds since the epoch: counts, range, moments and each part's values."""
+
+    present: int = 0
+    missing: int = 0
+    high: float = -math.inf
+    micros: Moments = field(default_factory=Moments)
+    parts: dict[str, set[int]] = field(default_factory=dict)
+
+    def add(self, micros: NDArray[np.float64]) -> None:
+        missing = np.isnan(micros)
+        present = micros[~missing]
+        self.missing += int(missing.sum())
+        self.present += int(present.size)
+        if present.size:
+            self.high = max(self.high, float(present.max()))
+            self.micros = self.micros.merge(Moments.of(present))
+            for part, values in datetime_parts(present).items():
+                self.parts.setdefault(part, set()).update(int(v) for v in np.unique(values))
+
+    def merge(self, other: DatetimeSummary) -> DatetimeSummary:
+        parts = {k: self.parts.get(k, set()) | other.parts.get(k, set()) for k in {**self.parts, **other.parts}}
+        return DatetimeSummary(
+            self.present + other.present,
+            self.missing + other.missing,
+            max(self.high, other.high),
+            self.micros.merge(other.micros),
+            parts,
+        )
+
+
+@dataclass
 class Summary:
     """One partition's (or, merged, the whole source's) summary."""
 
@@ -113,6 +146,7 @@ class Summary:
     numeric: dict[str, NumericSummary] = field(default_factory=dict)
     levels: dict[str, dict[str, int]] = field(default_factory=dict)
     booleans: dict[str, tuple[int, float]] = field(default_factory=dict)  # (present, trues)
+    datetimes: dict[str, DatetimeSummary] = field(default_factory=dict)
     train_sample: pa.Table | None = None
     train_sample_hash: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
     test_sample: pa.Table | None = None
@@ -135,6 +169,10 @@ class Summary:
                 a + b for a, b in zip(self.booleans.get(k, (0, 0.0)), other.booleans.get(k, (0, 0.0)), strict=True)
             )  # type: ignore[misc]
             for k in {**self.booleans, **other.booleans}
+        }
+        out.datetimes = {
+            k: self.datetimes.get(k, DatetimeSummary()).merge(other.datetimes.get(k, DatetimeSummary()))
+            for k in {**self.datetimes, **other.datetimes}
         }
         out.train_sample, out.train_sample_hash = _bottom(
             self.train_sample, self.train_sample_hash, other.train_sample, other.train_sample_hash
@@ -167,6 +205,10 @@ def summarise_partition(partition: Partition, job: Job, sketch_columns: list[str
                 part.numeric[name] = summary
             elif column.kind == "categorical":
                 part.levels[name] = level_counts(data)
+            elif column.kind == "datetime":
+                stamps = DatetimeSummary()
+                stamps.add(microseconds(name, data))
+                part.datetimes[name] = stamps
             elif column.kind == "boolean":
                 out_ = np.zeros((len(data), 2))
                 FittedBoolean(name, indicator=True, fill=0.0).encode(pa.table({name: data}), out_, TransformReport())

@@ -23,7 +23,16 @@ from .._exceptions import SchemaError
 from .categorical import MISSING_LEVEL
 from .report import TransformReport
 
-__all__ = ["DATETIME_DEFAULTS", "FittedDatetime", "fit_datetime", "timestamps_from_text"]
+__all__ = [
+    "DATETIME_DEFAULTS",
+    "PARTS",
+    "FittedDatetime",
+    "datetime_parts",
+    "fit_datetime",
+    "microseconds",
+    "microseconds_of",
+    "timestamps_from_text",
+]
 
 DATETIME_DEFAULTS: dict[str, Any] = {"parts": ["hour", "day_of_week", "month"], "reference": None}
 PARTS = ("hour", "day_of_week", "month")
@@ -31,7 +40,7 @@ _US_PER_DAY = 86_400_000_000.0
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _microseconds(name: str, data: pa.ChunkedArray) -> NDArray[np.float64]:
+def microseconds(name: str, data: pa.ChunkedArray) -> NDArray[np.float64]:
     """Microseconds since the epoch (UTC) as float64, NaN for missing."""
     try:
         if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
@@ -59,7 +68,7 @@ def timestamps_from_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.cast(data, pa.timestamp("us", tz="UTC"))
 
 
-def _microseconds_of(name: str, value: Any) -> float:
+def microseconds_of(name: str, value: Any) -> float:
     if value is None:
         return float("nan")
     if isinstance(value, str):
@@ -78,7 +87,7 @@ def _microseconds_of(name: str, value: Any) -> float:
     raise SchemaError(f"column {name!r} must hold timestamps; got {type(value).__name__} {value!r}")
 
 
-def _parts(micros: NDArray[np.float64]) -> dict[str, NDArray[np.int64]]:
+def datetime_parts(micros: NDArray[np.float64]) -> dict[str, NDArray[np.int64]]:
     stamp = micros.astype("datetime64[us]")
     days = stamp.astype("datetime64[D]")
     hour = ((stamp - days) // np.timedelta64(1, "h")).astype(np.int64)
@@ -115,10 +124,10 @@ class FittedDatetime:
         return names + ([f"{self.name}={MISSING_LEVEL}"] if self.indicator else [])
 
     def encode(self, table: pa.Table, out: NDArray[np.float64], report: TransformReport) -> None:
-        micros = _microseconds(self.name, table.column(self.name))
+        micros = microseconds(self.name, table.column(self.name))
         missing = np.isnan(micros)
         present = np.flatnonzero(~missing)
-        parts = _parts(micros[present])
+        parts = datetime_parts(micros[present])
         start = 0
         for part, values in self.parts:
             lookup = {v: i for i, v in enumerate(values)}
@@ -135,7 +144,7 @@ class FittedDatetime:
         out[:, start] = (age - self.center) / self.scale
 
     def encode_row(self, row: dict[str, Any], report: TransformReport) -> list[tuple[int, float]]:
-        micros = _microseconds_of(self.name, row[self.name])
+        micros = microseconds_of(self.name, row[self.name])
         terms: list[tuple[int, float]] = []
         start = 0
         if micros == micros:  # not NaN
@@ -174,7 +183,7 @@ class FittedDatetime:
 
 
 def fit_datetime(name: str, data: pa.ChunkedArray, options: dict[str, Any]) -> FittedDatetime:
-    micros = _microseconds(name, data)
+    micros = microseconds(name, data)
     missing = np.isnan(micros)
     present = micros[~missing]
     if present.size == 0:
@@ -182,8 +191,8 @@ def fit_datetime(name: str, data: pa.ChunkedArray, options: dict[str, Any]) -> F
     unknown = sorted(set(options["parts"]) - set(PARTS))
     if unknown:
         raise SchemaError(f"column {name!r}: unknown datetime part(s) {unknown}; choose from {list(PARTS)}")
-    reference = float(present.max()) if options["reference"] is None else _microseconds_of(name, options["reference"])
-    observed = _parts(present)
+    reference = float(present.max()) if options["reference"] is None else microseconds_of(name, options["reference"])
+    observed = datetime_parts(present)
     # A part with one value in training (hour 0 for dates, a single month) is a column of ones: the
     # intercept again, so it is left out rather than given a coefficient the data cannot determine.
     levels = {part: tuple(int(v) for v in np.unique(observed[part])) for part in PARTS if part in options["parts"]}
