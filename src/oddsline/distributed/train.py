@@ -318,5 +318,5 @@ def _infer_spec(source: FileSource | FrameSource, target: str, ignore: Iterable[
                 ColumnSpec(c.name, "hashed", {"bits": 10}, f"{c.reason}; hashed: target encoding is not streamed")
             )
         else:
-            ignored.append((c.name, f"{c.kind} columns are not streamed yet; declare it in a spec as categorical"))  # noqa: E501
+            ignored.append((c.name, f"{c.kind} columns are not streamed yet; declare it in a spec as categorical"))
     return dataclasses.replace(spec, columns=tuple(columns), ignored=tuple(ignored))
