@@ -182,8 +182,16 @@ def test_options_that_are_not_streamed_are_refused_by_name(telco: pa.Table, tmp_
     source = open_source(_write_parts(telco, tmp_path / "x", [0, 7043]))
     with pytest.raises(oddsline.ParameterError, match="threshold rules need cross-fitted"):
         train_streamed(source, "churn", engine=LocalEngine(1), threshold="f1")  # type: ignore[arg-type]
-    spec = oddsline.FeatureSpec.from_dict({"columns": [{"name": "contract", "kind": "target"}]})
-    with pytest.raises(oddsline.SchemaError, match=r"contract \(target\) cannot be fitted on a streamed source"):
+    spec = oddsline.FeatureSpec.from_dict(
+        {
+            "columns": [
+                {"name": "tenure", "kind": "numeric"},
+                {"name": "monthly_charges", "kind": "numeric"},
+                {"kind": "interaction", "columns": ["tenure", "monthly_charges"]},
+            ]
+        }
+    )
+    with pytest.raises(oddsline.SchemaError, match=r"\(interaction\) cannot be fitted on a streamed source"):
         train_streamed(source, "churn", engine=LocalEngine(1), spec=spec)
 
 
@@ -242,3 +250,48 @@ def test_timestamps_stream_as_in_memory_on_flights(tmp_path: Path) -> None:
     source = open_source(_write_parts(flights, tmp_path / "flights", [0, 1000, 2500, flights.num_rows]), batch_rows=400)
     streamed = train_streamed(source, "late", engine=LocalEngine(2), spec=spec, test_size=0)
     _assert_same_fit(streamed, memory)
+
+
+def test_target_encoding_streams_with_hash_folds(tmp_path: Path) -> None:
+    from oddsline.distributed.job import Job, row_batches
+    from oddsline.features.target_encoding import fit_target_encoding
+
+    flights = oddsline.read_table(Path(__file__).parents[1] / "data" / "nyc_flights_2013_all_columns_5k.parquet")
+    flights = flights.filter(pa.compute.is_valid(flights.column("arr_delay")))
+    flights = flights.append_column("late", pa.compute.greater(flights.column("arr_delay"), 15))
+    spec = oddsline.FeatureSpec.from_dict(
+        {
+            "columns": [
+                {"name": "dest", "kind": "target", "smoothing": 10, "folds": 5},
+                {"name": "distance", "kind": "numeric"},
+            ]
+        }
+    )
+    source = open_source(_write_parts(flights, tmp_path / "f", [0, 1700, flights.num_rows]), batch_rows=600)
+    streamed = train_streamed(source, "late", engine=LocalEngine(2), spec=spec, test_size=0, C=2.0)
+    y = np.asarray(flights.column("late").to_pylist(), dtype=float)
+    # The encoder kept for scoring is the in-memory one: every level's smoothed log-odds over all rows.
+    memory_encoder, _ = fit_target_encoding("dest", flights.column("dest"), y, dict(spec.columns[0].settings))
+    encoder = streamed.features.columns[0]
+    assert dict(zip(encoder.levels, encoder.encodings, strict=True)) == pytest.approx(
+        dict(zip(memory_encoder.levels, memory_encoder.encodings, strict=True)), rel=1e-12
+    )
+    # The training design: each row encoded by the table fitted without its fold (position hash mod 5),
+    # recomputed here by brute force, row by row.
+    job = Job(source, spec, "late")
+    hashes = np.concatenate([b.position_hash for p in source.partitions() for b in row_batches(p, job)])
+    fold = (hashes % np.uint64(5)).astype(int)
+    dest = np.asarray(flights.column("dest").to_pylist(), dtype=object)
+    oof = np.empty(y.size)
+    for k in range(5):
+        rest = fold != k
+        rate = y[rest].mean()
+        for level in set(dest[~rest]):
+            of_level = rest & (dest == level)
+            p = (y[of_level].sum() + 10 * rate) / (of_level.sum() + 10)
+            oof[(~rest) & (dest == level)] = np.log(p) - np.log1p(-p)
+    X = streamed.features.transform(flights)
+    X[:, 0] = oof
+    reference = oddsline.LogisticRegression(C=2.0).fit(X, y)
+    np.testing.assert_allclose(streamed.coef, reference.coef_[0], rtol=1e-9)
+    assert streamed.intercept == pytest.approx(reference.intercept_[0], rel=1e-9)

@@ -7,9 +7,9 @@ medians, then the quantiles of the filled values. Moments of clipped values take
 statistic is the one ``features/numeric.py`` computes in memory, by the same formula (numpy's median and
 linear quantile); means and variances are merged, so they can differ from numpy's in the last bits.
 
-Timestamps: the parts seen, the latest time, the median age (exact) and the moments of the ages. Kinds
-not streamed yet: target encoding (its cross-fitting needs folds of rows) and interactions. They are
-refused by name, with the alternative.
+Timestamps: the parts seen, the latest time, the median age (exact) and the moments of the ages. Target
+encoding: level counts per fold of the position hash (``target_folds.py``). Interactions are not streamed
+yet; they are refused by name, with the alternative.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ from .order_stats import (
     reply_to,
 )
 from .summary import DatetimeSummary, Moments, NumericSummary, Summary
+from .target_folds import TargetFolds, fit_target_folds
 
 __all__ = ["STREAMED_KINDS", "check_streamable", "fit_features_streamed"]
 
-STREAMED_KINDS = ("numeric", "passthrough", "categorical", "boolean", "hashed", "datetime")
+STREAMED_KINDS = ("numeric", "passthrough", "categorical", "boolean", "hashed", "datetime", "target")
 _DAY_US = 86_400_000_000.0
 _MAX_ROUNDS = 8
 
@@ -85,9 +86,16 @@ class _NumericPlan:
 
 
 def fit_features_streamed(
-    spec: FeatureSpec, summary: Summary, job: Job, map_partitions: MapPartitions
-) -> FittedFeatures:
+    spec: FeatureSpec,
+    summary: Summary,
+    job: Job,
+    map_partitions: MapPartitions,
+    positive: dict[Any, float] | None = None,
+) -> tuple[FittedFeatures, tuple[TargetFolds, ...]]:
+    """(the fitted features, the out-of-fold tables of target-encoded columns for the training design).
+    ``positive`` maps each target label to 1.0 or 0.0 (target encoding needs it)."""
     check_streamable(spec)
+    cross_fitted: list[TargetFolds] = []
     plans: dict[str, _NumericPlan] = {}
     for c in spec.columns:
         if c.kind in ("numeric", "passthrough"):
@@ -114,6 +122,12 @@ def fit_features_streamed(
             fitted.append(fit_categorical_counts(c.name, summary.levels.get(c.name, {}), c.settings))
         elif c.kind == "datetime":
             fitted.append(datetimes[c.name])
+        elif c.kind == "target":
+            if positive is None:
+                raise SchemaError(f"column {c.name!r} is target-encoded: fitting it needs the labels")
+            encoder, folds = fit_target_folds(c.name, summary.targets.get(c.name, {}), positive, c.settings)
+            fitted.append(encoder)
+            cross_fitted.append(folds)
         elif c.kind == "boolean":
             present, trues = summary.booleans.get(c.name, (0, 0.0))
             if not present:
@@ -124,7 +138,7 @@ def fit_features_streamed(
             fitted.append(FittedBoolean(c.name, indicator=missing > 0, fill=1.0 if trues / present >= 0.5 else 0.0))
         else:
             fitted.append(FittedHashed(c.name, int(c.settings["bits"])))
-    return FittedFeatures(tuple(fitted), spec.strict)
+    return FittedFeatures(tuple(fitted), spec.strict), tuple(cross_fitted)
 
 
 def _datetimes(

@@ -23,6 +23,7 @@ from ..sources import Partition
 from ..target import BinaryTarget
 from .job import Job, row_batches
 from .summary import Moments
+from .target_folds import TargetFolds
 
 __all__ = ["KernelLayout", "Sums", "batch_sums", "encode_labels", "newton_partition"]
 
@@ -116,6 +117,10 @@ class KernelLayout:
             column.encode(table, out[:, block], report)
         return out
 
+    def position(self, target_encoded: str) -> int:
+        """The kernel column of a target-encoded column (one design column)."""
+        return int(next(b.start for c, b in self.blocks if c.kind == "target" and c.name == target_encoded))
+
     def to_kernel(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.empty_like(theta)
         out[self.order] = theta[:-1]
@@ -142,8 +147,10 @@ def newton_partition(
     theta: NDArray[np.float64],
     with_hessian: bool = True,
     with_design: bool = False,
+    cross_fitted: tuple[TargetFolds, ...] = (),
 ) -> Sums:
-    """One partition's training-row sums at ``theta`` (a worker task)."""
+    """One partition's training-row sums at ``theta`` (a worker task). Target-encoded columns take
+    their out-of-fold values (``cross_fitted``), as the in-memory training design does."""
     out = Sums()
     layout = KernelLayout.of(features)
     theta_k = layout.to_kernel(theta)
@@ -153,6 +160,8 @@ def newton_partition(
             continue
         report = TransformReport()
         X = layout.design(features, batch.table, report)
+        for folds in cross_fitted:
+            X[:, layout.position(folds.name)] = folds.values(batch.table.column(folds.name), batch.position_hash)
         y = encode_labels(target, batch.table.column(job.target))
         weight = np.where(y == 1.0, class_weight[1], class_weight[0])
         part = batch_sums(X, y, weight, theta_k, with_hessian, (layout.n_dense, one_hot), with_design)

@@ -28,6 +28,7 @@ from ..features.values import as_float
 from ..overlap import SKETCH_SIZE, row_hashes
 from ..sources import Partition
 from .job import Job, row_batches, unit_interval
+from .target_folds import count_levels, fold_of
 
 __all__ = ["SAMPLE_ROWS", "DatetimeSummary", "Moments", "NumericSummary", "Summary", "summarise_partition"]
 
@@ -147,6 +148,7 @@ class Summary:
     levels: dict[str, dict[str, int]] = field(default_factory=dict)
     booleans: dict[str, tuple[int, float]] = field(default_factory=dict)  # (present, trues)
     datetimes: dict[str, DatetimeSummary] = field(default_factory=dict)
+    targets: dict[str, dict[tuple[str, int, Any], int]] = field(default_factory=dict)  # target encoding
     train_sample: pa.Table | None = None
     train_sample_hash: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
     test_sample: pa.Table | None = None
@@ -174,6 +176,9 @@ class Summary:
             k: self.datetimes.get(k, DatetimeSummary()).merge(other.datetimes.get(k, DatetimeSummary()))
             for k in {**self.datetimes, **other.datetimes}
         }
+        out.targets = {
+            k: _add_counts(self.targets.get(k, {}), other.targets.get(k, {})) for k in {**self.targets, **other.targets}
+        }
         out.train_sample, out.train_sample_hash = _bottom(
             self.train_sample, self.train_sample_hash, other.train_sample, other.train_sample_hash
         )
@@ -197,6 +202,7 @@ def summarise_partition(partition: Partition, job: Job, sketch_columns: list[str
         part.target_counts = {
             item["values"]: int(item["counts"]) for item in pc.value_counts(train.column(job.target)).to_pylist()
         }
+        train_hashes, test_hashes = hashes[~held], hashes[held]
         for name, column in spec_kinds.items():
             data = train.column(name)
             if column.kind in ("numeric", "passthrough"):
@@ -209,12 +215,14 @@ def summarise_partition(partition: Partition, job: Job, sketch_columns: list[str
                 stamps = DatetimeSummary()
                 stamps.add(microseconds(name, data))
                 part.datetimes[name] = stamps
+            elif column.kind == "target":
+                folds = fold_of(train_hashes, int(column.settings["folds"]))
+                part.targets[name] = count_levels(data, train.column(job.target), folds)
             elif column.kind == "boolean":
                 out_ = np.zeros((len(data), 2))
                 FittedBoolean(name, indicator=True, fill=0.0).encode(pa.table({name: data}), out_, TransformReport())
                 present = out_[:, 1] == 0
                 part.booleans[name] = (int(present.sum()), float(out_[present, 0].sum()))
-        train_hashes, test_hashes = hashes[~held], hashes[held]
         part.train_sample, part.train_sample_hash = _bottom(None, np.empty(0, np.uint64), train, train_hashes)
         part.test_sample, part.test_sample_hash = _bottom(None, np.empty(0, np.uint64), test, test_hashes)
         if train.num_rows:

@@ -114,12 +114,24 @@ def train_streamed(
     def run(function: Any, *arguments: Any) -> list[Any]:
         return engine.map(function, partitions, job, *arguments)
 
-    features = fit_features_streamed(spec, summary, job, run)
+    labels = list(summary.target_counts)
+    positive_of = dict(zip(labels, binary.encode(pa.table({target: pa.array(labels)})).tolist(), strict=True))
+    features, cross_fitted = fit_features_streamed(spec, summary, job, run, positive_of)
     d = features.n_design
 
     def evaluate(theta: np.ndarray, hessian: bool, design: bool = False) -> Sums:
         sums: Sums = engine.fold(
-            newton_partition, partitions, job, features, binary, weights, theta, hessian, design, start=Sums()
+            newton_partition,
+            partitions,
+            job,
+            features,
+            binary,
+            weights,
+            theta,
+            hessian,
+            design,
+            cross_fitted,
+            start=Sums(),
         )
         return sums
 
