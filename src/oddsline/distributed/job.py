@@ -22,7 +22,7 @@ from .._exceptions import TargetError
 from ..features import FeatureSpec
 from ..sources import FileSource, FrameSource, Partition, column_kinds, typed_batch
 
-__all__ = ["Job", "RowBatch", "row_batches", "unit_interval"]
+__all__ = ["Job", "RowBatch", "file_key", "position_hashes", "row_batches", "unit_interval"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -66,7 +66,7 @@ def row_batches(partition: Partition, job: Job, side: str = "train") -> Iterator
     for batch, dialect, inferred in job.source.batches(partition, job.columns):
         n = batch.num_rows
         typed = typed_batch(batch, kinds, dialect, inferred, partition.path, row)
-        hashes = _mix(np.arange(row, row + n, dtype=np.uint64) * _GOLDEN + file_key)
+        hashes = position_hashes(file_key, row, n)
         keep = _missing_target(typed, job, partition.path, row)
         if side != "all" and job.test_size > 0:
             held = unit_interval(hashes) < job.test_size
@@ -80,6 +80,16 @@ def row_batches(partition: Partition, job: Job, side: str = "train") -> Iterator
             hashes = hashes[keep]
         yield RowBatch(typed, hashes, partition.path, row, dropped)
         row += n
+
+
+def position_hashes(file_key: np.uint64, first_row: int, n: int) -> NDArray[np.uint64]:
+    """The hash of rows first_row .. first_row + n - 1 of the file with this key."""
+    with np.errstate(over="ignore"):
+        return _mix(np.arange(first_row, first_row + n, dtype=np.uint64) * _GOLDEN + file_key)
+
+
+def file_key(path: str, seed: int) -> np.uint64:
+    return _file_key(path, seed)
 
 
 def unit_interval(hashes: NDArray[np.uint64]) -> NDArray[np.float64]:

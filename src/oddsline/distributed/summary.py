@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from .._exceptions import SchemaError
 from ..features import TransformReport
 from ..features.boolean import FittedBoolean
 from ..features.categorical import level_counts
@@ -149,6 +150,7 @@ class Summary:
     booleans: dict[str, tuple[int, float]] = field(default_factory=dict)  # (present, trues)
     datetimes: dict[str, DatetimeSummary] = field(default_factory=dict)
     targets: dict[str, dict[tuple[str, int, Any], int]] = field(default_factory=dict)  # target encoding
+    refused: dict[str, str] = field(default_factory=dict)  # boolean column -> the error of its first bad value
     train_sample: pa.Table | None = None
     train_sample_hash: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, np.uint64))
     test_sample: pa.Table | None = None
@@ -176,6 +178,7 @@ class Summary:
             k: self.datetimes.get(k, DatetimeSummary()).merge(other.datetimes.get(k, DatetimeSummary()))
             for k in {**self.datetimes, **other.datetimes}
         }
+        out.refused = {**other.refused, **self.refused}  # the first partition's error wins
         out.targets = {
             k: _add_counts(self.targets.get(k, {}), other.targets.get(k, {})) for k in {**self.targets, **other.targets}
         }
@@ -220,7 +223,13 @@ def summarise_partition(partition: Partition, job: Job, sketch_columns: list[str
                 part.targets[name] = count_levels(data, train.column(job.target), folds)
             elif column.kind == "boolean":
                 out_ = np.zeros((len(data), 2))
-                FittedBoolean(name, indicator=True, fill=0.0).encode(pa.table({name: data}), out_, TransformReport())
+                try:
+                    FittedBoolean(name, indicator=True, fill=0.0).encode(
+                        pa.table({name: data}), out_, TransformReport()
+                    )
+                except SchemaError as exc:  # a third value: the caller decides (re-infer or refuse)
+                    part.refused[name] = f"{batch.where}: {exc}"
+                    continue
                 present = out_[:, 1] == 0
                 part.booleans[name] = (int(present.sum()), float(out_[present, 0].sum()))
         part.train_sample, part.train_sample_hash = _bottom(None, np.empty(0, np.uint64), train, train_hashes)

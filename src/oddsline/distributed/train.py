@@ -30,10 +30,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .._exceptions import LeakageWarning, ParameterError, TargetError
+from .._exceptions import LeakageWarning, ParameterError, SchemaError, TargetError
 from .._threads import numpy_owns_the_cores
 from .._version import __version__
-from ..batch import as_inferred_type
 from ..core.inference import aliased_in_gram
 from ..core.solvers import fit_cd, fit_lbfgs, fit_newton
 from ..core.solvers.choice import NEWTON_MAX_PARAMS
@@ -51,6 +50,7 @@ from .feature_fit import STREAMED_KINDS, fit_features_streamed
 from .job import Job
 from .kernel import Sums, encode_labels, newton_partition
 from .problem import StreamedProblem
+from .spec_sample import SampleRows, sample_partition
 from .summary import SAMPLE_ROWS, Summary, summarise_partition
 
 __all__ = ["refuse_unstreamed", "train_streamed"]
@@ -95,11 +95,18 @@ def train_streamed(
     partitions = source.partitions()
     inferred = spec is None
     if spec is None:
-        spec = _infer_spec(source, target, ignore)
+        spec = _infer_spec(source, target, ignore, engine, seed)
     shipped = source.shippable() if isinstance(source, FrameSource) else source
     job = Job(shipped, spec, target, float(test_size), seed, drop_missing_target)
     sketch_columns = [*job.kinds, target]
     summary = engine.fold(summarise_partition, partitions, job, sketch_columns, start=Summary())
+    if summary.refused:
+        if not inferred:
+            raise SchemaError(next(iter(summary.refused.values())))
+        # The sample saw two values; the data holds more (a 0/1 column with a rare 2): not boolean.
+        spec = _not_boolean(spec, summary)
+        job = Job(shipped, spec, target, float(test_size), seed, drop_missing_target)
+        summary = engine.fold(summarise_partition, partitions, job, sketch_columns, start=Summary())
     n_train = summary.rows["train"]
     if not summary.target_counts:
         raise TargetError(f"target column {target!r} has no values in the training rows of {len(source.paths)} file(s)")
@@ -245,6 +252,22 @@ def train_streamed(
     return model
 
 
+def _not_boolean(spec: FeatureSpec, summary: Summary) -> FeatureSpec:
+    sample = summary.train_sample
+    columns = []
+    for c in spec.columns:
+        if c.name in summary.refused:
+            numeric = sample is not None and c.name in sample.column_names and _is_number(sample.column(c.name).type)
+            reason = "two values in the sampled rows, more in the data: " + ("numeric" if numeric else "categorical")
+            c = ColumnSpec(c.name, "numeric" if numeric else "categorical", {}, reason)
+        columns.append(c)
+    return dataclasses.replace(spec, columns=tuple(columns))
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+
+
 def _solver(n_params: int, l1_ratio: float) -> tuple[str, str]:
     if l1_ratio > 0:
         return "cd", "L1/elastic net: proximal Newton with coordinate descent on the merged quadratic"
@@ -304,22 +327,17 @@ def _statistics(
     }
 
 
-def _infer_spec(source: FileSource | FrameSource, target: str, ignore: Iterable[str]) -> FeatureSpec:
-    """A spec inferred from the first rows of the first file, with the kinds a stream cannot fit swapped."""
-    first: Any = source.partitions()[0]
-    head: list[pa.Table] = []
-    rows = 0
-    for batch, _dialect, inferred in source.batches(first):
-        for i, name in enumerate(batch.column_names):
-            if pa.types.is_string(batch.schema.field(i).type) and name in inferred.names:
-                batch = batch.set_column(i, name, as_inferred_type(batch.column(i), inferred.field(name).type))
-        head.append(batch)
-        rows += batch.num_rows
-        if rows >= _INFER_ROWS:
-            break
-    table = pa.concat_tables(head, promote_options="permissive") if head else pa.table({})
+def _infer_spec(
+    source: FileSource | FrameSource, target: str, ignore: Iterable[str], engine: Engine, seed: int
+) -> FeatureSpec:
+    """A spec inferred from a uniform sample of every file (``spec_sample.py``), with the kinds a stream
+    cannot fit left out with the reason."""
+    partitions = source.partitions()
+    shipped = source.shippable() if isinstance(source, FrameSource) else source
+    sample = engine.fold(sample_partition, partitions, shipped, seed, _INFER_ROWS, start=SampleRows(_INFER_ROWS))
+    table = sample.table if sample.table is not None else pa.table({})
     if target not in table.column_names:
-        raise TargetError(f"target column {target!r} is not in {first.path}; its columns are {table.column_names}")
+        raise TargetError(f"target column {target!r} is not in {source.paths[0]}; its columns are {table.column_names}")
     spec = FeatureSpec.infer(table, target=target, ignore=ignore)
     columns, ignored = [], list(spec.ignored)
     for c in spec.columns:
