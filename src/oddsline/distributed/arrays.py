@@ -35,7 +35,7 @@ def fit_dask_arrays(
     """(classes, the solver's result over [beta..., intercept], the solver's choice, d)."""
     import dask.array as da
 
-    from .train import _SOLVERS, _solver
+    from .solve import SOLVERS, choose_solver
 
     if X.ndim != 2:
         raise ParameterError(f"X must be a 2-d dask array, got {X.ndim} dimension(s)")
@@ -66,7 +66,7 @@ def fit_dask_arrays(
         rate = float(np.clip(zero.weighted_positives / zero.weight, 1e-12, 1 - 1e-12))
         theta0 = np.zeros(d + 1)
         theta0[-1] = math.log(rate / (1 - rate))
-        name, reason = _solver(d + 1, l1_ratio)
+        name, reason = choose_solver(d + 1, l1_ratio)
         problem = StreamedProblem(
             evaluate,
             n_features=d,
@@ -77,7 +77,7 @@ def fit_dask_arrays(
             hessians=name != "lbfgs",
         )
         with numpy_owns_the_cores():
-            result = _SOLVERS[name](problem, theta0, tol=tol, max_iter=max_iter or (100 if name != "lbfgs" else 1000))
+            result = SOLVERS[name](problem, theta0, tol=tol, max_iter=max_iter or (100 if name != "lbfgs" else 1000))
         result.counts["passes"] = problem.passes + 1
     finally:
         engine.close()

@@ -79,6 +79,10 @@ class StreamedProblem:
         full[self.keep] = theta
         return full
 
+    def remember(self, theta: NDArray[np.float64], sums: Sums) -> None:
+        """Sums already computed at theta (the first pass): the solver's first request costs no pass."""
+        self._memo = (theta.copy(), sums)
+
     def sums(self, theta: NDArray[np.float64], hessian: bool | None = None) -> Sums:
         need = self.hessians if hessian is None else hessian
         memo = self._memo

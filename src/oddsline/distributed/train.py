@@ -31,15 +31,9 @@ import numpy as np
 import pyarrow as pa
 
 from .._exceptions import LeakageWarning, ParameterError, SchemaError, TargetError
-from .._threads import numpy_owns_the_cores
 from .._version import __version__
-from ..core.inference import aliased_in_gram
-from ..core.solvers import fit_cd, fit_lbfgs, fit_newton
-from ..core.solvers.choice import NEWTON_MAX_PARAMS
-from ..estimator import _DEFAULT_MAX_ITER
 from ..features import FeatureSpec
 from ..features.spec import ColumnSpec
-from ..identification import reference_levels
 from ..leakage import leakage_warnings, single_column_auc
 from ..model import Model
 from ..monitor.reference import capture_reference
@@ -48,15 +42,14 @@ from ..target import BinaryTarget, Label, resolve_target_counts
 from .engines import Engine
 from .feature_fit import STREAMED_KINDS, fit_features_streamed
 from .job import Job
-from .kernel import Sums, encode_labels, newton_partition
-from .problem import StreamedProblem
+from .kernel import encode_labels
+from .solve import Passes, Solved, solve, statistics
 from .spec_sample import SampleRows, sample_partition
 from .summary import SAMPLE_ROWS, Summary, summarise_partition
 
 __all__ = ["refuse_unstreamed", "train_streamed"]
 
 _INFER_ROWS = SAMPLE_ROWS
-_SOLVERS: dict[str, Any] = {"newton": fit_newton, "cd": fit_cd, "lbfgs": fit_lbfgs}
 
 
 def train_streamed(
@@ -81,6 +74,47 @@ def train_streamed(
     (elastic net; 1 is the lasso), solved by proximal Newton with coordinate descent on the merged
     quadratic at the driver, as the in-memory ``cd`` solver does."""
     started = time.perf_counter()
+    _check_options(test_size, threshold, l1_ratio, C, class_weight)
+    partitions = source.partitions()
+    inferred = spec is None
+    if spec is None:
+        spec = _infer_spec(source, target, ignore, engine, seed)
+    shipped = source.shippable() if isinstance(source, FrameSource) else source
+    job = Job(shipped, spec, target, float(test_size), seed, drop_missing_target)
+    summary = _summarise(engine, partitions, job)
+    if summary.refused:
+        if not inferred:
+            raise SchemaError(next(iter(summary.refused.values())))
+        # The sample saw two values; the data holds more (a 0/1 column with a rare 2): not boolean.
+        job = dataclasses.replace(job, spec=_not_boolean(spec, summary))
+        summary = _summarise(engine, partitions, job)
+    binary, counts = _resolve_target(summary, target, positive, len(source.paths))
+    n_train = summary.rows["train"]
+    weights = (1.0, 1.0) if class_weight is None else (n_train / (2.0 * counts[0]), n_train / (2.0 * counts[1]))
+
+    def run(function: Any, *arguments: Any) -> list[Any]:
+        return engine.map(function, partitions, job, *arguments)
+
+    labels = list(summary.target_counts)
+    positive_of = dict(zip(labels, binary.encode(pa.table({target: pa.array(labels)})).tolist(), strict=True))
+    features, cross_fitted = fit_features_streamed(job.spec, summary, job, run, positive_of)
+    passes = Passes(engine, partitions, job, features, binary, weights, cross_fitted)
+    solved = solve(passes, job.spec, counts, C=C, l1_ratio=l1_ratio, tol=tol)
+    if not solved.result.converged:
+        warnings.warn(
+            f"streamed {solved.solver} stopped after {solved.result.n_iter} iterations with gradient "
+            f"{solved.result.grad_norm:.2e} above tol {tol:g} ({solved.result.message or 'max_iter reached'}); "
+            "check for separation or use a smaller C",
+            stacklevel=2,
+        )
+    options = {"C": C, "test_size": test_size, "seed": seed, "l1_ratio": l1_ratio, "class_weight": class_weight}
+    model = _model(solved, passes, summary, source, float(threshold), options)
+    _checks_on_samples(model, summary, solved, inferred and not allow_leaky)
+    model.info["train_seconds"] = time.perf_counter() - started
+    return model
+
+
+def _check_options(test_size: float, threshold: Any, l1_ratio: float, C: float, class_weight: str | None) -> None:
     if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
         raise ParameterError(f"test_size must be in [0, 1), got {test_size!r}")
     if isinstance(threshold, str) or not 0 <= float(threshold) <= 1:
@@ -92,133 +126,86 @@ def train_streamed(
         raise ParameterError(f"l1_ratio must be in [0, 1] with a finite C, got {l1_ratio!r} with C={C!r}")
     if class_weight not in (None, "balanced"):
         raise ParameterError(f"class_weight must be None or 'balanced', got {class_weight!r}")
-    partitions = source.partitions()
-    inferred = spec is None
-    if spec is None:
-        spec = _infer_spec(source, target, ignore, engine, seed)
-    shipped = source.shippable() if isinstance(source, FrameSource) else source
-    job = Job(shipped, spec, target, float(test_size), seed, drop_missing_target)
-    sketch_columns = [*job.kinds, target]
-    summary = engine.fold(summarise_partition, partitions, job, sketch_columns, start=Summary())
-    if summary.refused:
-        if not inferred:
-            raise SchemaError(next(iter(summary.refused.values())))
-        # The sample saw two values; the data holds more (a 0/1 column with a rare 2): not boolean.
-        spec = _not_boolean(spec, summary)
-        job = Job(shipped, spec, target, float(test_size), seed, drop_missing_target)
-        summary = engine.fold(summarise_partition, partitions, job, sketch_columns, start=Summary())
-    n_train = summary.rows["train"]
+
+
+def _summarise(engine: Engine, partitions: list[Any], job: Job) -> Summary:
+    summary: Summary = engine.fold(summarise_partition, partitions, job, _sketch_columns(job), start=Summary())
+    return summary
+
+
+def _sketch_columns(job: Job) -> list[str]:
+    """The columns of the training-row sketch ``evaluate`` compares rows with (as ``training.py``)."""
+    return [*job.kinds, job.target]
+
+
+def _resolve_target(
+    summary: Summary, target: str, positive: Label | None, n_files: int
+) -> tuple[BinaryTarget, tuple[int, int]]:
     if not summary.target_counts:
-        raise TargetError(f"target column {target!r} has no values in the training rows of {len(source.paths)} file(s)")
-    binary = resolve_target_counts(
-        target, summary.target_counts, pa.chunked_array([pa.array(list(summary.target_counts))]), positive
-    )
+        raise TargetError(f"target column {target!r} has no values in the training rows of {n_files} file(s)")
+    present = pa.chunked_array([pa.array(list(summary.target_counts))])
+    binary = resolve_target_counts(target, summary.target_counts, present, positive)
     counts = _class_counts(binary, summary.target_counts)
     if min(counts) == 0:
         raise TargetError(f"the training rows hold only one class of {target!r}; lower --test-size or add data")
-    weights = (1.0, 1.0) if class_weight is None else tuple(n_train / (2.0 * c) for c in counts)
+    return binary, counts
 
-    def run(function: Any, *arguments: Any) -> list[Any]:
-        return engine.map(function, partitions, job, *arguments)
 
-    labels = list(summary.target_counts)
-    positive_of = dict(zip(labels, binary.encode(pa.table({target: pa.array(labels)})).tolist(), strict=True))
-    features, cross_fitted = fit_features_streamed(spec, summary, job, run, positive_of)
-    d = features.n_design
-
-    def evaluate(theta: np.ndarray, hessian: bool, design: bool = False) -> Sums:
-        sums: Sums = engine.fold(
-            newton_partition,
-            partitions,
-            job,
-            features,
-            binary,
-            weights,
-            theta,
-            hessian,
-            design,
-            cross_fitted,
-            start=Sums(),
-        )
-        return sums
-
-    total_weight = weights[0] * counts[0] + weights[1] * counts[1]
-    rate = float(np.clip(weights[1] * counts[1] / total_weight, 1e-12, 1 - 1e-12))
-    theta0 = np.zeros(d + 1)
-    theta0[-1] = math.log(rate / (1.0 - rate))
-    solver, reason = _solver(d + 1, l1_ratio)
-    first = evaluate(theta0, solver != "lbfgs" or math.isinf(C), design=True)
-    references = reference_levels(spec, features) if math.isinf(C) else {}
-    aliased = np.array([], dtype=np.intp)
-    if math.isinf(C):
-        assert first.hessian is not None
-        gram = first.hessian / max(float(np.max(np.diag(first.hessian))), 1e-300)
-        aliased = np.asarray(aliased_in_gram(gram, d, tuple(references)), dtype=np.intp)
-    keep = np.setdiff1d(np.arange(d + 1), aliased)
-    problem = StreamedProblem(
-        evaluate,
-        n_features=d,
-        total_weight=total_weight,
-        n_rows=n_train,
-        C=C,
-        l1_ratio=l1_ratio,
-        keep=keep,
-        hessians=solver != "lbfgs",
-    )
-    problem._memo = (theta0[keep].copy(), first)
-    with numpy_owns_the_cores():
-        result = _SOLVERS[solver](problem, theta0[keep], tol=tol, max_iter=_DEFAULT_MAX_ITER[solver])
-    theta = problem.full_theta(result.theta)
-    at_optimum = problem.sums(result.theta, hessian=True)  # the inference matrices need it
-    if not result.converged:
-        warnings.warn(
-            f"streamed Newton stopped after {result.n_iter} iterations with gradient {result.grad_norm:.2e} above "
-            f"tol {tol:g} ({result.message or 'max_iter reached'}); check for separation or use a smaller C",
-            stacklevel=2,
-        )
-    statistics = _statistics(at_optimum, theta, problem, first, binary, weights)
-    if math.isinf(C):
-        statistics["aliased"] = aliased.astype(np.float64)
-    design_std = np.array([m.std for m in first.design or []])
+def _model(
+    solved: Solved,
+    passes: Passes,
+    summary: Summary,
+    source: FileSource | FrameSource,
+    threshold: float,
+    options: dict[str, Any],
+) -> Model:
+    result, features, spec = solved.result, passes.features, passes.job.spec
+    d, C = features.n_design, options["C"]
+    n_train, n_test = summary.rows["train"], summary.rows["test"]
     info: dict[str, Any] = {
-        "n_rows": n_train + summary.rows["test"],
+        "n_rows": n_train + n_test,
         "n_train": n_train,
-        "n_test": summary.rows["test"],
+        "n_test": n_test,
         "rows_dropped_missing_target": summary.rows["dropped"],
         "n_design_columns": d,
-        "reference_levels": {column: level for j, (column, level) in references.items() if j in aliased},
-        "aliased": [features.design_names[j] for j in aliased if j < d and j not in references],
-        "data_fingerprint": {"rows": n_train + summary.rows["test"], "files": list(source.paths)},
+        "reference_levels": {c: level for j, (c, level) in solved.references.items() if j in solved.aliased},
+        "aliased": [features.design_names[j] for j in solved.aliased if j < d and j not in solved.references],
+        "data_fingerprint": {"rows": n_train + n_test, "files": list(source.paths)},
         "ignored_columns": {name: reason for name, reason in spec.ignored},
         "fit": {
-            "solver": solver,
+            "solver": solved.solver,
             "n_iter": result.n_iter,
             "converged": result.converged,
             "objective": result.objective if math.isfinite(result.objective) else None,
             "grad_norm": result.grad_norm if math.isfinite(result.grad_norm) else None,
-            "passes": problem.passes,
+            "passes": solved.problem.passes,
         },
-        "solver_reason": f"streamed, one pass over the source per evaluated point: {reason}",
-        "engine": {"name": engine.name, "workers": engine.workers, "partitions": len(partitions)},
+        "solver_reason": f"streamed, one pass over the source per evaluated point: {solved.reason}",
+        "engine": {"name": passes.engine.name, "workers": passes.engine.workers, "partitions": len(passes.partitions)},
+        "training_rows": {
+            "columns": _sketch_columns(passes.job),
+            "rows": n_train,
+            "hashes": [f"{int(h):016x}" for h in summary.sketch],
+        },
         "oddsline_version": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
     }
-    model = Model(
+    return Model(
         features=features,
-        target=binary,
-        coef=theta[:-1].copy(),
-        statistics=statistics,
-        intercept=float(theta[-1]),
-        threshold=float(threshold),
+        target=passes.target,
+        coef=solved.theta[:-1].copy(),
+        statistics=statistics(solved),
+        intercept=float(solved.theta[-1]),
+        threshold=threshold,
         calibrator=None,
         params={
             "C": "inf" if math.isinf(C) else float(C),
-            "test_size": test_size,
-            "seed": seed,
-            "penalty": "l2" if not l1_ratio else "elasticnet",
-            "l1_ratio": l1_ratio,
-            "class_weight": class_weight,
+            "test_size": options["test_size"],
+            "seed": options["seed"],
+            "penalty": "l2" if not options["l1_ratio"] else "elasticnet",
+            "l1_ratio": options["l1_ratio"],
+            "class_weight": options["class_weight"],
             "calibrate": None,
             "threshold_rule": None,
             "split": "hash",
@@ -227,29 +214,29 @@ def train_streamed(
         },
         info=info,
     )
-    info["training_rows"] = {
-        "columns": sketch_columns,
-        "rows": n_train,
-        "hashes": [f"{int(h):016x}" for h in summary.sketch],
-    }
+
+
+def _checks_on_samples(model: Model, summary: Summary, solved: Solved, check_leaks: bool) -> None:
+    """The monitoring reference, the held-out evaluation and the leakage check, on the row samples."""
+    info, features = model.info, model.features
     sample = summary.train_sample
-    if sample is not None and sample.num_rows:
-        X_sample = features.transform(sample)
-        y_sample = encode_labels(binary, sample.column(target))
-        scores = model.predict_proba(sample)[:, 1]
-        info["reference"] = capture_reference(features, sample, scores, y_sample, model.coef, design_std)
-        info["reference"]["rows"] = n_train
-        info["reference_sample_rows"] = sample.num_rows
+    if sample is None or not sample.num_rows:
+        return
+    X_sample = features.transform(sample)
+    y_sample = encode_labels(model.target, sample.column(model.target.name))
+    scores = model.predict_proba(sample)[:, 1]
+    design_std = np.array([m.std for m in solved.first.design or []])
+    info["reference"] = capture_reference(features, sample, scores, y_sample, model.coef, design_std)
+    info["reference"]["rows"] = info["n_train"]
+    info["reference_sample_rows"] = sample.num_rows
     if summary.test_sample is not None and summary.test_sample.num_rows:
         info["evaluation"] = model.evaluate(summary.test_sample)
         info["evaluation_sample_rows"] = summary.test_sample.num_rows
-    if inferred and not allow_leaky and sample is not None and sample.num_rows:
+    if check_leaks:
         held_out_auc = info.get("evaluation", {}).get("roc_auc")
         info["warnings"] = leakage_warnings(single_column_auc(features, X_sample, y_sample, model.coef), held_out_auc)
         for message in info["warnings"]:
-            warnings.warn(message, LeakageWarning, stacklevel=2)
-    info["train_seconds"] = time.perf_counter() - started
-    return model
+            warnings.warn(message, LeakageWarning, stacklevel=3)
 
 
 def _not_boolean(spec: FeatureSpec, summary: Summary) -> FeatureSpec:
@@ -266,14 +253,6 @@ def _not_boolean(spec: FeatureSpec, summary: Summary) -> FeatureSpec:
 
 def _is_number(kind: pa.DataType) -> bool:
     return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
-
-
-def _solver(n_params: int, l1_ratio: float) -> tuple[str, str]:
-    if l1_ratio > 0:
-        return "cd", "L1/elastic net: proximal Newton with coordinate descent on the merged quadratic"
-    if n_params > NEWTON_MAX_PARAMS:
-        return "lbfgs", f"{n_params} parameters > {NEWTON_MAX_PARAMS}: L-BFGS on streamed gradients, no Hessian"
-    return "newton", "exact Newton (Hessian, gradient and loss from one pass)"
 
 
 def refuse_unstreamed(*, calibrate: str | None, cv: int | None, split: str, multiclass: bool) -> None:
@@ -302,31 +281,6 @@ def _class_counts(binary: BinaryTarget, counts: dict[Any, int]) -> tuple[int, in
     return sum(counts.values()) - positives, positives
 
 
-def _statistics(
-    at: Sums,
-    theta: np.ndarray,
-    problem: StreamedProblem,
-    first: Sums,
-    binary: BinaryTarget,
-    weights: tuple[float, float],
-) -> dict[str, np.ndarray]:
-    assert at.hessian is not None
-    info = at.hessian.copy()
-    hess = info.copy()
-    d = theta.size - 1
-    idx = np.arange(d)
-    hess[idx, idx] += problem.l2 * problem.total_weight
-    positives = at.weighted_positives
-    rate = positives / at.weight
-    llnull = 0.0 if rate in (0.0, 1.0) else positives * math.log(rate) + (at.weight - positives) * math.log(1 - rate)
-    return {
-        "fisher_information": info,
-        "penalised_hessian": hess,
-        "likelihood": np.array([-at.loss, llnull, at.weight]),
-        "design_mean": np.array([m.mean for m in first.design or []]),
-    }
-
-
 def _infer_spec(
     source: FileSource | FrameSource, target: str, ignore: Iterable[str], engine: Engine, seed: int
 ) -> FeatureSpec:
@@ -343,10 +297,6 @@ def _infer_spec(
     for c in spec.columns:
         if c.kind in STREAMED_KINDS:
             columns.append(c)
-        elif c.kind == "target":
-            columns.append(
-                ColumnSpec(c.name, "hashed", {"bits": 10}, f"{c.reason}; hashed: target encoding is not streamed")
-            )
         else:
             ignored.append((c.name, f"{c.kind} columns are not streamed yet; declare it in a spec as categorical"))
     return dataclasses.replace(spec, columns=tuple(columns), ignored=tuple(ignored))
