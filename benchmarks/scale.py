@@ -178,18 +178,44 @@ def main() -> None:
     parser.add_argument("--rows", default="1000000,4000000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip", default="")
+    parser.add_argument(
+        "--stream-only",
+        default="",
+        help="sizes (e.g. 16000000) too large for the in-memory contenders: read floor, a pass and the streamed fit",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(machine(), versions("numpy", "scipy", "pyarrow", "sklearn", "distributed", "dask_ml", "pyspark"))
     table: list[dict[str, str]] = []
-    for rows in (int(r) for r in args.rows.split(",")):
+    for rows in (int(r) for r in filter(None, args.rows.split(","))):
         row = measure(rows, args.repeats, skip)
+        print(row, flush=True)
+        table.append(row)
+    for rows in (int(r) for r in filter(None, args.stream_only.split(","))):
+        row = measure_streamed_only(rows, args.repeats)
         print(row, flush=True)
         table.append(row)
     keys = list(dict.fromkeys(k for row in table for k in row))
     print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
     for row in table:
         print("| " + " | ".join(row.get(k, "") for k in keys) + " |")
+
+
+def measure_streamed_only(rows: int, repeats: int) -> dict[str, str]:
+    folder = dataset(rows)
+    floor = statistics.median(read_floor(folder) for _ in range(repeats))
+    source = open_source(folder)
+    t_local, streamed = timed(
+        lambda: train_streamed(source, "y", engine=LocalEngine(), spec=SPEC, test_size=0, allow_leaky=True),
+        repeats,
+    )
+    pass_time = statistics.median(one_pass(folder, streamed) for _ in range(repeats))
+    return {
+        "rows": f"{rows:,}",
+        "read floor s": f"{floor:.2f}",
+        "one pass s": f"{pass_time:.2f} ({pass_time / floor:.2f}x floor)",
+        "streamed local s": f"{t_local:.2f} ({streamed.info['fit']['passes']} passes)",
+    }
 
 
 def measure(rows: int, repeats: int, skip: set[str]) -> dict[str, str]:
