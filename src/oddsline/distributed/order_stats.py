@@ -16,7 +16,7 @@ functions at the end turn them into ``np.median`` and ``np.quantile`` (linear), 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -222,16 +222,3 @@ def linear_quantile(a: float, b: float, gamma: float) -> float:
     if gamma >= 0.5:
         return float(b - diff * (1 - gamma))
     return float(a + diff * gamma)
-
-
-@dataclass
-class QueryBook:
-    """Queries by (column, rank), so that equal ranks are asked once."""
-
-    queries: dict[tuple[str, int], RankQuery] = field(default_factory=dict)
-
-    def ask(self, column: str, rank: int) -> RankQuery:
-        return self.queries.setdefault((column, rank), RankQuery(rank))
-
-    def open(self) -> dict[tuple[str, int], RankQuery]:
-        return {k: q for k, q in self.queries.items() if q.answer is None}

@@ -31,9 +31,6 @@ class Partition:
     row_groups: tuple[int, ...] | None = None  # Parquet only; None: the whole file
     first_row: int = 0  # the partition's first row's number within its file
 
-    def describe(self) -> str:
-        return self.path if self.row_groups is None else f"{self.path} (row groups {list(self.row_groups)})"
-
 
 @dataclass(frozen=True)
 class FileSource:

@@ -38,9 +38,6 @@ class FramePartition:
     def path(self) -> str:
         return f"dask-partition-{self.index}"
 
-    def describe(self) -> str:
-        return self.path
-
     def computed(self) -> FramePartition:
         """The partition with its data computed here (on the local engine; Dask computes it before)."""
         data = self.data
