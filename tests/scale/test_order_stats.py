@@ -92,24 +92,3 @@ def test_median_and_linear_quantiles_are_numpys_to_the_bit(n: int) -> None:
     for q in [0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0, *np.linspace(0, 1, 11)[1:-1]]:
         below, above, gamma = quantile_ranks(n, float(q))
         assert linear_quantile(ordered[below], ordered[above], gamma) == np.quantile(values, q)
-
-
-def test_blocked_gram_equals_the_full_product() -> None:
-    from oddsline.distributed.kernel import _gram
-
-    rng = np.random.default_rng(5)
-    n = 500
-    dense = rng.normal(size=(n, 3))
-    blocks = []
-    for width in (4, 1, 6):
-        codes = rng.integers(-1, width, n)  # -1: a row in none of the levels (an unseen level)
-        onehot = np.zeros((n, width))
-        onehot[codes >= 0, codes[codes >= 0]] = 1.0
-        blocks.append(onehot)
-    X = np.asfortranarray(np.hstack([dense, *blocks]))  # the kernel's layout: dense, then one-hot blocks
-    h = rng.random(n)
-    Xt = np.hstack([X, np.ones((n, 1))])
-    expected = Xt.T @ (Xt * h[:, None])
-    one_hot = (3, [slice(0, 4), slice(4, 5), slice(5, 11)])
-    np.testing.assert_allclose(_gram(X, h, one_hot), expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(_gram(X, h, None), expected, rtol=1e-12, atol=1e-12)

@@ -25,7 +25,12 @@ from .job import Job, row_batches
 from .summary import Moments
 from .target_folds import TargetFolds
 
-__all__ = ["KernelLayout", "Sums", "batch_sums", "encode_labels", "newton_partition"]
+try:  # the compiled one-hot rows of the Gram matrix (src/oddsline/_onehot.c); optional
+    from .. import _onehot  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - exercised where no C compiler was available
+    _onehot = None
+
+__all__ = ["KernelLayout", "OneHotCodes", "Sums", "batch_sums", "encode_labels", "newton_partition", "one_hot_rows"]
 
 
 @dataclass
@@ -76,9 +81,10 @@ def encode_labels(target: BinaryTarget, column: pa.ChunkedArray) -> NDArray[np.f
 
 @dataclass(frozen=True)
 class KernelLayout:
-    """Where each design column sits in the kernel's matrix: the dense columns first, then the one-hot
-    blocks, column-major, so that each group is one contiguous block for BLAS. ``order[j]`` is the
-    kernel position of the model's design column j; sums are mapped back before they leave a task."""
+    """Where each design column sits in the kernel's matrix: the dense columns first, column-major (one
+    contiguous block for BLAS), then the one-hot blocks, which the kernel keeps as level codes
+    (``OneHotCodes``) and never writes out as 0/1 columns. ``order[j]`` is the kernel position of the
+    model's design column j; sums are mapped back before they leave a task."""
 
     blocks: tuple[tuple[Any, slice], ...]  # each fitted column and its kernel slice
     order: NDArray[np.intp]
@@ -99,26 +105,28 @@ class KernelLayout:
         n_dense = sum(b.stop - b.start for _, b in dense)
         return cls(tuple(placed), order, n_dense)
 
-    @property
-    def one_hot(self) -> list[slice]:
-        """The kernel slices of the one-hot blocks, relative to the first one-hot column."""
-        return [
-            slice(b.start - self.n_dense, b.stop - self.n_dense)
-            for c, b in self.blocks
-            if c.kind == "categorical" and b.stop > b.start
-        ]
-
-    def design(self, features: FittedFeatures, table: pa.Table, report: TransformReport) -> NDArray[np.float64]:
-        """``features.transform`` in this layout: the same values, the same checks and counts."""
+    def design(
+        self, features: FittedFeatures, table: pa.Table, report: TransformReport
+    ) -> tuple[NDArray[np.float64], OneHotCodes]:
+        """``features.transform`` in this layout: the dense columns (F order) and the one-hot blocks'
+        codes, with the same values, checks and counts."""
         features.check_columns(table.column_names, report, table.num_rows)
         report.rows += table.num_rows
-        out = np.zeros((table.num_rows, features.n_design), order="F")
+        n = table.num_rows
+        dense = np.zeros((n, self.n_dense), order="F")
+        categorical = [(c, b) for c, b in self.blocks if c.kind == "categorical" and b.stop > b.start]
+        codes = np.empty((n, len(categorical)), dtype=np.int32)
         for column, block in self.blocks:
-            column.encode(table, out[:, block], report)
-        return out
+            if column.kind != "categorical":
+                column.encode(table, dense[:, block], report)
+        for i, (column, block) in enumerate(categorical):
+            level = column.codes(table.column(column.name), report)
+            codes[:, i] = np.where(level >= 0, level + (block.start - self.n_dense), -1)
+        n_one_hot = int(self.order.size) - self.n_dense
+        return dense, OneHotCodes(codes, n_one_hot)
 
     def position(self, target_encoded: str) -> int:
-        """The kernel column of a target-encoded column (one design column)."""
+        """The kernel column of a target-encoded column (one design column, among the dense ones)."""
         return int(next(b.start for c, b in self.blocks if c.kind == "target" and c.name == target_encoded))
 
     def to_kernel(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -138,6 +146,45 @@ class KernelLayout:
         return sums
 
 
+@dataclass(frozen=True)
+class OneHotCodes:
+    """One-hot blocks as codes: ``codes[i, b]`` is row i's column among the ``n_columns`` one-hot design
+    columns in block b (blocks in layout order, so codes of later blocks are larger), or -1."""
+
+    codes: NDArray[np.int32]
+    n_columns: int
+
+    @classmethod
+    def none(cls, rows: int) -> OneHotCodes:
+        return cls(np.empty((rows, 0), dtype=np.int32), 0)
+
+    def offsets(self, beta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Each row's sum of its levels' coefficients: the one-hot columns' share of X @ beta."""
+        if not self.codes.shape[1]:
+            return np.zeros(self.codes.shape[0])
+        padded = np.r_[beta, 0.0]  # code -1 reads the 0 appended
+        return padded[self.codes].sum(axis=1)
+
+    def column_sums(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """onehot^T @ values."""
+        out = np.zeros(self.n_columns + 1)
+        for b in range(self.codes.shape[1]):
+            out += np.bincount(self.codes[:, b] + 1, weights=values, minlength=self.n_columns + 1)
+        return out[1:]
+
+    def counts(self) -> NDArray[np.float64]:
+        return self.column_sums(np.ones(self.codes.shape[0]))
+
+    def dense(self) -> NDArray[np.float64]:
+        """The 0/1 columns themselves (the fallback kernel's and the tests' view)."""
+        n = self.codes.shape[0]
+        out = np.zeros((n, self.n_columns), order="F")
+        for b in range(self.codes.shape[1]):
+            rows = np.flatnonzero(self.codes[:, b] >= 0)
+            out[rows, self.codes[rows, b]] = 1.0
+        return out
+
+
 def newton_partition(
     partition: Partition,
     job: Job,
@@ -154,23 +201,19 @@ def newton_partition(
     out = Sums()
     layout = KernelLayout.of(features)
     theta_k = layout.to_kernel(theta)
-    one_hot = layout.one_hot
     for batch in row_batches(partition, job, side="train"):
         if not batch.table.num_rows:
             continue
         report = TransformReport()
-        X = layout.design(features, batch.table, report)
+        X, one_hot = layout.design(features, batch.table, report)
         for folds in cross_fitted:
             X[:, layout.position(folds.name)] = folds.values(batch.table.column(folds.name), batch.position_hash)
         y = encode_labels(target, batch.table.column(job.target))
         weight = np.where(y == 1.0, class_weight[1], class_weight[0])
-        part = batch_sums(X, y, weight, theta_k, with_hessian, (layout.n_dense, one_hot), with_design)
+        part = batch_sums(X, y, weight, theta_k, with_hessian, one_hot, with_design)
         part.report = report
         out = out.merge(part)
     return layout.to_model(out) if out.rows else out
-
-
-OneHot = tuple[int, list[slice]]  # (number of dense columns before them, the one-hot blocks after)
 
 
 def batch_sums(
@@ -179,68 +222,71 @@ def batch_sums(
     weight: NDArray[np.float64],
     theta: NDArray[np.float64],
     with_hessian: bool = True,
-    one_hot: OneHot | None = None,
+    one_hot: OneHotCodes | None = None,
     with_design: bool = False,
 ) -> Sums:
-    """The sums of one block of design rows at theta (the math of every streamed pass). With ``one_hot``
-    the columns are laid out as ``KernelLayout`` does, and the one-hot blocks' Hessian is counted."""
+    """The sums of one block of rows at theta (the math of every streamed pass). The design is
+    [X, one-hot columns of ``one_hot``], and theta is [beta..., intercept] over it."""
+    codes = one_hot or OneHotCodes.none(X.shape[0])
+    k, L = X.shape[1], codes.n_columns
     part = Sums()
-    eta = X @ theta[:-1]
+    eta = X @ theta[:k]
     eta += float(theta[-1])
+    if L:
+        eta += codes.offsets(theta[k : k + L])
     part.loss, g_eta = binomial_loss_gradient(eta, y, weight)
-    d = X.shape[1]
+    d = k + L
     part.gradient = np.empty(d + 1)
-    part.gradient[:d] = X.T @ g_eta
+    part.gradient[:k] = X.T @ g_eta
+    part.gradient[k:d] = codes.column_sums(g_eta)
     part.gradient[d] = g_eta.sum()
     if with_hessian:
         p = expit(eta)
-        part.hessian = _gram(X, weight * (p * (1.0 - p)), one_hot)
+        part.hessian = _gram(X, weight * (p * (1.0 - p)), codes)
     part.weight = float(weight.sum())
     part.weighted_positives = float(weight @ y)
     part.rows = X.shape[0]
     if with_design:
-        part.design = _column_moments(X)
+        part.design = _column_moments(X) + _one_hot_moments(codes)
     return part
 
 
-def _gram(X: NDArray[np.float64], h: NDArray[np.float64], one_hot: OneHot | None) -> NDArray[np.float64]:
-    """[X, 1]^T diag(h) [X, 1]. With ``one_hot`` = (k, blocks), X = [k dense columns | one-hot blocks]
-    (``KernelLayout``) is built in pieces: dense x dense by GEMM on sqrt(h)-scaled rows, one-hot x dense by
-    one GEMM of the 0/1 columns, one-hot x one-hot by weighted counts of level pairs (a row adds h to one
-    cell of each pair of blocks). On 10 categorical columns of 8 levels beside 30 numbers this takes a
-    third of the full product's time."""
-    d = X.shape[1]
+def _gram(X: NDArray[np.float64], h: NDArray[np.float64], one_hot: OneHotCodes) -> NDArray[np.float64]:
+    """[X, onehot, 1]^T diag(h) [X, onehot, 1]: dense x dense by SYRK on sqrt(h)-scaled rows, the one-hot
+    rows from the codes (``_onehot.c``: each row adds h x its dense values and h at each pair of its
+    levels; on 10 blocks of 8 levels beside 30 numbers a quarter of a GEMM on the 0/1 columns)."""
+    k, L = X.shape[1], one_hot.n_columns
+    d = k + L
     gram = np.zeros((d + 1, d + 1))
-    if not one_hot or not one_hot[1]:
-        scaled = X * np.sqrt(h)[:, None]
-        gram[:d, :d] = scaled.T @ scaled
-    else:
-        k, blocks = one_hot
-        dense, onehot = X[:, :k], X[:, k:]
-        scaled = dense * np.sqrt(h)[:, None]
-        gram[:k, :k] = scaled.T @ scaled
-        cross = onehot.T @ (dense * h[:, None])
+    scaled = X * np.sqrt(h)[:, None]
+    gram[:k, :k] = scaled.T @ scaled
+    gram[d, :k] = h @ X
+    gram[d, d] = h.sum()
+    if L:
+        cross, pairs = one_hot_rows(one_hot, X, h)
         gram[k:d, :k] = cross
         gram[:k, k:d] = cross.T
-        codes = []
-        for block in blocks:
-            width = block.stop - block.start
-            # Each row's level in the block (0..width-1), or width for a row in none (an unseen level).
-            code = (onehot[:, block] @ np.arange(1.0, width + 1.0)).astype(np.intp) - 1
-            code[code < 0] = width
-            codes.append((block, width, code))
-        for i, (a, wa, ca) in enumerate(codes):
-            at = np.arange(k + a.start, k + a.stop)
-            gram[at, at] = np.bincount(ca, weights=h, minlength=wa + 1)[:wa]
-            for b, wb, cb in codes[i + 1 :]:
-                pairs = np.bincount(ca * (wb + 1) + cb, weights=h, minlength=(wa + 1) * (wb + 1))
-                block_ab = pairs.reshape(wa + 1, wb + 1)[:wa, :wb]
-                gram[k + a.start : k + a.stop, k + b.start : k + b.stop] = block_ab
-                gram[k + b.start : k + b.stop, k + a.start : k + a.stop] = block_ab.T
-    gram[d, :d] = h @ X
+        gram[k:d, k:d] = pairs
+        gram[d, k:d] = np.diag(pairs)
     gram[:d, d] = gram[d, :d]
-    gram[d, d] = h.sum()
     return gram
+
+
+def one_hot_rows(
+    one_hot: OneHotCodes, X: NDArray[np.float64], h: NDArray[np.float64], compiled: bool = True
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(onehot^T diag(h) X, onehot^T diag(h) onehot): compiled from the codes, or by GEMM on the 0/1
+    columns when the extension was not built (or ``compiled=False``, as the tests compare)."""
+    n, k = X.shape
+    L, blocks = one_hot.n_columns, one_hot.codes.shape[1]
+    if compiled and _onehot is not None:
+        out = np.zeros((L, k + L))
+        codes = np.ascontiguousarray(one_hot.codes, dtype=np.int32)
+        _onehot.accumulate(codes, np.asfortranarray(X).T, np.ascontiguousarray(h), out, n, k, blocks, L)
+        upper = out[:, k:]
+        return out[:, :k], upper + np.triu(upper, 1).T
+    M = one_hot.dense()
+    return M.T @ (X * h[:, None]), M.T @ (M * h[:, None])
 
 
 def _column_moments(X: NDArray[np.float64]) -> list[Moments]:
@@ -248,3 +294,13 @@ def _column_moments(X: NDArray[np.float64]) -> list[Moments]:
     mean = X.mean(axis=0)
     m2 = ((X - mean) ** 2).sum(axis=0)
     return [Moments(float(n), float(mean[j]), float(m2[j])) for j in range(X.shape[1])]
+
+
+def _one_hot_moments(one_hot: OneHotCodes) -> list[Moments]:
+    """The moments of 0/1 columns from their counts: c ones among n rows."""
+    n = float(one_hot.codes.shape[0])
+    out = []
+    for count in one_hot.counts():
+        mean = count / n
+        out.append(Moments(n, mean, count * (1.0 - mean) ** 2 + (n - count) * mean**2))
+    return out
