@@ -162,8 +162,9 @@ class OneHotCodes:
         """Each row's sum of its levels' coefficients: the one-hot columns' share of X @ beta."""
         if not self.codes.shape[1]:
             return np.zeros(self.codes.shape[0])
-        padded = np.r_[beta, 0.0]  # code -1 reads the 0 appended
-        return padded[self.codes].sum(axis=1)
+        padded: NDArray[np.float64] = np.r_[beta, 0.0]  # code -1 reads the 0 appended
+        out: NDArray[np.float64] = padded[self.codes].sum(axis=1)
+        return out
 
     def column_sums(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """onehot^T @ values."""
