@@ -20,6 +20,7 @@ from oddsline.sources import open_source
 distributed = pytest.importorskip(
     "distributed", reason="the dask extra (pip install 'oddsline[dask]') is not installed"
 )
+dask = pytest.importorskip("dask")
 
 SPEC = oddsline.FeatureSpec.from_dict(
     {
@@ -149,3 +150,46 @@ def test_the_estimator_fits_dask_arrays_on_the_cluster_as_in_memory(cluster) -> 
     )
     with pytest.raises(oddsline.ParameterError, match="does not take sample_weight"):
         oddsline.LogisticRegression().fit(da.from_array(X), da.from_array(y), sample_weight=np.ones(30_000))
+
+
+WORKER_LIMIT = 512 * 2**20
+
+
+def _larger_than_two_workers(folder: Path) -> tuple[int, np.ndarray]:
+    """9M rows of 16 float64 columns (1.15 GB once decoded, more than both workers' limits together),
+    written as small dictionary-encoded files: the values are rounded to one decimal."""
+    rng = np.random.default_rng(11)
+    beta = np.linspace(-0.5, 0.5, 16)
+    decoded = 0
+    for i in range(18):
+        X = np.round(rng.normal(size=(500_000, 16)), 1)
+        y = (rng.random(500_000) < 1 / (1 + np.exp(-(X @ beta)))).astype(np.int8)
+        table = pa.table({**{f"x{j}": X[:, j] for j in range(16)}, "y": y})
+        decoded += table.nbytes
+        pq.write_table(table, folder / f"part{i:02d}.parquet", row_group_size=100_000)
+    return decoded, beta
+
+
+def test_workers_with_a_memory_limit_below_the_data_complete_the_fit(tmp_path: Path) -> None:
+    decoded, beta = _larger_than_two_workers(tmp_path)
+    assert decoded > 2 * WORKER_LIMIT
+    spec = oddsline.FeatureSpec.from_dict({"columns": [{"name": f"x{j}", "kind": "numeric"} for j in range(16)]})
+    # A worker is restarted at 95% of its limit. Pausing (at 80%) is turned off: a paused worker waits
+    # for memory that a streamed task never frees, and the test would hang instead of failing.
+    with (
+        dask.config.set({"distributed.worker.memory.pause": False}),
+        local_cluster(2, memory_limit=WORKER_LIMIT) as c,
+        distributed.Client(c) as client,
+    ):
+        pids = client.run(os.getpid)
+        model = train_streamed(open_source(tmp_path), "y", engine=DaskEngine(client=client), spec=spec, test_size=0)
+        # The nanny samples each worker's RSS every 100 ms and restarts one past 95% of its limit: the
+        # same processes at the end mean no worker went past it. (ru_maxrss cannot tell: a spawned
+        # worker inherits the high-water mark of the process that forked it.)
+        assert client.run(os.getpid) == pids
+        rss = client.run(lambda: __import__("psutil").Process().memory_info().rss)
+    assert model.info["fit"]["converged"]
+    assert max(rss.values()) < 0.95 * WORKER_LIMIT, rss
+    # 9M rows: each coefficient within 0.01 of the one that generated the data (SE about 0.001).
+    raw = model.coef / np.array([c.scale for c, _ in model.features.blocks()])
+    np.testing.assert_allclose(raw, beta, atol=0.01)
