@@ -76,9 +76,9 @@ def timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
-def read_floor(folder: Path) -> float:
+def read_floor(folder: Path, spec: oddsline.FeatureSpec = SPEC, target: str = "y") -> float:
     source = open_source(folder)
-    job = Job(source, SPEC, "y")
+    job = Job(source, spec, target)
     engine = LocalEngine()
 
     def read(partition: Any, job: Job) -> int:
@@ -89,9 +89,9 @@ def read_floor(folder: Path) -> float:
     return time.perf_counter() - t0
 
 
-def one_pass(folder: Path, model: oddsline.Model) -> float:
+def one_pass(folder: Path, model: oddsline.Model, spec: oddsline.FeatureSpec = SPEC, target: str = "y") -> float:
     source = open_source(folder)
-    job = Job(source, SPEC, "y")
+    job = Job(source, spec, target)
     theta = np.r_[model.coef, model.intercept]
     t0 = time.perf_counter()
     LocalEngine().fold(
