@@ -141,20 +141,12 @@ def spark_fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
     here, outside the timing), assembles it into vectors and caches it before the clock starts."""
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import VectorAssembler
-    from pyspark.sql import SparkSession
 
     design = DATA / f"design_{X.shape[0]}.parquet"
     if not design.exists():
         names = [f"f{j}" for j in range(X.shape[1])]
         pq.write_table(pa.table({**{n: X[:, j] for j, n in enumerate(names)}, "label": y}), design)
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.driver.memory", "14g")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = spark_session()
     raw = spark.read.parquet(str(design))
     features = [c for c in raw.columns if c != "label"]
     frame = VectorAssembler(inputCols=features, outputCol="features").transform(raw).select("label", "features")
@@ -171,6 +163,21 @@ def spark_fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
     out = np.array(m.coefficients.toArray()), float(m.intercept), seconds
     spark.stop()
     return out
+
+
+def spark_session() -> Any:
+    """Spark in local[2] on loopback, quiet, with room for a cached design."""
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.driver.memory", "14g")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 def main() -> None:

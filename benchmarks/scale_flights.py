@@ -30,7 +30,7 @@ import oddsline
 from harness import machine, versions
 from oddsline.distributed import DaskEngine, LocalEngine, train_streamed
 from oddsline.sources import open_source
-from scale import DATA, one_pass, read_floor
+from scale import DATA, one_pass, read_floor, spark_session
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 CATEGORICAL = ("carrier", "origin", "dest", "month", "hour", "weekday")
@@ -79,17 +79,9 @@ def spark_fit(folder: Path, model: oddsline.Model, rows: int) -> tuple[float, fl
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler
-    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.driver.memory", "14g")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = spark_session()
     frame = spark.read.parquet(str(folder))
     fitted = {c.name: c for c, _ in model.features.blocks()}
     for name in NUMERIC:
