@@ -114,14 +114,17 @@ class KernelLayout:
         report.rows += table.num_rows
         n = table.num_rows
         dense = np.zeros((n, self.n_dense), order="F")
-        categorical = [(c, b) for c, b in self.blocks if c.kind == "categorical" and b.stop > b.start]
-        codes = np.empty((n, len(categorical)), dtype=np.int32)
+        codes_of = []
         for column, block in self.blocks:
             if column.kind != "categorical":
                 column.encode(table, dense[:, block], report)
-        for i, (column, block) in enumerate(categorical):
-            level = column.codes(table.column(column.name), report)
-            codes[:, i] = np.where(level >= 0, level + (block.start - self.n_dense), -1)
+                continue
+            level = column.codes(table.column(column.name), report)  # counted even for an empty block
+            if block.stop > block.start:
+                codes_of.append(np.where(level >= 0, level + (block.start - self.n_dense), -1))
+        codes = np.empty((n, len(codes_of)), dtype=np.int32)
+        for i, level in enumerate(codes_of):
+            codes[:, i] = level
         n_one_hot = int(self.order.size) - self.n_dense
         return dense, OneHotCodes(codes, n_one_hot)
 
