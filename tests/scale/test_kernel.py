@@ -8,6 +8,8 @@ import os
 import numpy as np
 import pytest
 
+from oddsline.core import one_hot as core_one_hot
+from oddsline.core.one_hot import one_hot_rows
 from oddsline.distributed import kernel
 
 
@@ -31,8 +33,8 @@ def test_gram_from_codes_equals_the_full_product() -> None:
     Xt = np.hstack([dense, *onehot, np.ones((n, 1))])
     expected = Xt.T @ (Xt * h[:, None])
     np.testing.assert_allclose(kernel._gram(dense, h, one_hot), expected, rtol=1e-12, atol=1e-12)
-    fallback = kernel.one_hot_rows(one_hot, dense, h, compiled=False)
-    compiled = kernel.one_hot_rows(one_hot, dense, h)
+    fallback = one_hot_rows(one_hot.codes, at, dense, h, compiled=False)
+    compiled = one_hot_rows(one_hot.codes, at, dense, h)
     for got, want in zip(compiled, fallback, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     no_codes = kernel.OneHotCodes.none(n)
@@ -53,16 +55,16 @@ def test_gram_from_codes_equals_the_full_product() -> None:
 
 
 def test_compiled_kernel_is_built_where_required() -> None:
-    if kernel._onehot is None:
+    if core_one_hot._onehot is None:
         reason = "oddsline._onehot was not built (no C compiler when the package was installed)"
         if os.environ.get("ODDSLINE_REQUIRE_COMPILED"):
             raise RuntimeError(reason + "; ODDSLINE_REQUIRE_COMPILED is set")
         pytest.skip(reason)
     with pytest.raises(ValueError, match="past the last one-hot column"):
-        kernel._onehot.accumulate(
+        core_one_hot._onehot.accumulate(
             np.array([[5]], dtype=np.int32), np.zeros((0, 1)), np.ones(1), np.zeros((2, 2)), 1, 0, 1, 2
         )
     with pytest.raises(ValueError, match="buffer sizes"):
-        kernel._onehot.accumulate(
+        core_one_hot._onehot.accumulate(
             np.array([[0]], dtype=np.int32), np.zeros((0, 1)), np.ones(2), np.zeros((2, 2)), 1, 0, 1, 2
         )

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from ..core.link import expit
 from ..core.loss import binomial_loss_gradient
+from ..core.one_hot import one_hot_matrix, one_hot_rows
 from ..features import FittedFeatures, TransformReport
 from ..sources import Partition
 from ..target import BinaryTarget
@@ -25,12 +26,7 @@ from .job import Job, row_batches
 from .summary import Moments
 from .target_folds import TargetFolds
 
-try:  # the compiled one-hot rows of the Gram matrix (src/oddsline/_onehot.c); optional
-    from .. import _onehot  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - exercised where no C compiler was available
-    _onehot = None
-
-__all__ = ["KernelLayout", "OneHotCodes", "Sums", "batch_sums", "encode_labels", "newton_partition", "one_hot_rows"]
+__all__ = ["KernelLayout", "OneHotCodes", "Sums", "batch_sums", "encode_labels", "newton_partition"]
 
 
 @dataclass
@@ -180,13 +176,8 @@ class OneHotCodes:
         return self.column_sums(np.ones(self.codes.shape[0]))
 
     def dense(self) -> NDArray[np.float64]:
-        """The 0/1 columns themselves (the fallback kernel's and the tests' view)."""
-        n = self.codes.shape[0]
-        out = np.zeros((n, self.n_columns), order="F")
-        for b in range(self.codes.shape[1]):
-            rows = np.flatnonzero(self.codes[:, b] >= 0)
-            out[rows, self.codes[rows, b]] = 1.0
-        return out
+        """The 0/1 columns themselves (the tests' view)."""
+        return one_hot_matrix(self.codes, self.n_columns)
 
 
 def newton_partition(
@@ -257,8 +248,8 @@ def batch_sums(
 
 def _gram(X: NDArray[np.float64], h: NDArray[np.float64], one_hot: OneHotCodes) -> NDArray[np.float64]:
     """[X, onehot, 1]^T diag(h) [X, onehot, 1]: dense x dense by SYRK on sqrt(h)-scaled rows, the one-hot
-    rows from the codes (``_onehot.c``: each row adds h x its dense values and h at each pair of its
-    levels; on 10 blocks of 8 levels beside 30 numbers a quarter of a GEMM on the 0/1 columns)."""
+    rows from the codes (``core/one_hot.py``; on 10 blocks of 8 levels beside 30 numbers a quarter of a
+    GEMM on the 0/1 columns)."""
     k, L = X.shape[1], one_hot.n_columns
     d = k + L
     gram = np.zeros((d + 1, d + 1))
@@ -267,30 +258,13 @@ def _gram(X: NDArray[np.float64], h: NDArray[np.float64], one_hot: OneHotCodes) 
     gram[d, :k] = h @ X
     gram[d, d] = h.sum()
     if L:
-        cross, pairs = one_hot_rows(one_hot, X, h)
+        cross, pairs = one_hot_rows(one_hot.codes, L, X, h)
         gram[k:d, :k] = cross
         gram[:k, k:d] = cross.T
         gram[k:d, k:d] = pairs
         gram[d, k:d] = np.diag(pairs)
     gram[:d, d] = gram[d, :d]
     return gram
-
-
-def one_hot_rows(
-    one_hot: OneHotCodes, X: NDArray[np.float64], h: NDArray[np.float64], compiled: bool = True
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(onehot^T diag(h) X, onehot^T diag(h) onehot): compiled from the codes, or by GEMM on the 0/1
-    columns when the extension was not built (or ``compiled=False``, as the tests compare)."""
-    n, k = X.shape
-    L, blocks = one_hot.n_columns, one_hot.codes.shape[1]
-    if compiled and _onehot is not None:
-        out = np.zeros((L, k + L))
-        codes = np.ascontiguousarray(one_hot.codes, dtype=np.int32)
-        _onehot.accumulate(codes, np.asfortranarray(X).T, np.ascontiguousarray(h), out, n, k, blocks, L)
-        upper = out[:, k:]
-        return out[:, :k], upper + np.triu(upper, 1).T
-    M = one_hot.dense()
-    return M.T @ (X * h[:, None]), M.T @ (M * h[:, None])
 
 
 def _column_moments(X: NDArray[np.float64]) -> list[Moments]:
