@@ -12,7 +12,7 @@ import oddsline
 from oddsline.core import one_hot
 from oddsline.core.objective import Problem
 
-pytestmark = pytest.mark.skipif(not one_hot.COMPILED, reason="oddsline._onehot was not built (no C compiler)")
+pytestmark = pytest.mark.skipif(not one_hot.COMPILED, reason="oddsline.core._onehot was not built (no C compiler)")
 
 
 def _design(rng: np.random.Generator, n: int = 3000) -> np.ndarray:

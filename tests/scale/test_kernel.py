@@ -56,7 +56,7 @@ def test_gram_from_codes_equals_the_full_product() -> None:
 
 def test_compiled_kernel_is_built_where_required() -> None:
     if core_one_hot._onehot is None:
-        reason = "oddsline._onehot was not built (no C compiler when the package was installed)"
+        reason = "oddsline.core._onehot was not built (no C compiler when the package was installed)"
         if os.environ.get("ODDSLINE_REQUIRE_COMPILED"):
             raise RuntimeError(reason + "; ODDSLINE_REQUIRE_COMPILED is set")
         pytest.skip(reason)

@@ -15,8 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-try:  # the compiled loop (src/oddsline/_onehot.c); optional, like _jsonrows
-    from .. import _onehot  # type: ignore[attr-defined]
+try:  # the compiled loop (_onehot.c beside this file); optional, like _jsonrows
+    from . import _onehot  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - exercised where no C compiler was available
     _onehot = None
 
