@@ -32,8 +32,19 @@ def add_serve(verbs: Subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="request body limit (default 1 MiB)")
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=8 << 20,
+        help="request body limit, answered 413 past it (default 8 MiB: 10,000 rows of up to ~800 bytes each)",
+    )
     p.add_argument("--max-rows", type=int, default=10_000, help="rows per request limit (default 10000)")
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=256,
+        help="requests in progress per worker; past it: 503 with Retry-After, not a queue (default 256)",
+    )
     p.add_argument("--trust-key", action="append", metavar="PUB", help="serve only files signed by these keys")
     p.add_argument(
         "--prediction-log",
@@ -106,6 +117,9 @@ def run_serve(args: argparse.Namespace) -> int:
                 "binary scores)",
                 file=sys.stderr,
             )
+    for option in ("max_body_bytes", "max_rows", "max_in_flight"):
+        if getattr(args, option) < 1:
+            raise ParameterError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     if not 0 <= args.canary_percent <= 100:
         raise ParameterError(f"--canary-percent must be in 0..100, got {args.canary_percent}")
     os.environ[ENV] = json.dumps(
@@ -114,6 +128,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "trusted_keys": args.trust_key,
             "max_body_bytes": args.max_body_bytes,
             "max_rows": args.max_rows,
+            "max_in_flight": args.max_in_flight,
             "prediction_log": None
             if args.prediction_log == "none"
             else (args.prediction_log or _default_folder("predictions")),

@@ -61,12 +61,13 @@ from .scores import Scores
 __all__ = ["Settings", "create_app"]
 
 _INLINE_ROWS = 64
+OTHER_COLUMN = "other"  # the metric label of every column name that is not a served model's
 _GC_YOUNG_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True)
 class Settings:
-    max_body_bytes: int = 1 << 20
+    max_body_bytes: int = 8 << 20  # 10,000 rows (max_rows) of up to ~800 bytes
     max_rows: int = 10_000
     max_in_flight: int = 256  # beyond it: 503 with Retry-After, not a queue that grows without bound
     prediction_log: str | None = None  # folder of the prediction log; None: no log
@@ -248,7 +249,10 @@ def create_app(
     def failure(exc: BaseException) -> tuple[int, dict[str, Any]]:
         body = error_body(exc)
         if body.get("field"):
-            metrics.validation_failures.labels(str(body["field"])).inc()
+            # The field may be a client's tensor name or "rows[7]": only a served model's column is a label.
+            field = str(body["field"])
+            known = any(field in served.columns for served in models.snapshot().values())
+            metrics.validation_failures.labels(field if known else OTHER_COLUMN).inc()
         return status_of(exc), body
 
     async def fast_predict(name: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -417,7 +421,9 @@ def create_app(
     def count_events(served: Served, report: TransformReport) -> None:
         for event, per_column in report.counts.items():
             for column, n in per_column.items():
-                metrics.child(metrics.input_events, served.name, event, column).inc(n)
+                # An unexpected column's name comes from the client: one "other" series for them all.
+                label = column if column in served.columns else OTHER_COLUMN
+                metrics.child(metrics.input_events, served.name, event, label).inc(n)
 
     # -- native ---------------------------------------------------------------------------------------
 

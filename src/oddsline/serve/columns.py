@@ -114,7 +114,7 @@ class RowDecoder:
                 return ColumnRows(self, body, None, len(log_odds))
         try:
             records = self._decoder.decode(body)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):  # the usual parse says what is wrong
             return None
         return ColumnRows(self, body, records, len(records)) if records else None
 

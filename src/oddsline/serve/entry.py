@@ -18,6 +18,7 @@ def app_from_env() -> Gate:
     settings = Settings(
         max_body_bytes=config["max_body_bytes"],
         max_rows=config["max_rows"],
+        max_in_flight=int(config.get("max_in_flight") or 256),
         prediction_log=config.get("prediction_log"),
         pii_columns=tuple(config.get("pii_columns") or ()),
         admin_token=os.environ.get("ODDSLINE_ADMIN_TOKEN") or None,

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.routing import Match
 
 from .deadlines import Deadlines
 from .errors import ServiceError, error_body
@@ -29,6 +31,14 @@ __all__ = ["Gate", "respond"]
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 FAST_ROUTE = "/v1/models/{name}/predict"
+# Answered whatever the load, and not counted in flight: a scrape or a probe that the concurrency limit
+# refused would report an overloaded server as down (and the scrape would count itself).
+UNGATED = frozenset({"/metrics", "/v2/health/live", "/v2/health/ready", "/ping", "/health"})
+# The route label of a request that matched no route (404s, or refused before routing): metric labels
+# come from bounded sets only, never from the path a client sent.
+OTHER_ROUTE = "other"
+
+_log = logging.getLogger("oddsline.serve")
 
 
 async def respond(send: Any, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -120,12 +130,14 @@ class Gate:
         fast_name = self._fast_name(scope)
         task = asyncio.current_task()
         assert task is not None  # an ASGI server runs each request in a task
-        self.metrics.in_flight.inc()
-        self.in_flight += 1
+        gated = path not in UNGATED
+        if gated:
+            self.metrics.in_flight.inc()
+            self.in_flight += 1
         self._last_active = started
         self.deadlines.enter(task, started)
         try:
-            if self.in_flight > self.max_in_flight:
+            if gated and self.in_flight > self.max_in_flight:
                 self.metrics.rejected.inc()
                 raise ServiceError(503, "the server is at its concurrency limit; retry shortly")
             length = headers.get(b"content-length")
@@ -146,14 +158,31 @@ class Gate:
         except ServiceError as exc:
             retry = [(b"retry-after", b"1")] if exc.status == 503 else None
             await respond(send_with_headers, exc.status, error_body(exc), retry)
+        except Exception as exc:  # a bug: answered 500 (if not yet), logged with its request id, counted
+            _log.error("request %s failed: %s %s", request_id, scope["method"], path, exc_info=exc)
+            if not outcome["started"]:
+                await respond(send_with_headers, 500, error_body(exc))
+            outcome["status"] = 500
         finally:
             self.deadlines.leave(task)
-            self.metrics.in_flight.dec()
-            self.in_flight -= 1
+            if gated:
+                self.metrics.in_flight.dec()
+                self.in_flight -= 1
             self._last_active = time.perf_counter()
-        template = getattr(scope.get("route"), "path", path)
+        template = path if path == FAST_ROUTE else self._template(scope)
         self.metrics.child(self.metrics.requests, template, str(outcome["status"])).inc()
         self.metrics.child(self.metrics.latency, template).observe(time.perf_counter() - started)
+
+    def _template(self, scope: dict[str, Any]) -> str:
+        """The route template of a request, found again for one refused before routing (413, 503);
+        ``OTHER_ROUTE`` for a path no route matches."""
+        route = scope.get("route")
+        if route is not None:
+            return str(route.path)
+        for candidate in getattr(self.app, "routes", ()):
+            if candidate.matches(scope)[0] == Match.FULL:
+                return str(candidate.path)
+        return OTHER_ROUTE
 
     @staticmethod
     def _fast_name(scope: dict[str, Any]) -> str | None:

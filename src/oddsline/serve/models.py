@@ -27,6 +27,11 @@ class Served:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
+    def columns(self) -> frozenset[str]:
+        """The model's input columns: the only column names a metric label may carry."""
+        return frozenset(self.model.features.source_columns)
+
+    @functools.cached_property
     def rows_decoder(self) -> RowDecoder:
         """Decodes a JSON array of this model's rows straight into columns."""
         scorer = self.model.json_row_scorer() if isinstance(self.model, Model) else None

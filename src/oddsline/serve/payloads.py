@@ -34,13 +34,20 @@ def parse_json(body: bytes) -> Any:
         raise ServiceError(422, f"the body holds a number beyond float64 ({exc}): send it as text") from None
     except msgspec.DecodeError as exc:
         refused = str(exc)
+    except RecursionError:
+        raise ServiceError(400, _TOO_DEEP) from None
     try:
         json.loads(body, parse_constant=_reject_constant)
     except ServiceError:
         raise
+    except RecursionError:
+        raise ServiceError(400, _TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ServiceError(400, f"the body is not valid JSON: {str(exc).splitlines()[0]}") from None
     raise ServiceError(400, f"the body is not valid JSON: {refused}")  # e.g. an unpaired UTF-16 surrogate
+
+
+_TOO_DEEP = "the body nests arrays or objects too deeply to be rows of a model: send flat rows"
 
 
 def check_row_count(n_rows: int, max_rows: int) -> None:
@@ -61,9 +68,13 @@ def _limit(rows: list[dict[str, Any]], max_rows: int) -> list[dict[str, Any]]:
 def rows_from_native(payload: Any, max_rows: int) -> list[dict[str, Any]]:
     if isinstance(payload, dict) and "rows" in payload:
         payload = payload["rows"]
+    elif isinstance(payload, dict) and list(payload) == ["instances"]:
+        payload = payload["instances"]  # the row-oriented body of TensorFlow Serving and KServe V1 clients
     rows = [payload] if isinstance(payload, dict) else payload
     if not isinstance(rows, list):
-        raise ServiceError(422, 'send a JSON object (one row), a list of objects, or {"rows": [...]}')
+        raise ServiceError(
+            422, 'send a JSON object (one row), a list of objects, {"rows": [...]} or {"instances": [...]}'
+        )
     return _limit(rows, max_rows)
 
 

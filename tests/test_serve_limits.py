@@ -1,0 +1,128 @@
+"""The service's limits and failure accounting: a bug answers 500 and is counted and logged with its
+request id; metric labels come from bounded sets (route templates, the models' columns, "other");
+scrapes and health probes pass the concurrency limit; deep nesting is a 400; the native route takes
+{"instances": [...]}; the default body limit holds the default row limit's worth of rows."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
+from fastapi.testclient import TestClient
+
+from oddsline.serve import Settings, create_app
+from oddsline.serve.models import load_served
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, telco_model):
+    return telco_model.save(tmp_path_factory.mktemp("limits") / "churn.odl")
+
+
+@pytest.fixture(scope="module")
+def rows(telco_table):
+    return telco_table.drop(["churn"]).to_pylist()
+
+
+def _app(model_path, **settings):
+    return create_app([load_served(str(model_path))], Settings(**settings))
+
+
+def _series(client: TestClient, name: str) -> dict[str, float]:
+    """Every sample of a metric: {label text: value}."""
+    text = client.get("/metrics").text
+    return {m.group(1): float(m.group(2)) for m in re.finditer(rf"^{name}(\{{.*?\}}) (\S+)$", text, re.M)}
+
+
+def test_a_bug_answers_500_counted_and_logged_with_its_request_id(model_path, caplog) -> None:
+    app = _app(model_path)
+
+    def broken() -> None:
+        raise RuntimeError("a bug in a handler at /srv/secret/path")
+
+    app.app.add_api_route("/boom", broken, methods=["GET"])  # stands for any handler with a bug
+    with TestClient(app, raise_server_exceptions=False) as client, caplog.at_level(logging.ERROR):
+        answer = client.get("/boom")
+        assert answer.status_code == 500
+        request_id = answer.headers["x-request-id"]
+        assert "secret" not in answer.text and "Traceback" not in answer.text
+        assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+        assert _series(client, "oddsline_requests_total")['{route="/boom",status="500"}'] == 1.0
+
+
+def test_route_labels_are_templates_or_other(model_path, rows) -> None:
+    with TestClient(_app(model_path, max_body_bytes=2000)) as client:
+        for i in range(3):
+            assert client.get(f"/no/such/path/{i}").status_code == 404
+        assert client.post("/v1/models/anything-at-all/predict", json={"rows": rows[:20]}).status_code == 413
+        assert client.post("/v1/models/churn/predict?explain=true", json=rows[0]).status_code == 200
+        series = _series(client, "oddsline_requests_total")
+    assert series['{route="other",status="404"}'] == 3.0
+    assert series['{route="/v1/models/{name}/predict",status="413"}'] == 1.0
+    assert not any("no/such" in k or "anything-at-all" in k for k in series)
+
+
+def test_column_labels_come_from_the_models_columns_only(model_path, rows) -> None:
+    with TestClient(_app(model_path)) as client:
+        for i in range(3):
+            extra = {**rows[0], f"client_column_{i}": 1}
+            assert client.post("/v1/models/churn/predict", json=extra).status_code == 200
+        missing = {k: v for k, v in rows[0].items() if k != "tenure"}
+        assert client.post("/v1/models/churn/predict", json=missing).json()["field"] == "tenure"
+        oip = {"inputs": [{"name": "attacker_tensor", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
+        assert client.post("/v2/models/churn/infer", json=oip).status_code in (400, 422)
+        events = _series(client, "oddsline_input_events_total")
+        failures = _series(client, "oddsline_validation_failures_total")
+    assert not any("client_column" in k for k in events)
+    assert events['{column="other",event="unexpected_column",model="churn"}'] == 3.0
+    assert failures['{field="tenure"}'] == 1.0
+    assert not any("attacker" in k for k in failures)
+
+
+def test_scrapes_and_probes_pass_the_concurrency_limit_and_are_not_in_flight(model_path, rows) -> None:
+    with TestClient(_app(model_path, max_in_flight=0)) as client:  # every scoring request over the limit
+        refused = client.post("/v1/models/churn/predict", json=rows[0])
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        for path in ("/metrics", "/v2/health/live", "/v2/health/ready", "/ping", "/health"):
+            assert client.get(path).status_code == 200, path
+        assert "oddsline_requests_in_flight 0.0" in client.get("/metrics").text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b"[" * 100_000 + b"]" * 100_000, b'{"rows": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+)
+def test_deep_nesting_is_a_400_on_every_protocol(model_path, body: bytes) -> None:
+    with TestClient(_app(model_path)) as client:
+        for path in ("/v1/models/churn/predict", "/v1/models/churn/predict?explain=true", "/invocations"):
+            answer = client.post(path, content=body, headers={"content-type": "application/json"})
+            assert answer.status_code == 400, (path, answer.text)
+            assert "too deeply" in answer.json()["error"]
+        answer = client.post("/v2/models/churn/infer", content=body, headers={"content-type": "application/json"})
+        assert answer.status_code == 400
+
+
+def test_the_native_route_takes_instances_as_rows(model_path, rows) -> None:
+    with TestClient(_app(model_path)) as client:
+        by_rows = client.post("/v1/models/churn/predict", json={"rows": rows[:5]}).json()["predictions"]
+        by_instances = client.post("/v1/models/churn/predict", json={"instances": rows[:5]}).json()["predictions"]
+    assert [p["probability"] for p in by_instances] == [p["probability"] for p in by_rows]
+
+
+def test_the_default_body_limit_takes_thousands_of_rows(model_path, rows) -> None:
+    with TestClient(_app(model_path)) as client:
+        answer = client.post("/v1/models/churn/predict", json=rows[:5000])  # 2.2 MB of telco rows
+        assert answer.status_code == 200 and len(answer.json()["predictions"]) == 5000
+
+
+@pytest.mark.parametrize("option", ["--max-in-flight", "--max-rows", "--max-body-bytes"])
+def test_serve_refuses_a_limit_below_one(model_path, option: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "oddsline", "serve", str(model_path), option, "0"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and option in done.stderr
