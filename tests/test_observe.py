@@ -145,6 +145,15 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
             ],
         ),
         _case(calibrated, [("7h", "OddslineCalibrationGap", []), ("7h", "OddslineLogLossDegraded", [])]),
+        # Refused requests in one minute (a 30 s burst) never page; refusals every minute for 5 do.
+        _case(
+            {"oddsline_rejected_overload_total": "0x5 50 50x20"},
+            [("3m", "OddslineOverload", []), ("8m", "OddslineOverload", []), ("20m", "OddslineOverload", [])],
+        ),
+        _case(
+            {"oddsline_rejected_overload_total": "0+50x20"},
+            [("3m", "OddslineOverload", []), ("8m", "OddslineOverload", [_expect(rules, "OddslineOverload")])],
+        ),
     ]
     (tmp_path / "tests.yml").write_text(
         yaml.safe_dump({"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False)

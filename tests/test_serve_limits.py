@@ -39,6 +39,13 @@ def _series(client: TestClient, name: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(rf"^{name}(\{{.*?\}}) (\S+)$", text, re.M)}
 
 
+def _value(client: TestClient, name: str) -> float:
+    """The sample of an unlabelled metric."""
+    found = re.search(rf"^{name} (\S+)$", client.get("/metrics").text, re.M)
+    assert found, name
+    return float(found.group(1))
+
+
 def test_a_bug_answers_500_counted_and_logged_with_its_request_id(model_path, caplog) -> None:
     app = _app(model_path)
 
@@ -126,3 +133,34 @@ def test_serve_refuses_a_limit_below_one(model_path, option: str) -> None:
         [sys.executable, "-m", "oddsline", "serve", str(model_path), option, "0"], capture_output=True, text=True
     )
     assert done.returncode == 2 and option in done.stderr
+
+
+def test_the_series_alerts_read_exist_from_the_start(model_path, rows) -> None:
+    """increase() drops a new series' first sample: the first 504 or rejected reload would be lost."""
+    import time
+
+    before = time.time()
+    with TestClient(_app(model_path)) as client:
+        requests = _series(client, "oddsline_requests_total")
+        for status in ("500", "503", "504"):
+            assert requests[f'{{route="/v1/models/{{name}}/predict",status="{status}"}}'] == 0.0
+        assert _series(client, "oddsline_model_loads_total")['{model="churn",outcome="rejected"}'] == 0.0
+        assert _series(client, "oddsline_labels_total")['{outcome="unknown"}'] == 0.0
+        # The label clock starts at the start (label lag is not 56 years), and labels that match no
+        # prediction do not move it.
+        started = _value(client, "oddsline_last_label_timestamp_seconds")
+        assert before <= started <= time.time()
+        time.sleep(0.05)
+        answer = client.post("/v1/labels", json={"labels": [{"id": "no-such-prediction", "label": "Yes"}]})
+        assert answer.status_code == 200 and answer.json()["unknown"] == 1
+        assert _value(client, "oddsline_last_label_timestamp_seconds") == started
+        scored = client.post("/v1/models/churn/predict", json=rows[0]).json()
+        labels = {"labels": [{"id": scored["request_id"], "label": "Yes"}]}
+        assert client.post("/v1/labels", json=labels).json()["matched"] == 1
+        assert _value(client, "oddsline_last_label_timestamp_seconds") > started
+
+
+def test_the_latency_histogram_reaches_past_the_request_timeout() -> None:
+    from oddsline.monitor.observe import LATENCY_BUCKETS
+
+    assert max(LATENCY_BUCKETS) >= Settings().request_timeout

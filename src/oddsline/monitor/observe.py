@@ -19,8 +19,9 @@ from .._exceptions import ParameterError
 __all__ = ["LATENCY_BUCKETS", "grafana_dashboards", "metric_names", "prometheus_rules"]
 
 # The bounds of the server's latency histogram (serve/metrics.py uses these): a latency objective can
-# only be one of them, or its rule would select a bucket that does not exist and never fire.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# only be one of them, or its rule would select a bucket that does not exist and never fire. They reach
+# past the default request timeout (30 s), so slow answers are told apart from timed-out ones.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SCORING_ROUTES = "/v1/models/.+/predict|/invocations|/v2/models/.+/infer"
 _WINDOWS = ("5m", "30m", "1h", "6h")
 
@@ -171,7 +172,8 @@ def prometheus_rules(
         },
         {
             "alert": "OddslineOverload",
-            "expr": "sum(rate(oddsline_rejected_overload_total[5m])) > 0",
+            # Refusals in every minute for 5 minutes: a burst of 30 s is over before it could page.
+            "expr": "sum(rate(oddsline_rejected_overload_total[1m])) > 0",
             "for": "5m",
             "labels": {"severity": "page", "model": name},
             "annotations": {"summary": "requests are refused at the concurrency limit: add workers or replicas"},

@@ -105,6 +105,7 @@ def create_app(
         )
     models = ModelSet(served)
     metrics = ServiceMetrics()
+    metrics.start([s.name for s in served])
     gate: list[Gate] = []  # the one Gate, made last; the log's writer asks it whether requests are in flight
     log = (
         PredictionLog(
@@ -481,7 +482,8 @@ def create_app(
             metrics.child(metrics.labelled_log_loss, seen.model, seen.version).inc(
                 -math.log(q) if positive else -math.log1p(-q)
             )
-        metrics.last_label.set(now.timestamp())
+        if matched:  # labels that match no prediction say nothing about whether labels flow
+            metrics.last_label.set(now.timestamp())
         if settings.labels_folder:
             from ..monitor.labels import store_labels
 

@@ -9,6 +9,7 @@ all workers — so a scrape sees the whole server, not one worker's share.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,14 @@ from ..monitor.observe import LATENCY_BUCKETS
 __all__ = ["ServiceMetrics"]
 
 _DELAY_BUCKETS = (60.0, 600.0, 3600.0, 6 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0, 30 * 86400.0)
+# The routes an SLO reads, and the statuses they answer: their series exist from the start.
+SCORING_ROUTE_TEMPLATES = (
+    "/v1/models/{name}/predict",
+    "/invocations",
+    "/v2/models/{name}/infer",
+    "/v2/models/{name}/versions/{version}/infer",
+)
+STATUSES = ("200", "400", "404", "413", "422", "500", "503", "504")
 _LATENCY_BUCKETS = LATENCY_BUCKETS  # one list: the generated latency rules select these bounds
 
 
@@ -73,7 +82,10 @@ class ServiceMetrics:
             "oddsline_label_delay_seconds", "label time - prediction time", buckets=_DELAY_BUCKETS, registry=r
         )
         self.last_label = Gauge(
-            "oddsline_last_label_timestamp_seconds", "when the last label arrived", registry=r, multiprocess_mode="max"
+            "oddsline_last_label_timestamp_seconds",
+            "when the last matched label arrived (the server's start until one has)",
+            registry=r,
+            multiprocess_mode="max",
         )
         labelled = ["model", "version"]
         self.labelled = Counter("oddsline_labelled", "labelled predictions", labelled, registry=r)
@@ -99,6 +111,24 @@ class ServiceMetrics:
             multiprocess_mode="max",
         )
         self.score_psi = Gauge("oddsline_score_psi", "PSI of the score", ["model"], registry=r, multiprocess_mode="max")
+
+    def start(self, models: list[str]) -> None:
+        """Every series an alert reads made at 0 when the server starts: Prometheus' ``increase()``
+        drops the first sample of a new series, so a counter born at its first event would lose it
+        (the first 504s, the first rejected reload). The label clock starts at the start, so label lag
+        is measured from it rather than from 1970."""
+        for route in SCORING_ROUTE_TEMPLATES:
+            for status in STATUSES:
+                self.child(self.requests, route, status)
+            self.child(self.latency, route)
+        for name in models:
+            for outcome in ("loaded", "rejected"):
+                self.child(self.model_loads, name, outcome)
+        for outcome in ("matched", "unknown"):
+            self.child(self.labels, outcome)
+        for outcome in ("written", "dropped"):
+            self.child(self.logged_rows, outcome)
+        self.last_label.set(time.time())
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, remembered: prometheus_client's lookup costs microseconds, and
