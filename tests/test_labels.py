@@ -99,13 +99,13 @@ def test_windowed_performance_equals_scikit_learn_on_the_joined_rows(served, tel
     table = pa.Table.from_pylist([{"id": i, "label": label_of[i]} for i in ids])
     ingest_labels(table, id_column="id", label_column="label", log_folder=log, labels_folder=labels)
     joined = labelled_predictions(log, labels)
-    (window,) = windowed_performance(joined, positive="Yes", threshold=telco_model.threshold)
+    (window,) = windowed_performance(joined, target=telco_model.target, threshold=telco_model.threshold)
     y = np.array([v == "Yes" for v in joined.column("label").to_pylist()], dtype=float)
     p = np.array(joined.column("probability").to_pylist())
     assert window["rows"] == 45 and window["positive_rate"] == pytest.approx(y.mean())
     assert window["log_loss"] == pytest.approx(log_loss(y, p), rel=1e-10)
     assert window["roc_auc"] == pytest.approx(roc_auc_score(y, p), rel=1e-10)
-    hourly = windowed_performance(joined, positive="Yes", threshold=0.5, window=dt.timedelta(hours=1))
+    hourly = windowed_performance(joined, target=telco_model.target, threshold=0.5, window=dt.timedelta(hours=1))
     assert sum(w["rows"] for w in hourly) == 45
 
 
@@ -121,7 +121,7 @@ def test_the_server_joins_posted_labels_counts_them_and_stores_them(telco_model,
         body = {"labels": [{"id": s["request_id"], "label": t} for s, t in zip(scored, truth, strict=True)]}
         body["labels"].append({"id": "nobody", "label": "No"})
         answer = client.post("/v1/labels", json=body).json()
-        assert answer == {"received": 11, "matched": 10, "unknown": 1, "stored": True}
+        assert answer == {"received": 11, "matched": 10, "unknown": 1, "invalid": 0, "stored": True}
         bad = client.post("/v1/labels", json={"labels": [{"id": "x"}]})
         assert bad.status_code == 422 and bad.json()["field"] == "labels"
         text = client.get("/metrics").text
@@ -131,3 +131,49 @@ def test_the_server_joins_posted_labels_counts_them_and_stores_them(telco_model,
     assert f'oddsline_labelled_positive_total{{model="churn",version="{version}"}} {float(positives)}' in text
     assert 'oddsline_labels_total{outcome="unknown"} 1.0' in text
     assert read_labels(tmp_path / "labels").num_rows == 11
+
+
+def test_a_label_is_read_by_its_spelling_never_silently_negative(telco_model, telco_table, tmp_path):
+    from oddsline.target import BinaryTarget
+
+    yes_no = BinaryTarget("churn", "No", "Yes")
+    for raw, expected in [("Yes", True), ("yes", True), (" YES ", True), ("1", True), (True, True), ("y", True)]:
+        assert yes_no.label_of(raw) is expected, raw
+    for raw, expected in [("No", False), ("no", False), ("0", False), (False, False), ("false", False)]:
+        assert yes_no.label_of(raw) is expected, raw
+    for raw in ("maybe", "", "2", None):
+        assert yes_no.label_of(raw) is None, raw
+    numeric = BinaryTarget("default", 0, 1)
+    assert numeric.label_of(1) is True and numeric.label_of("0") is False and numeric.label_of("yes") is True
+    words = BinaryTarget("kind", "ham", "spam")  # not a yes/no pair: only the classes' own spellings
+    assert words.label_of("SPAM") is True and words.label_of("yes") is None and words.label_of("1") is None
+
+    path = telco_model.save(tmp_path / "churn.odl")
+    rows = telco_table.drop(["churn"]).slice(0, 4).to_pylist()
+    with TestClient(create_app([load_served(str(path))], Settings())) as client:
+        ids = [client.post("/v1/models/churn/predict", json=r).json()["request_id"] for r in rows]
+        body = {"labels": [{"id": i, "label": t} for i, t in zip(ids, ["yes", "TRUE", "no", "perhaps"], strict=True)]}
+        answer = client.post("/v1/labels", json=body).json()
+        assert answer == {"received": 4, "matched": 3, "unknown": 0, "invalid": 1, "stored": False}
+        metrics = client.get("/metrics").text
+    assert 'oddsline_labels_total{outcome="invalid"} 1.0' in metrics
+    assert 'oddsline_labelled_positive_total{model="churn"' in metrics
+    positives = [line for line in metrics.splitlines() if line.startswith("oddsline_labelled_positive_total{")]
+    assert float(positives[0].split()[-1]) == 2.0  # yes and TRUE; no is a negative; perhaps is neither
+
+
+def test_windowed_performance_reads_spellings_and_counts_labels_that_are_neither_class(telco_model):
+    now = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
+    joined = pa.table(
+        {
+            "model": ["churn"] * 4,
+            "version": ["1"] * 4,
+            "time": pa.array([now] * 4, pa.timestamp("us", tz="UTC")),
+            "probability": [0.8, 0.6, 0.3, 0.5],
+            "label": ["yes", "Yes", "0", "perhaps"],
+        }
+    )
+    (window,) = windowed_performance(joined, target=telco_model.target, threshold=0.5)
+    assert window["rows"] == 3 and window["invalid_labels"] == 1
+    assert window["positive_rate"] == pytest.approx(2 / 3)
+    assert window["log_loss"] == pytest.approx(log_loss([1, 1, 0], [0.8, 0.6, 0.3]))

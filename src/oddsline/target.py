@@ -25,6 +25,16 @@ Label = str | int | float | bool
 _POSITIVE_WORDS = ("yes", "y", "true", "1", "1.0", "positive", "pos", "bad", "default", "churn", "spam", "fraud")
 
 
+_TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "1.0"})
+_FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "0.0"})
+
+
+def _truth(value: Any) -> bool | None:
+    """True/False for a usual spelling of yes or no, else None."""
+    word = str(value).strip().lower()
+    return True if word in _TRUE_WORDS else False if word in _FALSE_WORDS else None
+
+
 @dataclass(frozen=True)
 class BinaryTarget:
     name: str
@@ -56,6 +66,20 @@ class BinaryTarget:
                 f"{self.classes}; remove those rows"
             )
         return np.fromiter((k == positive for k in keys), dtype=np.float64, count=len(keys))
+
+    def label_of(self, raw: Any) -> bool | None:
+        """Whether a label sent later (``POST /v1/labels``) is the positive class: its exact spelling,
+        then the same ignoring case and spaces, then, when the classes are a yes/no pair, any usual
+        spelling of one (yes/no, true/false, 1/0, y/n). None for a label that is neither class."""
+        text = str(raw).strip()
+        for relaxed in (False, True):
+            for value, answer in ((self.positive, True), (self.negative, False)):
+                spelled = str(value).strip()
+                if text == spelled or (relaxed and text.lower() == spelled.lower()):
+                    return answer
+        if _truth(self.positive) is True and _truth(self.negative) is False:
+            return _truth(text)
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -110,9 +110,7 @@ def run_performance(args: argparse.Namespace) -> int:
     joined = labelled_predictions(args.log or _home("predictions"), args.labels or _home("labels"), entity=args.entity)
     if joined.num_rows == 0:
         raise ParameterError("no logged prediction has a label yet; ingest labels first (oddsline labels ingest)")
-    windows = windowed_performance(
-        joined, positive=model.target.positive, threshold=model.threshold, window=args.window
-    )
+    windows = windowed_performance(joined, target=model.target, threshold=model.threshold, window=args.window)
     if args.json:
         print_json(windows)
         return 0

@@ -115,7 +115,7 @@ def run_monitor(args: argparse.Namespace) -> int:
         from ..monitor.labels import labelled_predictions, windowed_performance
 
         joined = labelled_predictions(args.log, args.labels)
-        performance = windowed_performance(joined, positive=model.target.positive, threshold=model.threshold)
+        performance = windowed_performance(joined, target=model.target, threshold=model.threshold)
         report["performance"] = performance
     if args.report:
         from ..report.monitor_page import write_monitor_report

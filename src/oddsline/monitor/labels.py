@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from .._exceptions import ParameterError, SchemaError
 from ..io import atomic_path
 from ..metrics import at_threshold, brier_score, expected_calibration_error, log_loss, roc_auc
+from ..target import BinaryTarget
 
 __all__ = ["LABEL_SCHEMA", "ingest_labels", "labelled_predictions", "read_labels", "windowed_performance"]
 
@@ -182,15 +183,19 @@ def _empty_join(schema: pa.Schema) -> pa.Table:
 
 
 def windowed_performance(
-    joined: pa.Table, *, positive: Any, threshold: float, window: dt.timedelta = dt.timedelta(days=1)
+    joined: pa.Table, *, target: BinaryTarget, threshold: float, window: dt.timedelta = dt.timedelta(days=1)
 ) -> list[dict[str, Any]]:
     """Per model version and window of prediction time: rows, positive rate, mean prediction, log
-    loss, ROC AUC (when both classes are present), Brier, ECE, precision and recall at the threshold."""
+    loss, ROC AUC (when both classes are present), Brier, ECE, precision and recall at the threshold.
+    A label is read as ``target.label_of`` reads it (``yes``/``1``/``true`` for "Yes"); one that is
+    neither class is left out of the metrics and counted in its window's ``invalid_labels``."""
     if window.total_seconds() <= 0:
         raise ParameterError(f"window must be positive, got {window}")
     if joined.num_rows == 0:
         return []
-    y = np.array([v == str(positive) for v in joined.column("label").to_pylist()], dtype=np.float64)
+    truth = [target.label_of(v) for v in joined.column("label").to_pylist()]
+    valid = np.array([t is not None for t in truth])
+    y = np.array([bool(t) for t in truth], dtype=np.float64)
     p = np.asarray(joined.column("probability").to_numpy(zero_copy_only=False), dtype=np.float64)
     seconds = pc.cast(joined.column("time"), pa.int64()).to_numpy(zero_copy_only=False) / 1e6
     bucket = np.floor(seconds / window.total_seconds()).astype(np.int64)
@@ -198,7 +203,10 @@ def windowed_performance(
     models = np.array(joined.column("model").to_pylist(), dtype=object)
     out = []
     for model, version, b in sorted({(m, v, int(k)) for m, v, k in zip(models, versions, bucket, strict=True)}):
-        rows = (models == model) & (versions == version) & (bucket == b)
+        window_rows = (models == model) & (versions == version) & (bucket == b)
+        rows = window_rows & valid
+        if not rows.any():
+            continue
         yw, pw = y[rows], p[rows]
         decisions = at_threshold(yw, pw, threshold)
         both = 0 < yw.sum() < rows.sum()
@@ -216,6 +224,7 @@ def windowed_performance(
                 "ece": expected_calibration_error(yw, pw),
                 "precision": decisions["precision"],
                 "recall": decisions["recall"],
+                "invalid_labels": int((window_rows & ~valid).sum()),
             }
         )
     return out

@@ -463,7 +463,7 @@ def create_app(
     async def post_labels(request: Request) -> dict[str, Any]:
         records = labels_from_json(parse_json(await body_of(request)), settings.max_rows)
         now = dt.datetime.now(dt.UTC)
-        matched = 0
+        matched = invalid = 0
         for record in records:
             seen = recent.find(record["id"])
             served = models.snapshot().get(seen.model) if seen else None
@@ -471,10 +471,14 @@ def create_app(
             if seen is None or served is None or not isinstance(served.model, Model):
                 metrics.child(metrics.labels, "unknown").inc()
                 continue
+            positive = served.model.target.label_of(record["label"])
+            if positive is None:  # neither class: never silently a negative
+                invalid += 1
+                metrics.child(metrics.labels, "invalid").inc()
+                continue
             matched += 1
             metrics.child(metrics.labels, "matched").inc()
             metrics.label_delay.observe((record["labelled_at"] or now).timestamp() - seen.time)
-            positive = record["label"] == str(served.model.target.positive)
             q = min(max(seen.probability, 1e-15), 1 - 1e-15)
             metrics.child(metrics.labelled, seen.model, seen.version).inc()
             metrics.child(metrics.labelled_positive, seen.model, seen.version).inc(1.0 if positive else 0.0)
@@ -491,7 +495,8 @@ def create_app(
         return {
             "received": len(records),
             "matched": matched,
-            "unknown": len(records) - matched,
+            "unknown": len(records) - matched - invalid,
+            "invalid": invalid,
             "stored": bool(settings.labels_folder),
         }
 

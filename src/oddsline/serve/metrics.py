@@ -76,7 +76,10 @@ class ServiceMetrics:
         )
         # Labels (POST /v1/labels) joined to the predictions this process made recently.
         self.labels = Counter(
-            "oddsline_labels", "labels received by outcome (matched, unknown)", ["outcome"], registry=r
+            "oddsline_labels",
+            "labels received by outcome (matched; unknown: no such prediction; invalid: neither class)",
+            ["outcome"],
+            registry=r,
         )
         self.label_delay = Histogram(
             "oddsline_label_delay_seconds", "label time - prediction time", buckets=_DELAY_BUCKETS, registry=r
@@ -124,7 +127,7 @@ class ServiceMetrics:
         for name in models:
             for outcome in ("loaded", "rejected"):
                 self.child(self.model_loads, name, outcome)
-        for outcome in ("matched", "unknown"):
+        for outcome in ("matched", "unknown", "invalid"):
             self.child(self.labels, outcome)
         for outcome in ("written", "dropped"):
             self.child(self.logged_rows, outcome)
