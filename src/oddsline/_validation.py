@@ -80,7 +80,13 @@ def encode_labels(y: ArrayLike, n_rows: int) -> tuple[NDArray[Any], NDArray[np.i
             )
     elif y_arr.dtype.kind == "O" and any(v is None for v in y_arr):
         raise DataError("y contains None; every row needs a label")
-    classes, codes = np.unique(y_arr, return_inverse=True)
+    if y_arr.dtype.kind in "biufUS":
+        # The classes by hashing, then each row's by binary search among them: np.unique's inverse
+        # sorts all n labels (50 ms of a 0.3 s fit on 327k rows).
+        classes = np.unique(y_arr)
+        codes = np.searchsorted(classes, y_arr)
+    else:
+        classes, codes = np.unique(y_arr, return_inverse=True)
     if classes.shape[0] < 2:
         raise DataError(f"y has only one class ({classes[0]!r}); a classifier needs at least two classes")
     return classes, codes.astype(np.int64)
