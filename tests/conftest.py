@@ -25,3 +25,9 @@ def telco_model(telco_table):
     import oddsline
 
     return oddsline.train(telco_table, target="churn", positive="Yes")
+
+
+@pytest.fixture(scope="session")
+def telco_model_file(telco_model, tmp_path_factory) -> Path:
+    """The telco model saved as churn.odl (served under the name "churn")."""
+    return telco_model.save(tmp_path_factory.mktemp("telco_model") / "churn.odl")

@@ -20,8 +20,8 @@ from oddsline.serve.models import load_served
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory, telco_model):
-    return telco_model.save(tmp_path_factory.mktemp("limits") / "churn.odl")
+def model_path(telco_model_file):
+    return telco_model_file
 
 
 @pytest.fixture(scope="module")
