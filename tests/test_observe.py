@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from oddsline.monitor.observe import grafana_dashboards, metric_names, prometheus_rules
+from oddsline.monitor.observe import VALUE, grafana_dashboards, metric_names, prometheus_rules
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
@@ -33,10 +33,13 @@ def _alert(rules, name):
     return next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == name)
 
 
-def _expect(rules, name, **labels):
+def _expect(rules, name, value=None, **labels):
+    """The alert as promtool renders it; ``value``: the measured value its description shows."""
     rule = _alert(rules, name)
+    shown = "" if value is None else f"{value:.3g}"  # Go's %.3g, as Prometheus renders it
     annotations = {
-        k: v.replace("{{ $labels.column }}", labels.get("column", "")) for k, v in rule["annotations"].items()
+        k: v.replace("{{ $labels.column }}", labels.get("column", "")).replace(VALUE, shown)
+        for k, v in rule["annotations"].items()
     }
     return {"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}
 
@@ -109,16 +112,16 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
         _case(
             storm,
             [
-                ("70m", "OddslineErrorBudgetFastBurn", [_expect(rules, "OddslineErrorBudgetFastBurn")]),
-                ("70m", "OddslineLatencyFastBurn", [_expect(rules, "OddslineLatencyFastBurn")]),
-                ("400m", "OddslineErrorBudgetSlowBurn", [_expect(rules, "OddslineErrorBudgetSlowBurn")]),
+                ("70m", "OddslineErrorBudgetFastBurn", [_expect(rules, "OddslineErrorBudgetFastBurn", 0.1)]),
+                ("70m", "OddslineLatencyFastBurn", [_expect(rules, "OddslineLatencyFastBurn", 0.5)]),
+                ("400m", "OddslineErrorBudgetSlowBurn", [_expect(rules, "OddslineErrorBudgetSlowBurn", 0.1)]),
             ],
         ),
         _case(
             {'oddsline_score_psi{model="churn"}': "0.35x30", 'oddsline_score_psi{model="other"}': "0.35x30"},
             [
                 ("5m", "OddslineScoreDrift", []),  # not for long enough yet
-                ("15m", "OddslineScoreDrift", [_expect(rules, "OddslineScoreDrift")]),
+                ("15m", "OddslineScoreDrift", [_expect(rules, "OddslineScoreDrift", 0.35)]),
             ],
         ),
         _case({'oddsline_score_psi{model="churn"}': "0.1x30"}, [("15m", "OddslineScoreDrift", [])]),
@@ -133,15 +136,15 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
             {"oddsline_last_label_timestamp_seconds": "0x3000"},
             [
                 ("47h", "OddslineLabelLag", []),
-                ("49h", "OddslineLabelLag", [_expect(rules, "OddslineLabelLag")]),
+                ("49h", "OddslineLabelLag", [_expect(rules, "OddslineLabelLag", 49 * 3600)]),
             ],
         ),
         _case({"oddsline_last_label_timestamp_seconds": "0+60x3000"}, [("49h", "OddslineLabelLag", [])]),
         _case(
             miscalibrated,
             [
-                ("7h", "OddslineCalibrationGap", [_expect(rules, "OddslineCalibrationGap", model="churn")]),
-                ("7h", "OddslineLogLossDegraded", [_expect(rules, "OddslineLogLossDegraded", model="churn")]),
+                ("7h", "OddslineCalibrationGap", [_expect(rules, "OddslineCalibrationGap", 0.2, model="churn")]),
+                ("7h", "OddslineLogLossDegraded", [_expect(rules, "OddslineLogLossDegraded", 1.0, model="churn")]),
             ],
         ),
         _case(calibrated, [("7h", "OddslineCalibrationGap", []), ("7h", "OddslineLogLossDegraded", [])]),
@@ -152,7 +155,7 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
         ),
         _case(
             {"oddsline_rejected_overload_total": "0+50x20"},
-            [("3m", "OddslineOverload", []), ("8m", "OddslineOverload", [_expect(rules, "OddslineOverload")])],
+            [("3m", "OddslineOverload", []), ("8m", "OddslineOverload", [_expect(rules, "OddslineOverload", 50 / 60)])],
         ),
     ]
     (tmp_path / "tests.yml").write_text(
@@ -235,3 +238,21 @@ def test_objectives_no_rule_could_use_are_refused(telco_model, options, message)
         prometheus_rules(telco_model, "churn", **options)
     for bound in LATENCY_BUCKETS:  # every bound of the server's histogram is a valid objective
         assert prometheus_rules(telco_model, "churn", latency_seconds=bound)["groups"]
+
+
+def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model):
+    alerts = [r for g in prometheus_rules(telco_model, "churn")["groups"] for r in g["rules"] if "alert" in r]
+    assert len(alerts) == 11
+    for alert in alerts:
+        annotations = alert["annotations"]
+        assert set(annotations) == {"summary", "description", "runbook_url"}, alert["alert"]
+        assert annotations["runbook_url"] == f"docs/runbooks.md#{alert['alert'].lower()}"
+    with_value = [a["alert"] for a in alerts if VALUE in a["annotations"]["description"]]
+    assert len(with_value) == 10  # all but InputDrift, whose value is per column on its own metric
+    own = prometheus_rules(telco_model, "churn", runbook_url="https://wiki.example/oddsline")
+    assert all(
+        r["annotations"]["runbook_url"].startswith("https://wiki.example/oddsline#")
+        for g in own["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    )

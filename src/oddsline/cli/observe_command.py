@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_path
+from ..monitor.observe import RUNBOOKS
 
 Subparsers = Any
 
@@ -38,6 +39,12 @@ def add_observe(verbs: Subparsers) -> None:
     rules.add_argument("--psi", type=float, default=0.2, help="score PSI that alerts (0.2)")
     rules.add_argument("--calibration-gap", type=float, default=0.05, help="|observed - predicted| that alerts")
     rules.add_argument("--label-lag-hours", type=float, default=48.0, help="hours without a label that alert")
+    rules.add_argument(
+        "--runbook-url",
+        default=RUNBOOKS,
+        metavar="URL",
+        help=f"where the runbooks live; each alert links URL#alertname (default {RUNBOOKS})",
+    )
     rules.set_defaults(run=run_prometheus)
     dashboards = kinds.add_parser("grafana", parents=[common], help="three dashboards (Grafana JSON)")
     dashboards.add_argument("--out-dir", required=True, metavar="DIR")
@@ -73,6 +80,7 @@ def run_prometheus(args: argparse.Namespace) -> int:
         calibration_gap=args.calibration_gap,
         label_lag_hours=args.label_lag_hours,
         performance_window=args.window,
+        runbook_url=args.runbook_url,
     )
     with atomic_path(Path(args.out)) as tmp:
         tmp.write_text(yaml.safe_dump(rules, sort_keys=False, width=200))

@@ -23,6 +23,12 @@ __all__ = ["LATENCY_BUCKETS", "grafana_dashboards", "metric_names", "prometheus_
 # past the default request timeout (30 s), so slow answers are told apart from timed-out ones.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 SCORING_ROUTES = "/v1/models/.+/predict|/invocations|/v2/models/.+/infer"
+# Where the runbooks live (one section per alert, the alert's name lower case as its anchor);
+# `oddsline observe prometheus --runbook-url` points the links at a team's own copy.
+RUNBOOKS = "docs/runbooks.md"
+# The measured value in an alert's description, as Prometheus renders it (Go's %.3g).
+VALUE = '{{ printf "%.3g" $value }}'
+
 _WINDOWS = ("5m", "30m", "1h", "6h")
 
 
@@ -67,8 +73,11 @@ def prometheus_rules(
     performance_window: str = "6h",
     min_labels: int = 200,
     label_lag_hours: float = 48.0,
+    runbook_url: str = RUNBOOKS,
 ) -> dict[str, Any]:
-    """The rules file (as a dict, for YAML) for the model served under ``name``."""
+    """The rules file (as a dict, for YAML) for the model served under ``name``. Every alert has a
+    summary, a description that shows the measured value, and a ``runbook_url``: ``runbook_url`` with
+    the alert's name, lower case, as the fragment."""
     _check_objectives(availability, latency_seconds, latency_objective, psi, calibration_gap, label_lag_hours)
     m = f'model="{name}"'
     budget, slow_budget = 1 - availability, 1 - latency_objective
@@ -121,7 +130,8 @@ def prometheus_rules(
                 "labels": {"severity": severity, "model": name},
                 "annotations": {
                     "summary": f"{what} budget burning {factor:g}x too fast ({long} and {short} windows)",
-                    "runbook": "check /metrics for failing routes and recent reloads; roll back with "
+                    "description": f"{what} ratio over {long}: {VALUE} (the budget allows {allowed:g}). Check "
+                    "/metrics for failing routes and recent reloads; roll back with "
                     f"`oddsline registry rollback {name}` if a new version is to blame",
                 },
             }
@@ -138,14 +148,20 @@ def prometheus_rules(
             "expr": f"oddsline_score_psi{{{m}}} > {psi:g}",
             "for": drift_for,
             "labels": {"severity": "ticket", "model": name},
-            "annotations": {"summary": f"the score distribution moved (PSI > {psi:g}) against training"},
+            "annotations": {
+                "summary": f"the score distribution moved (PSI > {psi:g}) against training",
+                "description": f"score PSI {VALUE} on the recent traffic",
+            },
         },
         {
             "alert": "OddslineInputDrift",
             "expr": f"oddsline_drift_detected{{{m}}} == 1",
             "for": "30m",
             "labels": {"severity": "ticket", "model": name},
-            "annotations": {"summary": "input column {{ $labels.column }} drifted (large and significant shift)"},
+            "annotations": {
+                "summary": "input column {{ $labels.column }} drifted (large and significant shift)",
+                "description": "oddsline_drift_psi{column=...} shows how far; see the debug dashboard",
+            },
         },
         {
             "alert": "OddslineCalibrationGap",
@@ -154,7 +170,8 @@ def prometheus_rules(
             "for": "15m",
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
-                "summary": f"observed positive rate and mean prediction differ by more than {calibration_gap:g}"
+                "summary": f"observed positive rate and mean prediction differ by more than {calibration_gap:g}",
+                "description": f"|observed - predicted| over {pw}: {VALUE}",
             },
         },
         {
@@ -162,13 +179,19 @@ def prometheus_rules(
             "expr": f"time() - max(oddsline_last_label_timestamp_seconds) > {label_lag_hours * 3600:g}",
             "for": "15m",
             "labels": {"severity": "ticket", "model": name},
-            "annotations": {"summary": f"no label arrived for {label_lag_hours:g} h: performance is flying blind"},
+            "annotations": {
+                "summary": f"no label arrived for {label_lag_hours:g} h: performance is flying blind",
+                "description": f"seconds since the last matched label (or the server's start): {VALUE}",
+            },
         },
         {
             "alert": "OddslineReloadRejected",
             "expr": f'increase(oddsline_model_loads_total{{{m},outcome="rejected"}}[15m]) > 0',
             "labels": {"severity": "ticket", "model": name},
-            "annotations": {"summary": "a new model version failed verification; the old one keeps serving"},
+            "annotations": {
+                "summary": "a new model version failed verification; the old one keeps serving",
+                "description": f"rejected loads in 15 minutes: {VALUE}; the server log says why",
+            },
         },
         {
             "alert": "OddslineOverload",
@@ -176,7 +199,10 @@ def prometheus_rules(
             "expr": "sum(rate(oddsline_rejected_overload_total[1m])) > 0",
             "for": "5m",
             "labels": {"severity": "page", "model": name},
-            "annotations": {"summary": "requests are refused at the concurrency limit: add workers or replicas"},
+            "annotations": {
+                "summary": "requests are refused at the concurrency limit: add workers or replicas",
+                "description": f"refused requests per second: {VALUE}, every minute for 5 minutes",
+            },
         },
     ]
     if reference_log_loss is not None:
@@ -190,10 +216,13 @@ def prometheus_rules(
                 "labels": {"severity": "ticket", "model": name},
                 "annotations": {
                     "summary": f"labelled log loss above {limit:.4g} (+{log_loss_increase:.0%} on the held-out "
-                    f"{reference_log_loss:.4g})"
+                    f"{reference_log_loss:.4g})",
+                    "description": f"mean log loss of the labelled predictions over {pw}: {VALUE}",
                 },
             }
         )
+    for alert in alerts:
+        alert["annotations"]["runbook_url"] = f"{runbook_url}#{alert['alert'].lower()}"
     return {
         "groups": [
             {"name": f"oddsline-{name}-records", "interval": "30s", "rules": records},
