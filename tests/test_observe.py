@@ -20,8 +20,8 @@ needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool not found (Debian package prometheus; .ci/install-system-packages installs it)"
 )
 PREDICT = 'oddsline_requests_total{route="/v1/models/{name}/predict",status="%s"}'
-BUCKET = 'oddsline_request_seconds_bucket{route="/v1/models/{name}/predict",le="%s"}'
-COUNT = 'oddsline_request_seconds_count{route="/v1/models/{name}/predict"}'
+BUCKET = 'oddsline_request_duration_seconds_bucket{route="/v1/models/{name}/predict",le="%s"}'
+COUNT = 'oddsline_request_duration_seconds_count{route="/v1/models/{name}/predict"}'
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +87,13 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
     miscalibrated = {
         labelled % "total": "0+10x500",
         labelled % "positive_total": "0+5x500",
-        labelled % "probability_sum_total": "0+3x500",  # predicted 0.3, observed 0.5
-        labelled % "log_loss_sum_total": "0+10x500",  # mean log loss 1.0
+        labelled % "probability_total": "0+3x500",  # predicted 0.3, observed 0.5
+        labelled % "log_loss_total": "0+10x500",  # mean log loss 1.0
     }
     calibrated = {
         **miscalibrated,
-        labelled % "probability_sum_total": "0+5x500",
-        labelled % "log_loss_sum_total": "0+4x500",
+        labelled % "probability_total": "0+5x500",
+        labelled % "log_loss_total": "0+4x500",
     }
     tests = [
         _case(
@@ -205,7 +205,7 @@ def test_the_server_exports_every_metric_the_rules_and_dashboards_read(telco_mod
     for board in grafana_dashboards("churn").values():
         expressions += [t["expr"] for p in board["panels"] for t in p["targets"]]
     used = metric_names(expressions)
-    assert {"oddsline_score_psi", "oddsline_labelled_positive", "oddsline_request_seconds"} <= used
+    assert {"oddsline_score_psi", "oddsline_labelled_positive", "oddsline_request_duration_seconds"} <= used
     path = telco_model.save(tmp_path / "churn.odl")
     rows = telco_table.drop(["churn"]).slice(0, 30).to_pylist()
     settings = Settings(drift_seconds=0.2, drift_min_rows=20)

@@ -164,3 +164,12 @@ def test_the_latency_histogram_reaches_past_the_request_timeout() -> None:
     from oddsline.monitor.observe import LATENCY_BUCKETS
 
     assert max(LATENCY_BUCKETS) >= Settings().request_timeout
+
+
+def test_model_info_names_the_served_version_and_file(model_path, telco_model) -> None:
+    with TestClient(_app(model_path)) as client:
+        info = _series(client, "oddsline_model_info")
+    (labels,) = info
+    assert info[labels] == 1.0
+    sha = telco_model.info.get("file_sha256") or load_served(str(model_path)).sha256
+    assert 'model="churn"' in labels and f'sha256="{sha}"' in labels and f'version="{sha[:12]}"' in labels

@@ -94,8 +94,8 @@ def prometheus_rules(
         records.append(
             {
                 "record": f"oddsline:scoring_slow:ratio_rate{w}",
-                "expr": f"1 - sum(rate(oddsline_request_seconds_bucket{_scoring(fast_enough)}[{w}]))"
-                f" / sum(rate(oddsline_request_seconds_count{_scoring()}[{w}]))",
+                "expr": f"1 - sum(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough)}[{w}]))"
+                f" / sum(rate(oddsline_request_duration_seconds_count{_scoring()}[{w}]))",
             }
         )
     pw = performance_window
@@ -103,12 +103,12 @@ def prometheus_rules(
         {
             "record": f"oddsline:labelled_calibration_gap:{pw}",
             "expr": f"abs(sum by (model) (increase(oddsline_labelled_positive_total{{{m}}}[{pw}]))"
-            f" - sum by (model) (increase(oddsline_labelled_probability_sum_total{{{m}}}[{pw}])))"
+            f" - sum by (model) (increase(oddsline_labelled_probability_total{{{m}}}[{pw}])))"
             f" / sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
         },
         {
             "record": f"oddsline:labelled_log_loss:mean{pw}",
-            "expr": f"sum by (model) (increase(oddsline_labelled_log_loss_sum_total{{{m}}}[{pw}]))"
+            "expr": f"sum by (model) (increase(oddsline_labelled_log_loss_total{{{m}}}[{pw}]))"
             f" / sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
         },
         {
@@ -315,7 +315,7 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
             (
                 "Latency p50 / p99",
                 [
-                    f"histogram_quantile({q}, sum by (le) (rate(oddsline_request_seconds_bucket{_scoring()}[5m])))"
+                    f"histogram_quantile({q}, sum by (le) (rate(oddsline_request_duration_seconds_bucket{_scoring()}[5m])))"
                     for q in (0.5, 0.99)
                 ],
                 "timeseries",

@@ -106,6 +106,8 @@ def create_app(
     models = ModelSet(served)
     metrics = ServiceMetrics()
     metrics.start([s.name for s in served])
+    for s in served:
+        metrics.serving(s.name, s.version, s.sha256)
     gate: list[Gate] = []  # the one Gate, made last; the log's writer asks it whether requests are in flight
     log = (
         PredictionLog(
@@ -142,6 +144,7 @@ def create_app(
                 continue
             models.swap(fresh)
             metrics.model_loads.labels(fresh.name, "loaded").inc()
+            metrics.serving(fresh.name, fresh.version, fresh.sha256, previous=(current.version, current.sha256))
             outcome[fresh.name] = {"reloaded": True, "version": fresh.version, "previous": current.version}
         return outcome
 

@@ -43,7 +43,7 @@ class ServiceMetrics:
             "oddsline_requests", "HTTP requests by route and status", ["route", "status"], registry=r
         )
         self.latency = Histogram(
-            "oddsline_request_seconds", "request latency", ["route"], buckets=_LATENCY_BUCKETS, registry=r
+            "oddsline_request_duration_seconds", "request latency", ["route"], buckets=_LATENCY_BUCKETS, registry=r
         )
         self.in_flight = Gauge(
             "oddsline_requests_in_flight", "requests being served", registry=r, multiprocess_mode="livesum"
@@ -94,13 +94,13 @@ class ServiceMetrics:
         self.labelled = Counter("oddsline_labelled", "labelled predictions", labelled, registry=r)
         self.labelled_positive = Counter("oddsline_labelled_positive", "labelled positives", labelled, registry=r)
         self.labelled_probability = Counter(
-            "oddsline_labelled_probability_sum",
+            "oddsline_labelled_probability",
             "sum of the predicted probability of labelled rows",
             labelled,
             registry=r,
         )
         self.labelled_log_loss = Counter(
-            "oddsline_labelled_log_loss_sum", "sum of the log loss of labelled rows", labelled, registry=r
+            "oddsline_labelled_log_loss", "sum of the log loss of labelled rows", labelled, registry=r
         )
         # Drift of the recent traffic against the training reference (recomputed periodically).
         self.drift_psi = Gauge(
@@ -114,6 +114,14 @@ class ServiceMetrics:
             multiprocess_mode="max",
         )
         self.score_psi = Gauge("oddsline_score_psi", "PSI of the score", ["model"], registry=r, multiprocess_mode="max")
+        # 1 for the version each model is served at (0 once replaced); a dead worker's value goes with it.
+        self.model_info = Gauge(
+            "oddsline_model_info",
+            "the version and file SHA-256 a model is served at (1; 0 once reloaded away)",
+            ["model", "version", "sha256"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
 
     def start(self, models: list[str]) -> None:
         """Every series an alert reads made at 0 when the server starts: Prometheus' ``increase()``
@@ -132,6 +140,12 @@ class ServiceMetrics:
         for outcome in ("written", "dropped"):
             self.child(self.logged_rows, outcome)
         self.last_label.set(time.time())
+
+    def serving(self, model: str, version: str, sha256: str, previous: tuple[str, str] | None = None) -> None:
+        """Record which version of ``model`` this process serves (``oddsline_model_info``)."""
+        if previous is not None and previous != (version, sha256):
+            self.model_info.labels(model, *previous).set(0)
+        self.model_info.labels(model, version, sha256).set(1)
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, remembered: prometheus_client's lookup costs microseconds, and
