@@ -166,8 +166,15 @@ def local_cluster(n_workers: int, **options: Any) -> Any:
 
     saved = dict(os.environ)
     try:
+        # No dashboard; the scheduler's HTTP server (health, /metrics) starts anyway, and on a free port
+        # rather than 8787, which a second cluster on the machine would find taken (a warning per start).
         return LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, **options
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+            **options,
         )
     finally:
         os.environ.clear()
