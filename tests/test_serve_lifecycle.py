@@ -8,9 +8,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from oddsline.serve import Settings, create_app
 from oddsline.serve.models import load_served
+from serve_process import start_server as _start
 
 PREDICT = "/v1/models/churn/predict"
 
@@ -35,34 +33,6 @@ def model_path(tmp_path_factory, telco_model):
 @pytest.fixture(scope="module")
 def rows(telco_table):
     return telco_table.slice(0, 20).drop(["churn"]).to_pylist()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "oddsline", "serve", *args, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if process.poll() is not None:
-            pytest.fail(process.stderr.read().decode())  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    pytest.fail("the server did not become ready within 60 s")
 
 
 def _predict_count(metrics_text: str) -> float:

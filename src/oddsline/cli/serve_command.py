@@ -74,6 +74,27 @@ def add_serve(verbs: Subparsers) -> None:
         "--request-timeout", type=float, default=30.0, metavar="S", help="answer 504 past this many seconds (30)"
     )
     p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="a request's head (request line and headers) must arrive within S seconds: 408 and closed past it (10)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="its body within S seconds of the head: 408 and closed past it (30)",
+    )
+    p.add_argument(
+        "--keep-alive",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="close a connection idle for S seconds between requests (5)",
+    )
+    p.add_argument(
         "--drain-seconds",
         type=float,
         default=0.0,
@@ -97,6 +118,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..models import Model
     from ..serve.entry import ENV
     from ..serve.models import load_served
+    from ..serve.protocol import CONNECTION_LIMITS_ENV
 
     # Fail here, with the CLI's one-line error, before any worker starts.
     loaded = [load_served(reference, args.trust_key) for reference in args.models]
@@ -120,6 +142,9 @@ def run_serve(args: argparse.Namespace) -> int:
     for option in ("max_body_bytes", "max_rows", "max_in_flight"):
         if getattr(args, option) < 1:
             raise ParameterError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
+    for option in ("header_timeout", "body_timeout", "keep_alive", "request_timeout"):
+        if not getattr(args, option) > 0:
+            raise ParameterError(f"--{option.replace('_', '-')} must be a positive number of seconds")
     if not 0 <= args.canary_percent <= 100:
         raise ParameterError(f"--canary-percent must be in 0..100, got {args.canary_percent}")
     os.environ[ENV] = json.dumps(
@@ -144,6 +169,9 @@ def run_serve(args: argparse.Namespace) -> int:
             "drift_seconds": args.drift_seconds,
         }
     )
+    os.environ[CONNECTION_LIMITS_ENV] = json.dumps(
+        {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout}
+    )
     if args.workers > 1:
         # Each worker writes its metrics to files here; /metrics sums them (see serve/metrics.py).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oddsline-metrics-")
@@ -167,6 +195,7 @@ def run_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level="warning",
             timeout_graceful_shutdown=10,
+            timeout_keep_alive=args.keep_alive,
             http="oddsline.serve.protocol:NoDelayProtocol",
         )
     finally:

@@ -55,6 +55,7 @@ from .payloads import (
     split_binary_request,
 )
 from .prediction_log import PredictionLog, Scored
+from .protocol import on_refusal
 from .recent import Recent
 from .scores import Scores
 
@@ -106,6 +107,7 @@ def create_app(
     models = ModelSet(served)
     metrics = ServiceMetrics()
     metrics.start([s.name for s in served])
+    on_refusal(metrics.connection_refused)
     for s in served:
         metrics.serving(s.name, s.version, s.sha256)
     gate: list[Gate] = []  # the one Gate, made last; the log's writer asks it whether requests are in flight

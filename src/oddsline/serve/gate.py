@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from .deadlines import Deadlines
@@ -155,6 +156,10 @@ class Gate:
             if not outcome["started"]:
                 message = f"the request was not answered within {self.timeout:g} s; send fewer rows"
                 await respond(send_with_headers, 504, {"error": message, "field": None})
+        except ClientDisconnect:
+            # The client went away before its whole body arrived, or the protocol closed it for a slow
+            # body (and answered 408 itself): the client's error, not the server's; nothing more is sent.
+            outcome["status"] = 400
         except ServiceError as exc:
             retry = [(b"retry-after", b"1")] if exc.status == 503 else None
             await respond(send_with_headers, exc.status, error_body(exc), retry)

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from ..monitor.observe import LATENCY_BUCKETS
+from .protocol import REFUSAL_REASONS
 
 __all__ = ["ServiceMetrics"]
 
@@ -67,6 +68,12 @@ class ServiceMetrics:
             registry=r,
         )
         self.rejected = Counter("oddsline_rejected_overload", "requests refused at the concurrency limit", registry=r)
+        self.connections_refused = Counter(
+            "oddsline_connections_refused",
+            "requests answered by the HTTP layer before the app (408 slow head or body, 414, 431, malformed 400)",
+            ["reason"],
+            registry=r,
+        )
         self.model_loads = Counter("oddsline_model_loads", "model loads by outcome", ["model", "outcome"], registry=r)
         self.logged_rows = Counter(
             "oddsline_prediction_log_rows",
@@ -139,6 +146,8 @@ class ServiceMetrics:
             self.child(self.labels, outcome)
         for outcome in ("written", "dropped"):
             self.child(self.logged_rows, outcome)
+        for reason in REFUSAL_REASONS:
+            self.child(self.connections_refused, reason)
         self.last_label.set(time.time())
 
     def serving(self, model: str, version: str, sha256: str, previous: tuple[str, str] | None = None) -> None:
@@ -146,6 +155,9 @@ class ServiceMetrics:
         if previous is not None and previous != (version, sha256):
             self.model_info.labels(model, *previous).set(0)
         self.model_info.labels(model, version, sha256).set(1)
+
+    def connection_refused(self, reason: str) -> None:
+        self.child(self.connections_refused, reason).inc()
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, remembered: prometheus_client's lookup costs microseconds, and

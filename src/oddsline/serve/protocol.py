@@ -1,4 +1,13 @@
-"""uvicorn's HTTP protocol with TCP_NODELAY set on every connection and each response in one write.
+"""uvicorn's HTTP protocol with connection hygiene, TCP_NODELAY on every connection, and each response
+in one write.
+
+Hygiene: uvicorn keeps a connection open for as long as the client likes while it sends a request's
+head or body (it has only an idle timeout *between* requests) and lets llhttp buffer a header line of
+any length. A few thousand sockets that send half a request line, or one 2 MB header, are then enough
+to exhaust the file descriptors or memory of a worker. Here each request's head must arrive within
+``header_timeout`` and its body within ``body_timeout`` of the head (408 and closed otherwise); the
+URL, the header count, each header line and the whole head have limits (414 and 431). The head is
+counted as it arrives, so a refused one never holds more than its limit plus one read in memory.
 
 asyncio turns Nagle's algorithm off only for sockets whose protocol number is TCP; with several
 workers uvicorn hands each process the listening socket by file descriptor, the accepted sockets then
@@ -14,15 +23,55 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
-except ImportError:  # httptools not installed: the pure-Python h11 parser
-    from uvicorn.protocols.http.h11_impl import H11Protocol as _Base  # type: ignore[assignment]
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 
-__all__ = ["NoDelayProtocol"]
+__all__ = ["CONNECTION_LIMITS_ENV", "REFUSAL_REASONS", "ConnectionLimits", "NoDelayProtocol", "on_refusal"]
+
+# Set by ``oddsline serve`` for its workers: the limits below as JSON (the fields of ConnectionLimits).
+CONNECTION_LIMITS_ENV = "ODDSLINE_CONNECTION_LIMITS"
+# Why a connection was answered by the protocol itself: the label values of the metric that counts them.
+REFUSAL_REASONS = ("header_timeout", "body_timeout", "url_too_long", "header_too_large", "bad_request")
+_STATUS = {408: b"408 Request Timeout", 414: b"414 URI Too Long", 431: b"431 Request Header Fields Too Large"}
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout: float = 10.0  # seconds from a request's first byte (or the connection) to its last header
+    body_timeout: float = 30.0  # seconds from the last header to the last body byte
+    max_url_bytes: int = 8192
+    max_headers: int = 100
+    max_header_bytes: int = 8192  # one header line, name and value
+    max_head_bytes: int = 65536  # request line and all headers
+
+    @classmethod
+    def from_env(cls) -> ConnectionLimits:
+        raw = os.environ.get(CONNECTION_LIMITS_ENV)
+        return cls(**json.loads(raw)) if raw else cls()
+
+
+_limits: ConnectionLimits | None = None
+_listener: Callable[[str], None] | None = None
+
+
+def on_refusal(listener: Callable[[str], None] | None) -> None:
+    """Call ``listener(reason)`` each time this process's protocol answers or closes a connection itself
+    (the app counts them in its metrics; the protocol has no handle on the app's registry)."""
+    global _listener
+    _listener = listener
+
+
+def _connection_limits() -> ConnectionLimits:
+    global _limits
+    if _limits is None:
+        _limits = ConnectionLimits.from_env()
+    return _limits
 
 
 class _GatheringTransport:
@@ -52,10 +101,120 @@ class _GatheringTransport:
         return getattr(self._transport, name)
 
 
-class NoDelayProtocol(_Base):  # type: ignore[misc,valid-type]
+class NoDelayProtocol(_Base):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = _connection_limits()
+        self._deadline: asyncio.TimerHandle | None = None
+        self._in_head = True  # between a request's first byte (or the connection) and its last header
+        self._head_bytes = 0  # bytes read since the request began, while its head is incomplete
+        self._header_count = 0
+        self._header_bytes = 0  # the URL's and the parsed headers' bytes
+        self._refusal: tuple[int, str, str] | None = None  # set by a parser callback that stops the parse
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(_GatheringTransport(transport))
+        self._arm(self.limits.header_timeout, "header_timeout")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # The parser has taken all of ``data``: while the head is still incomplete, every byte since the
+        # request began was head (give or take the previous request's tail in the same read).
+        if self._in_head and self._refusal is None and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_head_bytes:
+                detail = f"the request head is larger than {self.limits.max_head_bytes} bytes"
+                self._answer(431, "header_too_large", detail)
+
+    # Parser callbacks. Raising in one stops the parse; uvicorn then calls send_400_response, which
+    # answers the refusal recorded here instead.
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_bytes, self._header_count, self._header_bytes = True, 0, 0, 0
+        if self._deadline is None:  # a keep-alive connection's next request
+            self._arm(self.limits.header_timeout, "header_timeout")
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.limits.max_url_bytes:
+            self._stop(414, "url_too_long", f"the URL is longer than {self.limits.max_url_bytes} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes + len(self.url) > self.limits.max_head_bytes:
+            self._stop(431, "header_too_large", f"the request head is larger than {self.limits.max_head_bytes} bytes")
+        if self._header_count > self.limits.max_headers:
+            self._stop(431, "header_too_large", f"more than {self.limits.max_headers} header fields")
+        if len(name) + len(value) > self.limits.max_header_bytes:
+            self._stop(
+                431,
+                "header_too_large",
+                f"header {name[:64].decode('latin-1')!r} is longer than {self.limits.max_header_bytes} bytes",
+            )
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm()
+        super().on_headers_complete()
+        self._arm(self.limits.body_timeout, "body_timeout")
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refusal is not None:
+            status, reason, detail = self._refusal
+            self._refusal = None
+            self._answer(status, reason, detail)
+        else:
+            self._count("bad_request")
+            super().send_400_response(msg)
+
+    def _stop(self, status: int, reason: str, detail: str) -> None:
+        self._refusal = (status, reason, detail)
+        raise ValueError(detail)
+
+    def _answer(self, status: int, reason: str, detail: str) -> None:
+        """Answer ``status`` with the service's error body and close, unless a response is under way
+        (then only close: a second status line would corrupt it)."""
+        self._disarm()
+        self._count(reason)
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
+            body = json.dumps({"error": detail, "field": None}).encode()
+            self.transport.write(
+                b"HTTP/1.1 " + _STATUS[status] + b"\r\ncontent-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+            )
+        if self.cycle is not None and not self.cycle.response_complete:
+            # The app's task stops reading; what it would still send is dropped.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.close()
+
+    def _arm(self, seconds: float, reason: str) -> None:
+        self._disarm()
+        detail = f"the request's {'head' if reason == 'header_timeout' else 'body'} did not arrive within {seconds:g} s"
+        self._deadline = self.loop.call_later(seconds, self._answer, 408, reason, detail)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    @staticmethod
+    def _count(reason: str) -> None:
+        if _listener is not None:
+            _listener(reason)
