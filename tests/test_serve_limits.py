@@ -127,8 +127,19 @@ def test_the_default_body_limit_takes_thousands_of_rows(model_path, rows) -> Non
         assert answer.status_code == 200 and len(answer.json()["predictions"]) == 5000
 
 
-@pytest.mark.parametrize("option", ["--max-in-flight", "--max-rows", "--max-body-bytes"])
-def test_serve_refuses_a_limit_below_one(model_path, option: str) -> None:
+@pytest.mark.parametrize(
+    "option",
+    [
+        "--max-in-flight",
+        "--max-rows",
+        "--max-body-bytes",
+        "--header-timeout",
+        "--body-timeout",
+        "--keep-alive",
+        "--request-timeout",
+    ],
+)
+def test_serve_refuses_a_limit_below_one_or_a_timeout_of_zero(model_path, option: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "oddsline", "serve", str(model_path), option, "0"], capture_output=True, text=True
     )
