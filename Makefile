@@ -10,11 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml src/oddsline/_jsonrows.c src/oddsline/core/_onehot.c | $(BIN)/python
+$(VENV)/.installed: pyproject.toml src/oddsline/_jsonrows.c src/oddsline/core/_onehot.c src/oddsline/serve/_jsonkeys.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[report,serve]"
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml src/oddsline/_jsonrows.c src/oddsline/core/_onehot.c | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml src/oddsline/_jsonrows.c src/oddsline/core/_onehot.c src/oddsline/serve/_jsonkeys.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.installed
 

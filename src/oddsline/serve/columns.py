@@ -23,6 +23,7 @@ import msgspec
 import pyarrow as pa
 
 from ..scoring_json import JsonRowScorer
+from .duplicate_keys import duplicate_key
 
 __all__ = ["ColumnRows", "RequestRows", "RowDecoder", "as_dicts"]
 
@@ -115,6 +116,8 @@ class RowDecoder:
         try:
             records = self._decoder.decode(body)
         except (msgspec.MsgspecError, RecursionError):  # the usual parse says what is wrong
+            return None
+        if duplicate_key(body) is not None:  # the record kept the last value; the usual parse refuses
             return None
         return ColumnRows(self, body, records, len(records)) if records else None
 

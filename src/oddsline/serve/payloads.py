@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from .duplicate_keys import duplicate_key
 from .errors import ServiceError
 
 __all__ = ["check_row_count", "parse_json", "rows_from_mlflow", "rows_from_native", "rows_from_oip"]
@@ -26,10 +27,20 @@ _decoder = msgspec.json.Decoder()
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: NaN, Infinity and numbers beyond float64 refused (the standard library takes all
-    three); a refused body is parsed again by the standard library only to say what is wrong with it."""
+    """Strict JSON: NaN, Infinity, numbers beyond float64 and a key twice in one object refused (the
+    standard library takes all four); a refused body is parsed again by the standard library only to
+    say what is wrong with it."""
     try:
-        return _decoder.decode(body)
+        payload = _decoder.decode(body)
+        key = duplicate_key(body)
+        if key is not None:
+            raise ServiceError(
+                400,
+                f"the key {key!r} appears twice in one object: send each key once (parsers disagree on which "
+                "value counts)",
+                key,
+            )
+        return payload
     except msgspec.ValidationError as exc:  # the one kind: a number beyond float64
         raise ServiceError(422, f"the body holds a number beyond float64 ({exc}): send it as text") from None
     except msgspec.DecodeError as exc:
