@@ -101,11 +101,53 @@ class _GatheringTransport:
         return getattr(self._transport, name)
 
 
+class _Watch:
+    """The head and body deadlines of one event loop's connections, checked by one timer a few times a
+    second. A timer per deadline would be two ``call_later`` per request, scheduled and cancelled: the
+    cost the request timeouts avoid too (see deadlines.py)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self.loop, self.interval = loop, interval
+        self._due: dict[NoDelayProtocol, tuple[float, float, str]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def arm(self, connection: NoDelayProtocol, seconds: float, reason: str) -> None:
+        self._due[connection] = (self.loop.time() + seconds, seconds, reason)
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.interval, self._sweep)
+
+    def disarm(self, connection: NoDelayProtocol) -> None:
+        self._due.pop(connection, None)
+
+    def armed(self, connection: NoDelayProtocol) -> bool:
+        return connection in self._due
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        expired = [(c, seconds, reason) for c, (due, seconds, reason) in self._due.items() if due <= now]
+        for connection, seconds, reason in expired:
+            del self._due[connection]
+            connection.expire(seconds, reason)
+        self._timer = self.loop.call_later(self.interval, self._sweep) if self._due else None
+
+
+_watches: dict[asyncio.AbstractEventLoop, _Watch] = {}
+
+
+def _watch_of(loop: asyncio.AbstractEventLoop, limits: ConnectionLimits) -> _Watch:
+    watch = _watches.get(loop)
+    if watch is None:
+        # A deadline is kept to within a quarter of itself, and at least every 0.25 s.
+        interval = min(limits.header_timeout / 4, limits.body_timeout / 4, 0.25)
+        watch = _watches[loop] = _Watch(loop, interval)
+    return watch
+
+
 class NoDelayProtocol(_Base):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = _connection_limits()
-        self._deadline: asyncio.TimerHandle | None = None
+        self._watch = _watch_of(self.loop, self.limits)
         self._in_head = True  # between a request's first byte (or the connection) and its last header
         self._head_bytes = 0  # bytes read since the request began, while its head is incomplete
         self._header_count = 0
@@ -139,7 +181,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head, self._head_bytes, self._header_count, self._header_bytes = True, 0, 0, 0
-        if self._deadline is None:  # a keep-alive connection's next request
+        if not self._watch.armed(self):  # a keep-alive connection's next request
             self._arm(self.limits.header_timeout, "header_timeout")
 
     def on_url(self, url: bytes) -> None:
@@ -205,14 +247,14 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         self.transport.close()
 
     def _arm(self, seconds: float, reason: str) -> None:
-        self._disarm()
-        detail = f"the request's {'head' if reason == 'header_timeout' else 'body'} did not arrive within {seconds:g} s"
-        self._deadline = self.loop.call_later(seconds, self._answer, 408, reason, detail)
+        self._watch.arm(self, seconds, reason)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._watch.disarm(self)
+
+    def expire(self, seconds: float, reason: str) -> None:
+        part = "head" if reason == "header_timeout" else "body"
+        self._answer(408, reason, f"the request's {part} did not arrive within {seconds:g} s")
 
     @staticmethod
     def _count(reason: str) -> None:
