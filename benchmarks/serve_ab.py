@@ -28,14 +28,33 @@ import httpx2 as httpx
 from serve import ROOT, TELCO, free_port, start, wrk
 
 PREDICT = "/v1/models/churn/predict"
-# A worktree holds no build: where the base commit has the compiled scorer, build it in place, as
-# ``pip install -e`` does for this checkout.
-BUILD_EXTENSION = (
-    "from setuptools import Extension, setup; "
-    "setup(name='oddsline', package_dir={'': 'src'}, script_args=['-q', 'build_ext', '--inplace'], "
-    "ext_modules=[Extension('oddsline._jsonrows', ['src/oddsline/_jsonrows.c'], "
-    "extra_compile_args=['-ffp-contract=off'])])"
+# A worktree holds no build: the compiled modules the base commit has are built for it, as
+# ``pip install -e`` does for this checkout. The build runs in an empty folder: setuptools would
+# otherwise read the worktree's pyproject.toml, which the build tools of this venv may not accept.
+EXTENSIONS = (
+    ("oddsline._jsonrows", "src/oddsline/_jsonrows.c", "-ffp-contract=off"),
+    ("oddsline.core._onehot", "src/oddsline/core/_onehot.c", "-O3"),
+    ("oddsline.serve._jsonkeys", "src/oddsline/serve/_jsonkeys.c", "-O2"),
 )
+BUILD_EXTENSION = (
+    "import sys; from setuptools import Extension, setup; "
+    "setup(name='b', script_args=['-q', 'build_ext', '--build-lib', sys.argv[3]], "
+    "ext_modules=[Extension(sys.argv[1], [sys.argv[2]], extra_compile_args=[sys.argv[4]])])"
+)
+
+
+def build_extensions(tree: Path, scratch: Path) -> None:
+    for module, source, flag in EXTENSIONS:
+        if (tree / source).exists():
+            shutil.copy(tree / source, scratch / Path(source).name)
+            built = scratch / "built"
+            subprocess.run(
+                [sys.executable, "-c", BUILD_EXTENSION, module, Path(source).name, str(built), flag],
+                cwd=scratch,
+                check=True,
+            )
+            for library in built.rglob("*.so"):
+                shutil.copy(library, tree / "src" / library.relative_to(built))
 
 
 def main() -> None:
@@ -54,8 +73,9 @@ def main() -> None:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base_tree), args.base], check=True)
     servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        if (base_tree / "src/oddsline/_jsonrows.c").exists():
-            subprocess.run([sys.executable, "-c", BUILD_EXTENSION], cwd=base_tree, check=True)
+        scratch = work / "build"
+        scratch.mkdir()
+        build_extensions(base_tree, scratch)
         table = oddsline.read_table(TELCO)
         model_path = oddsline.train(table, target="churn", positive="Yes").save(work / "churn.odl")
         row = json.dumps(table.drop(["churn"]).slice(0, 1).to_pylist()[0])

@@ -37,10 +37,11 @@ def _expect(rules, name, value=None, **labels):
     """The alert as promtool renders it; ``value``: the measured value its description shows."""
     rule = _alert(rules, name)
     shown = "" if value is None else f"{value:.3g}"  # Go's %.3g, as Prometheus renders it
-    annotations = {
-        k: v.replace("{{ $labels.column }}", labels.get("column", "")).replace(VALUE, shown)
-        for k, v in rule["annotations"].items()
-    }
+    annotations = {}
+    for key, text in rule["annotations"].items():
+        for label, value in labels.items():
+            text = text.replace("{{ $labels.%s }}" % label, value)
+        annotations[key] = text.replace(VALUE, shown)
     return {"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}
 
 
@@ -165,6 +166,66 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@needs_promtool
+def test_two_models_rules_side_by_side_fire_only_on_their_own_job_and_on_a_vanished_server(telco_model, tmp_path):
+    """Rules for churn (job churn-svc) and fraud (job fraud-svc) loaded together: an error storm on
+    churn's servers pages churn only; churn's server disappearing (its series go stale) pages
+    OddslineModelNotServed and OddslineTargetDown for churn, not fraud."""
+    churn = prometheus_rules(telco_model, "churn", job="churn-svc")
+    fraud = prometheus_rules(telco_model, "fraud", job="fraud-svc")
+    (tmp_path / "churn.yml").write_text(yaml.safe_dump(churn, sort_keys=False))
+    (tmp_path / "fraud.yml").write_text(yaml.safe_dump(fraud, sort_keys=False))
+    on = {job: ',job="%s"' % job for job in ("churn-svc", "fraud-svc")}
+
+    def requests(job: str, errors: str) -> dict[str, str]:
+        route = 'route="/v1/models/{name}/predict"'
+        return {
+            f'oddsline_requests_total{{{route},status="200"{on[job]}}}': "0+540x100",
+            f'oddsline_requests_total{{{route},status="500"{on[job]}}}': errors,
+            f'oddsline_request_duration_seconds_bucket{{{route},le="0.05"{on[job]}}}': "0+600x100",
+            f"oddsline_request_duration_seconds_count{{{route}{on[job]}}}": "0+600x100",
+        }
+
+    info = 'oddsline_model_info{model="%s",version="1",sha256="ab",job="%s",instance="%s:8000"}'
+    series = {
+        **requests("churn-svc", "0+60x100"),  # 10% errors on churn's servers
+        **requests("fraud-svc", "0+0x100"),
+        info % ("churn", "churn-svc", "a"): "1x30 stale",  # churn's server goes away at 30 min
+        info % ("fraud", "fraud-svc", "b"): "1x100",
+        'up{job="churn-svc",instance="a:8000"}': "1x30 0x70",
+        'up{job="fraud-svc",instance="b:8000"}': "1x100",
+    }
+    burn = _expect(churn, "OddslineErrorBudgetFastBurn", 0.1, job="churn-svc")
+    gone = _expect(churn, "OddslineModelNotServed", 1)
+    down = _expect(churn, "OddslineTargetDown", 0, job="churn-svc", instance="a:8000")
+    tests = [
+        _case(
+            series,
+            [
+                ("20m", "OddslineErrorBudgetFastBurn", [burn]),
+                ("20m", "OddslineModelNotServed", []),
+                ("20m", "OddslineTargetDown", []),
+                ("40m", "OddslineModelNotServed", [gone]),
+                ("40m", "OddslineTargetDown", [down]),
+            ],
+        )
+    ]
+    (tmp_path / "tests.yml").write_text(
+        yaml.safe_dump(
+            {"rule_files": ["churn.yml", "fraud.yml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False
+        )
+    )
+    done = subprocess.run([PROMTOOL, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_job_name_that_would_break_the_selector_is_refused(telco_model):
+    from oddsline import ParameterError
+
+    with pytest.raises(ParameterError, match="--job"):
+        prometheus_rules(telco_model, "churn", job='a"b')
+
+
 def test_dashboards_are_grafana_json_with_a_query_in_every_panel(tmp_path, telco_model):
     model = telco_model.save(tmp_path / "churn.odl")
     done = subprocess.run(
@@ -241,14 +302,17 @@ def test_objectives_no_rule_could_use_are_refused(telco_model, options, message)
 
 
 def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model):
-    alerts = [r for g in prometheus_rules(telco_model, "churn")["groups"] for r in g["rules"] if "alert" in r]
-    assert len(alerts) == 11
+    rules = prometheus_rules(telco_model, "churn", job="churn-svc")
+    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    assert len(alerts) == 13
     for alert in alerts:
         annotations = alert["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}, alert["alert"]
         assert annotations["runbook_url"] == f"docs/runbooks.md#{alert['alert'].lower()}"
     with_value = [a["alert"] for a in alerts if VALUE in a["annotations"]["description"]]
-    assert len(with_value) == 10  # all but InputDrift, whose value is per column on its own metric
+    # All but InputDrift, whose value is per column on its own metric, and ModelNotServed, whose value
+    # (absent()'s 1) says nothing.
+    assert len(with_value) == 11
     own = prometheus_rules(telco_model, "churn", runbook_url="https://wiki.example/oddsline")
     assert all(
         r["annotations"]["runbook_url"].startswith("https://wiki.example/oddsline#")

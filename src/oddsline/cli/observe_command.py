@@ -45,6 +45,13 @@ def add_observe(verbs: Subparsers) -> None:
         metavar="URL",
         help=f"where the runbooks live; each alert links URL#alertname (default {RUNBOOKS})",
     )
+    rules.add_argument(
+        "--job",
+        metavar="JOB",
+        help="the Prometheus job that scrapes this model's servers: request and overload series are read from "
+        "it alone, and its targets' `up` is alerted on (default: every job; give it when several services "
+        "export oddsline metrics)",
+    )
     rules.set_defaults(run=run_prometheus)
     dashboards = kinds.add_parser("grafana", parents=[common], help="three dashboards (Grafana JSON)")
     dashboards.add_argument("--out-dir", required=True, metavar="DIR")
@@ -81,6 +88,7 @@ def run_prometheus(args: argparse.Namespace) -> int:
         label_lag_hours=args.label_lag_hours,
         performance_window=args.window,
         runbook_url=args.runbook_url,
+        job=args.job,
     )
     with atomic_path(Path(args.out)) as tmp:
         tmp.write_text(yaml.safe_dump(rules, sort_keys=False, width=200))

@@ -55,8 +55,14 @@ def _check_objectives(
             raise ParameterError(f"{flag} must be a positive number, got {value!r}")
 
 
-def _scoring(extra: str = "") -> str:
-    return "{" + f'route=~"{SCORING_ROUTES}"' + (f",{extra}" if extra else "") + "}"
+def _scoring(extra: str = "", job: str = "") -> str:
+    return "{" + ",".join(x for x in (f'route=~"{SCORING_ROUTES}"', extra, job) if x) + "}"
+
+
+def _with(*matchers: str) -> str:
+    """A label selector of the non-empty matchers ("" when there are none)."""
+    kept = [m for m in matchers if m]
+    return "{" + ",".join(kept) + "}" if kept else ""
 
 
 def prometheus_rules(
@@ -74,12 +80,23 @@ def prometheus_rules(
     min_labels: int = 200,
     label_lag_hours: float = 48.0,
     runbook_url: str = RUNBOOKS,
+    job: str | None = None,
 ) -> dict[str, Any]:
     """The rules file (as a dict, for YAML) for the model served under ``name``. Every alert has a
     summary, a description that shows the measured value, and a ``runbook_url``: ``runbook_url`` with
-    the alert's name, lower case, as the fragment."""
+    the alert's name, lower case, as the fragment.
+
+    Scoping: every recorded series carries ``model="name"`` and every alert selects it, so the rules of
+    two models loaded side by side never fire on each other's records. The request series carry no
+    model (one server may serve several): with ``job``, the Prometheus job that scrapes this model's
+    servers, they are read from that job only, and the target's ``up`` is alerted on; without it, from
+    every job that exports them."""
     _check_objectives(availability, latency_seconds, latency_objective, psi, calibration_gap, label_lag_hours)
-    m = f'model="{name}"'
+    if job is not None and not re.fullmatch(r"[^\"\\\n]+", job):
+        raise ParameterError(f"--job must be a Prometheus job name without quotes or backslashes, got {job!r}")
+    j = f'job="{job}"' if job else ""
+    m = f'model="{name}"' + (f",{j}" if j else "")
+    own = f'{{model="{name}"}}'  # this model's recorded series
     budget, slow_budget = 1 - availability, 1 - latency_objective
     records: list[dict[str, Any]] = []
     server_error, fast_enough = 'status=~"5.."', f'le="{latency_seconds:g}"'
@@ -87,15 +104,18 @@ def prometheus_rules(
         records.append(
             {
                 "record": f"oddsline:scoring_errors:ratio_rate{w}",
-                "expr": f"sum(rate(oddsline_requests_total{_scoring(server_error)}[{w}]))"
-                f" / sum(rate(oddsline_requests_total{_scoring()}[{w}]))",
+                "expr": f"sum by (job) (rate(oddsline_requests_total{_scoring(server_error, j)}[{w}]))"
+                f" / sum by (job) (rate(oddsline_requests_total{_scoring('', j)}[{w}]))",
+                "labels": {"model": name},
             }
         )
         records.append(
             {
                 "record": f"oddsline:scoring_slow:ratio_rate{w}",
-                "expr": f"1 - sum(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough)}[{w}]))"
-                f" / sum(rate(oddsline_request_duration_seconds_count{_scoring()}[{w}]))",
+                "expr": "1 - sum by (job) "
+                f"(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough, j)}[{w}]))"
+                f" / sum by (job) (rate(oddsline_request_duration_seconds_count{_scoring('', j)}[{w}]))",
+                "labels": {"model": name},
             }
         )
     pw = performance_window
@@ -124,8 +144,8 @@ def prometheus_rules(
         alerts.append(
             {
                 "alert": alert,
-                "expr": f"oddsline:scoring_{kind}:ratio_rate{long} > {factor * allowed:g}"
-                f" and oddsline:scoring_{kind}:ratio_rate{short} > {factor * allowed:g}",
+                "expr": f"oddsline:scoring_{kind}:ratio_rate{long}{own} > {factor * allowed:g}"
+                f" and oddsline:scoring_{kind}:ratio_rate{short}{own} > {factor * allowed:g}",
                 "for": "2m",
                 "labels": {"severity": severity, "model": name},
                 "annotations": {
@@ -165,8 +185,8 @@ def prometheus_rules(
         },
         {
             "alert": "OddslineCalibrationGap",
-            "expr": f"oddsline:labelled_calibration_gap:{pw} > {calibration_gap:g}"
-            f" and oddsline:labelled:increase{pw} >= {min_labels}",
+            "expr": f"oddsline:labelled_calibration_gap:{pw}{own} > {calibration_gap:g}"
+            f" and oddsline:labelled:increase{pw}{own} >= {min_labels}",
             "for": "15m",
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
@@ -176,7 +196,7 @@ def prometheus_rules(
         },
         {
             "alert": "OddslineLabelLag",
-            "expr": f"time() - max(oddsline_last_label_timestamp_seconds) > {label_lag_hours * 3600:g}",
+            "expr": f"time() - max(oddsline_last_label_timestamp_seconds{_with(j)}) > {label_lag_hours * 3600:g}",
             "for": "15m",
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
@@ -196,7 +216,7 @@ def prometheus_rules(
         {
             "alert": "OddslineOverload",
             # Refusals in every minute for 5 minutes: a burst of 30 s is over before it could page.
-            "expr": "sum(rate(oddsline_rejected_overload_total[1m])) > 0",
+            "expr": f"sum(rate(oddsline_rejected_overload_total{_with(j)}[1m])) > 0",
             "for": "5m",
             "labels": {"severity": "page", "model": name},
             "annotations": {
@@ -204,14 +224,41 @@ def prometheus_rules(
                 "description": f"refused requests per second: {VALUE}, every minute for 5 minutes",
             },
         },
+        {
+            "alert": "OddslineModelNotServed",
+            # A stopped server, one Prometheus cannot scrape, and one that lost the model all leave no
+            # oddsline_model_info at 1 (a failed scrape marks its series stale at once), and nothing
+            # else would fire: every other rule reads series that are then absent.
+            "expr": f"absent(max(oddsline_model_info{{{m}}}) == 1)",
+            "for": "2m",
+            "labels": {"severity": "page", "model": name},
+            "annotations": {
+                "summary": f"no server reports serving {name}: it is down, unscrapable, or lost the model",
+                "description": "no oddsline_model_info series at 1 for 2 minutes; check the process, its "
+                "/v2/health/ready and Prometheus' targets page",
+            },
+        },
     ]
+    if job:
+        alerts.append(
+            {
+                "alert": "OddslineTargetDown",
+                "expr": f"up{{{j}}} == 0",
+                "for": "2m",
+                "labels": {"severity": "page", "model": name},
+                "annotations": {
+                    "summary": "{{ $labels.instance }} of job " + job + " cannot be scraped",
+                    "description": f"up = {VALUE} for 2 minutes: the process is down or /metrics does not answer",
+                },
+            }
+        )
     if reference_log_loss is not None:
         limit = reference_log_loss * (1 + log_loss_increase)
         alerts.append(
             {
                 "alert": "OddslineLogLossDegraded",
-                "expr": f"oddsline:labelled_log_loss:mean{pw} > {limit:.6g}"
-                f" and oddsline:labelled:increase{pw} >= {min_labels}",
+                "expr": f"oddsline:labelled_log_loss:mean{pw}{own} > {limit:.6g}"
+                f" and oddsline:labelled:increase{pw}{own} >= {min_labels}",
                 "for": "15m",
                 "labels": {"severity": "ticket", "model": name},
                 "annotations": {
@@ -234,17 +281,34 @@ def prometheus_rules(
 def _panel(
     title: str, exprs: list[str], kind: str = "timeseries", unit: str = "short", x: int = 0, y: int = 0
 ) -> dict[str, Any]:
+    # A heatmap reads buckets as buckets only when the query says so; otherwise one line per bound.
+    extra = {"format": "heatmap"} if kind == "heatmap" else {}
     return {
         "type": kind,
         "title": title,
         "datasource": {"type": "prometheus", "uid": "${datasource}"},
         "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "targets": [{"refId": chr(65 + k), "expr": e, "legendFormat": "__auto"} for k, e in enumerate(exprs)],
+        "targets": [{"refId": chr(65 + k), "expr": e, "legendFormat": "__auto", **extra} for k, e in enumerate(exprs)],
     }
 
 
-def _dashboard(uid: str, title: str, panels: list[tuple[str, list[str], str, str]]) -> dict[str, Any]:
+def _variable(name: str, query: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "query",
+        "datasource": {"type": "prometheus", "uid": "${datasource}"},
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "refresh": 2,  # on time range change: a new replica shows up without editing the dashboard
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"text": "All", "value": "$__all"},
+    }
+
+
+def _dashboard(model: str, uid: str, title: str, panels: list[tuple[str, list[str], str, str]]) -> dict[str, Any]:
     laid = [_panel(t, e, k, u, x=12 * (i % 2), y=8 * (i // 2)) for i, (t, e, k, u) in enumerate(panels)]
     for i, p in enumerate(laid):
         p["id"] = i + 1
@@ -256,7 +320,11 @@ def _dashboard(uid: str, title: str, panels: list[tuple[str, list[str], str, str
         "time": {"from": "now-24h", "to": "now"},
         "refresh": "1m",
         "templating": {
-            "list": [{"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"}]
+            "list": [
+                {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"},
+                _variable("job", f'label_values(oddsline_model_info{{model="{model}"}}, job)'),
+                _variable("instance", f'label_values(oddsline_model_info{{model="{model}",job=~"$job"}}, instance)'),
+            ]
         },
         "panels": laid,
     }
@@ -265,9 +333,12 @@ def _dashboard(uid: str, title: str, panels: list[tuple[str, list[str], str, str
 def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, dict[str, Any]]:
     """Three dashboards by audience: executive (is it working, is it good), on-call (SLOs, errors,
     latency, saturation), debug (inputs, drift per column, validation failures, reloads)."""
-    m = f'model="{name}"'
+    here = 'job=~"$job",instance=~"$instance"'  # the dashboard's job and instance variables
+    m = f'model="{name}",{here}'
+    own = f'{{model="{name}",job=~"$job"}}'  # this model's recorded series (summed over instances)
     pw = performance_window
     executive = _dashboard(
+        name,
         f"oddsline-{name}-executive",
         f"{name}: executive",
         [
@@ -277,11 +348,11 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
                 "timeseries",
                 "reqps",
             ),
-            ("Availability (30 min)", ["1 - oddsline:scoring_errors:ratio_rate30m"], "stat", "percentunit"),
-            ("Labelled log loss", [f"oddsline:labelled_log_loss:mean{pw}"], "timeseries", "short"),
+            ("Availability (30 min)", [f"1 - oddsline:scoring_errors:ratio_rate30m{own}"], "stat", "percentunit"),
+            ("Labelled log loss", [f"oddsline:labelled_log_loss:mean{pw}{own}"], "timeseries", "short"),
             (
                 "Calibration gap (observed - predicted)",
-                [f"oddsline:labelled_calibration_gap:{pw}"],
+                [f"oddsline:labelled_calibration_gap:{pw}{own}"],
                 "timeseries",
                 "percentunit",
             ),
@@ -297,41 +368,51 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
         ],
     )
     oncall = _dashboard(
+        name,
         f"oddsline-{name}-oncall",
         f"{name}: on-call",
         [
             (
                 "Error ratio by window",
-                [f"oddsline:scoring_errors:ratio_rate{w}" for w in _WINDOWS],
+                [f"oddsline:scoring_errors:ratio_rate{w}{own}" for w in _WINDOWS],
                 "timeseries",
                 "percentunit",
             ),
             (
                 "Slow-request ratio by window",
-                [f"oddsline:scoring_slow:ratio_rate{w}" for w in _WINDOWS],
+                [f"oddsline:scoring_slow:ratio_rate{w}{own}" for w in _WINDOWS],
                 "timeseries",
                 "percentunit",
             ),
             (
                 "Latency p50 / p99",
                 [
-                    f"histogram_quantile({q}, sum by (le) (rate(oddsline_request_duration_seconds_bucket{_scoring()}[5m])))"
+                    f"histogram_quantile({q}, sum by (le) (rate(oddsline_request_duration_seconds_bucket{_scoring(here)}[5m])))"
                     for q in (0.5, 0.99)
                 ],
                 "timeseries",
                 "s",
             ),
-            ("Requests by status", ["sum by (status) (rate(oddsline_requests_total[5m]))"], "timeseries", "reqps"),
+            (
+                "Requests by status",
+                [f"sum by (status) (rate(oddsline_requests_total{{{here}}}[5m]))"],
+                "timeseries",
+                "reqps",
+            ),
             (
                 "In flight / refused at the limit",
-                ["sum(oddsline_requests_in_flight)", "sum(rate(oddsline_rejected_overload_total[5m]))"],
+                [
+                    f"sum(oddsline_requests_in_flight{{{here}}})",
+                    f"sum(rate(oddsline_rejected_overload_total{{{here}}}[5m]))",
+                ],
                 "timeseries",
                 "short",
             ),
-            ("Draining", ["max(oddsline_draining)"], "stat", "short"),
+            ("Draining", [f"max(oddsline_draining{{{here}}})"], "stat", "short"),
         ],
     )
     debug = _dashboard(
+        name,
         f"oddsline-{name}-debug",
         f"{name}: debug",
         [
@@ -345,7 +426,7 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
             ),
             (
                 "Validation failures by field",
-                ["sum by (field) (rate(oddsline_validation_failures_total[15m]))"],
+                [f"sum by (field) (rate(oddsline_validation_failures_total{{{here}}}[15m]))"],
                 "timeseries",
                 "short",
             ),
@@ -359,15 +440,15 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
             (
                 "Labels by outcome / label delay p50",
                 [
-                    "sum by (outcome) (rate(oddsline_labels_total[1h]))",
-                    "histogram_quantile(0.5, sum by (le) (rate(oddsline_label_delay_seconds_bucket[6h])))",
+                    f"sum by (outcome) (rate(oddsline_labels_total{{{here}}}[1h]))",
+                    f"histogram_quantile(0.5, sum by (le) (rate(oddsline_label_delay_seconds_bucket{{{here}}}[6h])))",
                 ],
                 "timeseries",
                 "short",
             ),
             (
                 "Hours since the last label",
-                ["(time() - max(oddsline_last_label_timestamp_seconds)) / 3600"],
+                [f"(time() - max(oddsline_last_label_timestamp_seconds{{{here}}})) / 3600"],
                 "stat",
                 "h",
             ),
