@@ -40,7 +40,7 @@ def _expect(rules, name, value=None, **labels):
     annotations = {}
     for key, text in rule["annotations"].items():
         for label, value in labels.items():
-            text = text.replace("{{ $labels.%s }}" % label, value)
+            text = text.replace("{{ $labels." + label + " }}", value)
         annotations[key] = text.replace(VALUE, shown)
     return {"exp_labels": {**rule["labels"], **labels}, "exp_annotations": annotations}
 
@@ -175,7 +175,7 @@ def test_two_models_rules_side_by_side_fire_only_on_their_own_job_and_on_a_vanis
     fraud = prometheus_rules(telco_model, "fraud", job="fraud-svc")
     (tmp_path / "churn.yml").write_text(yaml.safe_dump(churn, sort_keys=False))
     (tmp_path / "fraud.yml").write_text(yaml.safe_dump(fraud, sort_keys=False))
-    on = {job: ',job="%s"' % job for job in ("churn-svc", "fraud-svc")}
+    on = {job: f',job="{job}"' for job in ("churn-svc", "fraud-svc")}
 
     def requests(job: str, errors: str) -> dict[str, str]:
         route = 'route="/v1/models/{name}/predict"'

@@ -101,6 +101,9 @@ class _GatheringTransport:
         return getattr(self._transport, name)
 
 
+_HEAD, _BODY, _IDLE = "head", "body", "idle"
+
+
 class _Watch:
     """The head and body deadlines of one event loop's connections, checked by one timer a few times a
     second. A timer per deadline would be two ``call_later`` per request, scheduled and cancelled: the
@@ -144,14 +147,17 @@ def _watch_of(loop: asyncio.AbstractEventLoop, limits: ConnectionLimits) -> _Wat
 
 
 class NoDelayProtocol(_Base):  # type: ignore[misc]
+    """Per request, the checks cost a few attribute tests: a deadline is armed only when a read ends
+    with the head or body incomplete (a request that arrives whole in one read, the common case,
+    touches no deadline), and the headers are measured once, when the head is complete."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = _connection_limits()
         self._watch = _watch_of(self.loop, self.limits)
-        self._in_head = True  # between a request's first byte (or the connection) and its last header
+        self._phase = _HEAD  # of the request being read: _HEAD, _BODY, or _IDLE once it is all read
+        self._armed: str | None = None  # the reason of the deadline armed, if one is
         self._head_bytes = 0  # bytes read since the request began, while its head is incomplete
-        self._header_count = 0
-        self._header_bytes = 0  # the URL's and the parsed headers' bytes
         self._refusal: tuple[int, str, str] | None = None  # set by a parser callback that stops the parse
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -160,7 +166,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(_GatheringTransport(transport))
-        self._arm(self.limits.header_timeout, "header_timeout")
+        self._arm("header_timeout")  # a connection that never sends a byte
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -168,50 +174,52 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        # The parser has taken all of ``data``: while the head is still incomplete, every byte since the
-        # request began was head (give or take the previous request's tail in the same read).
-        if self._in_head and self._refusal is None and not self.transport.is_closing():
+        phase = self._phase
+        if phase is _IDLE:
+            if self._armed is not None:
+                self._disarm()
+            return
+        if self._refusal is not None or self.transport.is_closing():
+            return
+        if phase is _HEAD:
+            # The parser has taken all of ``data``: with the head still incomplete, every byte since
+            # the request began was head (give or take the previous request's tail in the same read).
             self._head_bytes += len(data)
-            if self._head_bytes > self.limits.max_head_bytes:
-                detail = f"the request head is larger than {self.limits.max_head_bytes} bytes"
-                self._answer(431, "header_too_large", detail)
+            if len(self.url or b"") > self.limits.max_url_bytes:
+                self._answer(414, "url_too_long", f"the URL is longer than {self.limits.max_url_bytes} bytes")
+            elif self._head_bytes > self.limits.max_head_bytes:
+                self._answer(431, "header_too_large", self._head_too_large())
+            elif self._armed != "header_timeout":
+                self._arm("header_timeout")
+        elif self._armed != "body_timeout":
+            self._arm("body_timeout")
 
     # Parser callbacks. Raising in one stops the parse; uvicorn then calls send_400_response, which
     # answers the refusal recorded here instead.
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes, self._header_count, self._header_bytes = True, 0, 0, 0
-        if not self._watch.armed(self):  # a keep-alive connection's next request
-            self._arm(self.limits.header_timeout, "header_timeout")
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > self.limits.max_url_bytes:
-            self._stop(414, "url_too_long", f"the URL is longer than {self.limits.max_url_bytes} bytes")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._header_bytes += len(name) + len(value)
-        if self._header_bytes + len(self.url) > self.limits.max_head_bytes:
-            self._stop(431, "header_too_large", f"the request head is larger than {self.limits.max_head_bytes} bytes")
-        if self._header_count > self.limits.max_headers:
-            self._stop(431, "header_too_large", f"more than {self.limits.max_headers} header fields")
-        if len(name) + len(value) > self.limits.max_header_bytes:
-            self._stop(
-                431,
-                "header_too_large",
-                f"header {name[:64].decode('latin-1')!r} is longer than {self.limits.max_header_bytes} bytes",
-            )
-        super().on_header(name, value)
+        self._phase, self._head_bytes = _HEAD, 0
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._disarm()
+        limits, headers = self.limits, self.headers
+        if len(self.url) > limits.max_url_bytes:
+            self._stop(414, "url_too_long", f"the URL is longer than {limits.max_url_bytes} bytes")
+        if len(headers) > limits.max_headers:
+            self._stop(431, "header_too_large", f"more than {limits.max_headers} header fields")
+        total = len(self.url)
+        for name, value in headers:
+            size = len(name) + len(value)
+            if size > limits.max_header_bytes:
+                detail = f"header {name[:64].decode('latin-1')!r} is longer than {limits.max_header_bytes} bytes"
+                self._stop(431, "header_too_large", detail)
+            total += size
+        if total > limits.max_head_bytes:
+            self._stop(431, "header_too_large", self._head_too_large())
+        self._phase = _BODY
         super().on_headers_complete()
-        self._arm(self.limits.body_timeout, "body_timeout")
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._phase = _IDLE
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -246,11 +254,17 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
             self.cycle.message_event.set()
         self.transport.close()
 
-    def _arm(self, seconds: float, reason: str) -> None:
+    def _arm(self, reason: str) -> None:
+        seconds = self.limits.header_timeout if reason == "header_timeout" else self.limits.body_timeout
         self._watch.arm(self, seconds, reason)
+        self._armed = reason
 
     def _disarm(self) -> None:
         self._watch.disarm(self)
+        self._armed = None
+
+    def _head_too_large(self) -> str:
+        return f"the request head is larger than {self.limits.max_head_bytes} bytes"
 
     def expire(self, seconds: float, reason: str) -> None:
         part = "head" if reason == "header_timeout" else "body"
