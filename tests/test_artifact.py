@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import pickle
+import shutil
+import stat
 import zipfile
 
 import numpy as np
@@ -221,4 +223,67 @@ def test_members_over_the_size_bound_are_refused_unread(telco_model, tmp_path, m
     good = telco_model.save(tmp_path / "good.odl")
     monkeypatch.setattr(artifact_file, "_MAX_ARRAY_BYTES", 64)  # stands in for 4 GiB: the same check
     with pytest.raises(IntegrityError, match="arrays/.*bytes"):
+        oddsline.load(good)
+
+
+def _with_extra(good, target, info, blob):
+    """A copy of ``good`` with one more member, written raw (zipfile warns about a duplicate name)."""
+    import warnings
+
+    shutil.copy(good, target)
+    with warnings.catch_warnings(), zipfile.ZipFile(target, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        warnings.simplefilter("ignore")
+        zf.writestr(info, blob)
+    return target
+
+
+def test_a_member_written_twice_is_refused(telco_model, tmp_path):
+    good = telco_model.save(tmp_path / "good.odl")
+    with zipfile.ZipFile(good) as zf:
+        coef = zf.read("arrays/coef.npy")
+    bad = _with_extra(good, tmp_path / "twice.odl", "arrays/coef.npy", coef)
+    with pytest.raises(IntegrityError, match=r"arrays/coef\.npy.*more than once"):
+        oddsline.load(bad)
+
+
+def test_a_symlink_member_is_refused(telco_model, tmp_path):
+    good = telco_model.save(tmp_path / "good.odl")
+    link = zipfile.ZipInfo("arrays/link.npy")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    bad = _with_extra(good, tmp_path / "link.odl", link, b"/etc/passwd")
+    with pytest.raises(IntegrityError, match="not a regular file"):
+        oddsline.load(bad)
+
+
+@pytest.mark.parametrize("name", ["../../evil.npy", "/abs.npy", "arrays\\..\\evil.npy"])
+def test_a_member_name_that_could_escape_a_folder_is_refused(telco_model, tmp_path, name):
+    good = telco_model.save(tmp_path / "good.odl")
+    bad = _with_extra(good, tmp_path / "slip.odl", name, b"x")
+    with pytest.raises(IntegrityError, match="not allowed"):
+        oddsline.load(bad)
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_expanded(telco_model, tmp_path, monkeypatch):
+    import tracemalloc
+
+    good = telco_model.save(tmp_path / "good.odl")
+    bomb = _with_extra(good, tmp_path / "bomb.odl", "arrays/bomb.npy", bytes(80 << 20))  # 80 MiB of zeros
+    assert bomb.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(IntegrityError, match="decompression bomb"):
+            oddsline.load(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # nothing near the 80 MiB was allocated
+
+
+def test_members_that_together_expand_past_the_bound_are_refused_unread(telco_model, tmp_path, monkeypatch):
+    from oddsline import artifact_file
+
+    good = telco_model.save(tmp_path / "good.odl")
+    monkeypatch.setattr(artifact_file, "_MAX_ARRAY_BYTES", 16)  # stands in for 4 GiB
+    monkeypatch.setattr(artifact_file, "_MAX_MANIFEST_BYTES", 16)
+    with pytest.raises(IntegrityError, match="over the limit; refusing it unread"):
         oddsline.load(good)

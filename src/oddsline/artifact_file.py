@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ MANIFEST = "manifest.json"
 MANIFEST_DIGEST = "manifest.sha256"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-_MAX_ARRAY_BYTES = 4 * 1024**3
+_MAX_ARRAY_BYTES = 4 * 1024**3  # one member, and all of them together
+# Deflate expands at most ~1032x; a member near that ratio is one repeated byte. Past this size and
+# ratio it is a decompression bomb, not a model (64 MiB of zero coefficients would be nonsense).
+_BOMB_BYTES, _BOMB_RATIO = 64 * 1024**2, 500
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,34 @@ def read_artifact(
         ) from None
 
 
+def _check_members(source: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse a hostile archive from its central directory alone, before a byte is decompressed:
+    a name twice (two readers could take different members), a member that is not a regular file (a
+    symlink or a folder), a name that could escape a folder if extracted, and sizes that would make
+    reading it allocate without bound."""
+    names = [info.filename for info in members]
+    twice = sorted({name for name in names if names.count(name) > 1}) if len(set(names)) < len(names) else []
+    if twice:
+        raise IntegrityError(f"{source} holds member(s) {twice} more than once; refusing it")
+    total = 0
+    for info in members:
+        name, kind = info.filename, stat.S_IFMT(info.external_attr >> 16)
+        if kind not in (0, stat.S_IFREG):
+            raise IntegrityError(f"{source}: member {name!r} is not a regular file (a link or a folder); refusing it")
+        if name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/"):
+            raise IntegrityError(f"{source}: member name {name!r} is not allowed")
+        if info.file_size > _BOMB_BYTES and info.file_size > _BOMB_RATIO * max(info.compress_size, 1):
+            raise IntegrityError(
+                f"{source}: member {name!r} would expand {info.compress_size} bytes to {info.file_size} "
+                "(a decompression bomb); refusing it unread"
+            )
+        total += info.file_size
+    if total > _MAX_ARRAY_BYTES + _MAX_MANIFEST_BYTES:
+        raise IntegrityError(f"{source}: its members would expand to {total} bytes, over the limit; refusing it unread")
+
+
 def _read_zip(source: Path, zf: zipfile.ZipFile, trusted: dict[str, object] | None = None) -> StoredModel:
+    _check_members(source, zf.infolist())
     infos = {info.filename: info for info in zf.infolist()}
     for required in (MANIFEST, MANIFEST_DIGEST):
         if required not in infos:
