@@ -158,6 +158,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         self._phase = _HEAD  # of the request being read: _HEAD, _BODY, or _IDLE once it is all read
         self._armed: str | None = None  # the reason of the deadline armed, if one is
         self._head_bytes = 0  # bytes read since the request began, while its head is incomplete
+        self._read_bytes = 0  # of the read being parsed
         self._refusal: tuple[int, str, str] | None = None  # set by a parser callback that stops the parse
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -173,6 +174,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        self._read_bytes = len(data)
         super().data_received(data)
         phase = self._phase
         if phase is _IDLE:
@@ -206,6 +208,15 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
             self._stop(414, "url_too_long", f"the URL is longer than {limits.max_url_bytes} bytes")
         if len(headers) > limits.max_headers:
             self._stop(431, "header_too_large", f"more than {limits.max_headers} header fields")
+        # A head of at most max_header_bytes in all (the common case: a few hundred bytes in one read)
+        # cannot break a size limit; only a longer one is measured line by line.
+        if self._head_bytes + self._read_bytes > limits.max_header_bytes:
+            self._measure_headers()
+        self._phase = _BODY
+        super().on_headers_complete()
+
+    def _measure_headers(self) -> None:
+        limits, headers = self.limits, self.headers
         total = len(self.url)
         for name, value in headers:
             size = len(name) + len(value)
@@ -215,8 +226,6 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
             total += size
         if total > limits.max_head_bytes:
             self._stop(431, "header_too_large", self._head_too_large())
-        self._phase = _BODY
-        super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._phase = _IDLE
