@@ -44,6 +44,7 @@ from .errors import ServiceError, error_body, status_of
 from .gate import Gate, respond
 from .metrics import ServiceMetrics
 from .models import ModelSet, Served, load_served
+from .out_of_range import out_of_range_rows
 from .payloads import (
     attach_binary,
     check_row_count,
@@ -397,19 +398,25 @@ def create_app(
         metrics.observe_many(metrics.child(metrics.scores, served.name), observed)
         negative, positive = model.classes
         labels = [positive if d else negative for d in decided]
-        extra = None
+        extra = _flagged(served, rows, report)
         if explain:
             contributions = model.explain(pa.Table.from_pylist(as_dicts(rows)))
-            extra = []
+            explained = []
             for values in contributions.values:
                 top = np.argsort(-np.abs(values))[:5]
-                extra.append(
+                explained.append(
                     {
                         "contributions": {contributions.names[j]: float(values[j]) for j in top},
                         "base": contributions.base,
                     }
                 )
+            extra = explained if extra is None else [{**a, **b} for a, b in zip(extra, explained, strict=True)]
         return Scores(calibrated, raw, decided, labels, extra)
+
+    def _flagged(served: Served, rows: RequestRows, report: TransformReport) -> list[dict[str, Any]] | None:
+        """Each row's out-of-range columns for the answer, when the encoders counted any."""
+        counted = report.counts.get("out_of_range")
+        return out_of_range_rows(served.model.features, rows, list(counted)) if counted else None
 
     def _score_classes(served: Served, rows: RequestRows, report: TransformReport, explain: bool) -> Scores:
         model = served.model
@@ -417,6 +424,10 @@ def create_app(
             raise ServiceError(500, f"model {served.name!r} is of kind {model.kind!r}, which this server cannot score")
         results = score_classes(model, rows, report, explain)
         count_events(served, report)
+        flagged = _flagged(served, rows, report)
+        if flagged is not None:
+            extra = results.extra or [{} for _ in flagged]
+            results.extra = [{**a, **b} for a, b in zip(extra, flagged, strict=True)]
         counts: dict[str, int] = {}
         for label in results.label:
             counts[str(label)] = counts.get(str(label), 0) + 1
