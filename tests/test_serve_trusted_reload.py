@@ -81,6 +81,53 @@ def test_sighup_refuses_an_unsigned_file(telco_model, unsigned_retrained, keys, 
         server.wait(timeout=30)
 
 
+def test_sighup_with_two_workers_reloads_in_each_worker_and_refuses_an_unsigned_file(
+    telco_model, unsigned_retrained, keys, tmp_path
+):
+    """uvicorn alone answers SIGHUP by replacing its workers, which records no reload and loads the
+    new file as a start does. The server's supervisor forwards it: each worker reloads, verifying."""
+    import re
+
+    import httpx2 as httpx
+
+    from serve_process import start_server
+
+    private, public = keys
+    path = _signed_copy(telco_model, tmp_path, private)
+    options = ["--workers", "2", "--trust-key", str(public), "--prediction-log", "none", "--labels", "none"]
+    process, base = start_server([str(path), *options, "--watch-seconds", "0", "--drift-seconds", "0"])
+
+    def loads(outcome: str) -> float:
+        text = httpx.get(f"{base}/metrics").text
+        found = re.search(rf'oddsline_model_loads_total{{model="live",outcome="{outcome}"}} (\S+)', text)
+        return float(found.group(1)) if found else 0.0
+
+    def versions() -> set[str]:  # what 40 requests, spread over both workers, were answered by
+        return {httpx.get(f"{base}/v1/models/live").json()["version"] for _ in range(40)}
+
+    try:
+        before = versions()
+        assert len(before) == 1 and loads("loaded") == 0
+        path.write_bytes(unsigned_retrained.read_bytes())
+        process.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        while loads("rejected") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        assert loads("rejected") == 2 and versions() == before  # both refused it; the signed one serves on
+        sign_file(path, private)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.time() + 20
+        while loads("loaded") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        assert loads("loaded") == 2
+        after = versions()
+        assert len(after) == 1 and after != before  # both workers serve the new version
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)
+
+
 def test_a_moved_alias_to_an_unsigned_version_is_refused(telco_model, unsigned_retrained, keys, tmp_path, monkeypatch):
     from oddsline.registry import Registry
 

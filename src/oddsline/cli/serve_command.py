@@ -186,18 +186,26 @@ def run_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    options = {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 10,
+        "timeout_keep_alive": args.keep_alive,
+        "http": "oddsline.serve.protocol:NoDelayProtocol",
+    }
     try:
-        uvicorn.run(
-            "oddsline.serve.entry:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-            timeout_graceful_shutdown=10,
-            timeout_keep_alive=args.keep_alive,
-            http="oddsline.serve.protocol:NoDelayProtocol",
-        )
+        if args.workers > 1:
+            # uvicorn.run's multi-worker branch, with a supervisor that turns SIGHUP into a reload in
+            # each worker rather than a restart of the workers.
+            from ..serve.supervisor import ReloadingMultiprocess
+
+            config = uvicorn.Config("oddsline.serve.entry:app_from_env", **options)  # type: ignore[arg-type]
+            ReloadingMultiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            uvicorn.run("oddsline.serve.entry:app_from_env", **options)  # type: ignore[arg-type]
     finally:
         if args.workers > 1:
             shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
