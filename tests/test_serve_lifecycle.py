@@ -210,3 +210,35 @@ def test_serve_says_where_it_listens(model_path):
     finally:
         process.terminate()
         process.communicate(timeout=30)  # also closes the pipes
+
+
+def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp_path):
+    """With two workers, a label reaches one of them; the prediction it names was made by either.
+    Each worker's memory knows only its own, so half the labels came back unknown; the prediction log,
+    which all workers write, joins the rest."""
+    from oddsline.serve.prediction_log import PredictionLog
+
+    log = tmp_path / "log"
+    process, base = _start(
+        [str(model_path), "--workers", "2", "--prediction-log", str(log), "--labels", "none", "--drift-seconds", "0"]
+    )
+    try:
+        rows = telco_table.drop(["churn"]).slice(0, 60).to_pylist()
+        truth = telco_table.column("churn").to_pylist()[:60]
+        ids = []
+        for row in rows:  # a new connection per request: the kernel spreads them over both workers
+            ids.append(httpx.post(f"{base}{PREDICT}", json=row).json()["request_id"])
+        assert len({i[:16] for i in ids}) == 2, "every prediction came from one worker; the test proves nothing"
+        deadline = time.time() + 30
+        while time.time() < deadline and (not log.exists() or PredictionLog.read(log).num_rows < 60):
+            time.sleep(0.2)
+        body = {"labels": [{"id": i, "label": t} for i, t in zip(ids, truth, strict=True)]}
+        for _ in range(4):  # each post lands on either worker
+            answer = httpx.post(f"{base}/v1/labels", json=body).json()
+            assert answer["matched"] == 60 and answer["unknown"] == 0, answer
+        metrics = httpx.get(f"{base}/metrics").text
+        labelled = sum(float(v) for v in re.findall(r"^oddsline_labelled_total\{[^}]*\} (\S+)$", metrics, re.M))
+        assert labelled == 240
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)

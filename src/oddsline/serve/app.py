@@ -42,6 +42,7 @@ from .class_scores import mlflow_predictions, oip_outputs, score_classes
 from .columns import ColumnRows, RequestRows, as_dicts
 from .errors import ServiceError, error_body, status_of
 from .gate import Gate, respond
+from .logged_predictions import LoggedPredictions
 from .metrics import ServiceMetrics
 from .models import ModelSet, Served, load_served
 from .out_of_range import out_of_range_rows
@@ -124,6 +125,8 @@ def create_app(
     )
     draining = [False]
     recent = Recent(max_rows=settings.drift_window_rows)
+    # Labels for predictions this process did not make (another worker's, or before a restart).
+    logged = LoggedPredictions(settings.prediction_log) if settings.prediction_log else None
 
     def reload() -> dict[str, Any]:
         """Load every served reference again; a version that fails verification is rejected, the old
@@ -480,8 +483,11 @@ def create_app(
         records = labels_from_json(parse_json(await body_of(request)), settings.max_rows)
         now = dt.datetime.now(dt.UTC)
         matched = invalid = 0
-        for record in records:
-            seen = recent.find(record["id"])
+        found = [recent.find(record["id"]) for record in records]
+        if logged is not None and None in found:  # made by another worker, or before a restart
+            await asyncio.to_thread(logged.refresh)
+            found = [seen or logged.find(record["id"]) for seen, record in zip(found, records, strict=True)]
+        for record, seen in zip(records, found, strict=True):
             served = models.snapshot().get(seen.model) if seen else None
             # Only binary predictions are remembered (score_with); the kind check says so to the type checker.
             if seen is None or served is None or not isinstance(served.model, Model):
