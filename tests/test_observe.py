@@ -149,6 +149,23 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
             ],
         ),
         _case(calibrated, [("7h", "OddslineCalibrationGap", []), ("7h", "OddslineLogLossDegraded", [])]),
+        # Unseen levels in 10% of scored rows alert (by kind); out-of-range numbers in 1% do not.
+        _case(
+            {
+                'oddsline_predictions_total{model="churn",version="1",decision="positive"}': "0+600x60",
+                'oddsline_input_events_total{model="churn",event="unseen",column="contract"}': "0+60x60",
+                'oddsline_input_events_total{model="churn",event="out_of_range",column="tenure"}': "0+6x60",
+                'oddsline_input_events_total{model="other",event="unseen",column="contract"}': "0+600x60",
+            },
+            [
+                ("5m", "OddslineInputAnomalies", []),
+                (
+                    "25m",
+                    "OddslineInputAnomalies",
+                    [_expect(rules, "OddslineInputAnomalies", 0.1, model="churn", event="unseen")],
+                ),
+            ],
+        ),
         # Refused requests in one minute (a 30 s burst) never page; refusals every minute for 5 do.
         _case(
             {"oddsline_rejected_overload_total": "0x5 50 50x20"},
@@ -304,7 +321,7 @@ def test_objectives_no_rule_could_use_are_refused(telco_model, options, message)
 def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model):
     rules = prometheus_rules(telco_model, "churn", job="churn-svc")
     alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
-    assert len(alerts) == 13
+    assert len(alerts) == 14
     for alert in alerts:
         annotations = alert["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}, alert["alert"]
@@ -312,7 +329,7 @@ def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model)
     with_value = [a["alert"] for a in alerts if VALUE in a["annotations"]["description"]]
     # All but InputDrift, whose value is per column on its own metric, and ModelNotServed, whose value
     # (absent()'s 1) says nothing.
-    assert len(with_value) == 11
+    assert len(with_value) == 12
     own = prometheus_rules(telco_model, "churn", runbook_url="https://wiki.example/oddsline")
     assert all(
         r["annotations"]["runbook_url"].startswith("https://wiki.example/oddsline#")

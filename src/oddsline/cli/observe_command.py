@@ -46,6 +46,13 @@ def add_observe(verbs: Subparsers) -> None:
         help=f"where the runbooks live; each alert links URL#alertname (default {RUNBOOKS})",
     )
     rules.add_argument(
+        "--input-anomaly-rate",
+        type=float,
+        default=0.05,
+        metavar="SHARE",
+        help="unseen levels or out-of-range numbers per scored row that alert, each kind apart (default 0.05)",
+    )
+    rules.add_argument(
         "--job",
         metavar="JOB",
         help="the Prometheus job that scrapes this model's servers: request and overload series are read from "
@@ -89,6 +96,7 @@ def run_prometheus(args: argparse.Namespace) -> int:
         performance_window=args.window,
         runbook_url=args.runbook_url,
         job=args.job,
+        input_anomaly_rate=args.input_anomaly_rate,
     )
     with atomic_path(Path(args.out)) as tmp:
         tmp.write_text(yaml.safe_dump(rules, sort_keys=False, width=200))

@@ -81,6 +81,7 @@ def prometheus_rules(
     label_lag_hours: float = 48.0,
     runbook_url: str = RUNBOOKS,
     job: str | None = None,
+    input_anomaly_rate: float = 0.05,
 ) -> dict[str, Any]:
     """The rules file (as a dict, for YAML) for the model served under ``name``. Every alert has a
     summary, a description that shows the measured value, and a ``runbook_url``: ``runbook_url`` with
@@ -92,6 +93,8 @@ def prometheus_rules(
     servers, they are read from that job only, and the target's ``up`` is alerted on; without it, from
     every job that exports them."""
     _check_objectives(availability, latency_seconds, latency_objective, psi, calibration_gap, label_lag_hours)
+    if not 0 < input_anomaly_rate:
+        raise ParameterError(f"--input-anomaly-rate must be a positive share of rows, got {input_anomaly_rate!r}")
     if job is not None and not re.fullmatch(r"[^\"\\\n]+", job):
         raise ParameterError(f"--job must be a Prometheus job name without quotes or backslashes, got {job!r}")
     j = f'job="{job}"' if job else ""
@@ -181,6 +184,22 @@ def prometheus_rules(
             "annotations": {
                 "summary": "input column {{ $labels.column }} drifted (large and significant shift)",
                 "description": "oddsline_drift_psi{column=...} shows how far; see the debug dashboard",
+            },
+        },
+        {
+            "alert": "OddslineInputAnomalies",
+            # Unseen levels and out-of-range numbers per scored row, by kind: a broken upstream (a
+            # renamed category, a unit change) shows here within minutes, long before drift is significant.
+            "expr": f'sum by (model, event) (rate(oddsline_input_events_total{{{m},event=~"unseen|out_of_range"}}[10m]))'
+            f" / on (model) group_left sum by (model) (rate(oddsline_predictions_total{{{m}}}[10m]))"
+            f" > {input_anomaly_rate:g}",
+            "for": "10m",
+            "labels": {"severity": "ticket", "model": name},
+            "annotations": {
+                "summary": "{{ $labels.event }} inputs in more than "
+                f"{input_anomaly_rate:.0%} of scored rows: check what the callers send",
+                "description": "{{ $labels.event }} values per scored row over 10 minutes: "
+                f"{VALUE}; oddsline_input_events_total by column says which",
             },
         },
         {
