@@ -242,3 +242,61 @@ def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp
     finally:
         process.terminate()
         process.communicate(timeout=60)
+
+
+def _workers(pid: int) -> list:
+    """The worker processes of a server (not multiprocessing's resource tracker, also a child)."""
+    import psutil
+
+    workers = []
+    for child in psutil.Process(pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                workers.append(child)
+        except psutil.Error:  # gone meanwhile (a killed worker being reaped)
+            continue
+    return workers
+
+
+def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path, telco_table):
+    """The supervisor replaces killed workers and marks them dead for the metrics: their requests in
+    flight stop counting (prometheus_client keeps a dead process's live gauges otherwise)."""
+    process, base = _start([str(model_path), "--workers", "2", "--prediction-log", "none", "--drift-seconds", "0"])
+
+    def in_flight() -> float:
+        found = re.search(r"^oddsline_requests_in_flight (\S+)$", httpx.get(f"{base}/metrics").text, re.M)
+        assert found is not None
+        return float(found.group(1))
+
+    many = telco_table.drop(["churn"]).to_pylist() + telco_table.drop(["churn"]).slice(0, 2957).to_pylist()
+
+    def slow() -> None:
+        with contextlib.suppress(httpx.TransportError):
+            httpx.post(f"{base}{PREDICT}?explain=true", json=many, timeout=60)
+
+    try:
+        posting = [threading.Thread(target=slow, daemon=True) for _ in range(4)]
+        for thread in posting:
+            thread.start()
+        deadline = time.time() + 10
+        while in_flight() == 0 and time.time() < deadline:
+            time.sleep(0.02)
+        assert in_flight() > 0, "no slow request was in flight: the test proves nothing"
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        for worker in workers:
+            worker.kill()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            alive = {w.pid for w in _workers(process.pid)}
+            if len(alive) == 2 and not alive & {w.pid for w in workers}:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
+                        break
+            time.sleep(0.2)
+        for thread in posting:
+            thread.join(timeout=60)
+        assert in_flight() == 0
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)

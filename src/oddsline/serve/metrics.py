@@ -50,7 +50,7 @@ class ServiceMetrics:
             "oddsline_requests_in_flight", "requests being served", registry=r, multiprocess_mode="livesum"
         )
         self.draining = Gauge(
-            "oddsline_draining", "1 while shutting down (readiness fails)", registry=r, multiprocess_mode="max"
+            "oddsline_draining", "1 while shutting down (readiness fails)", registry=r, multiprocess_mode="livemax"
         )
         self.predictions = Counter(
             "oddsline_predictions", "scored rows by decision", ["model", "version", "decision"], registry=r
@@ -109,18 +109,22 @@ class ServiceMetrics:
         self.labelled_log_loss = Counter(
             "oddsline_labelled_log_loss", "sum of the log loss of labelled rows", labelled, registry=r
         )
-        # Drift of the recent traffic against the training reference (recomputed periodically).
+        # Drift of the recent traffic against the training reference (recomputed periodically). "live"
+        # modes: a worker that died takes its values with it (the supervisor marks it dead), rather
+        # than a stale drift keeping an alert firing.
         self.drift_psi = Gauge(
-            "oddsline_drift_psi", "PSI of an input column", ["model", "column"], registry=r, multiprocess_mode="max"
+            "oddsline_drift_psi", "PSI of an input column", ["model", "column"], registry=r, multiprocess_mode="livemax"
         )
         self.drift_detected = Gauge(
             "oddsline_drift_detected",
             "1 when the column drifted (PSI large and significant)",
             ["model", "column"],
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
         )
-        self.score_psi = Gauge("oddsline_score_psi", "PSI of the score", ["model"], registry=r, multiprocess_mode="max")
+        self.score_psi = Gauge(
+            "oddsline_score_psi", "PSI of the score", ["model"], registry=r, multiprocess_mode="livemax"
+        )
         # 1 for the version each model is served at (0 once replaced); a dead worker's value goes with it.
         self.model_info = Gauge(
             "oddsline_model_info",

@@ -1,5 +1,11 @@
 """The parent of ``oddsline serve --workers N``: uvicorn's process supervisor, except that SIGHUP
-reloads the models inside every worker instead of replacing the workers.
+reloads the models inside every worker instead of replacing the workers, and a worker that dies is
+marked dead for the metrics.
+
+The gauges of the workers live in files, one per process; the "live" ones (requests in flight, drift,
+draining, the served version) must stop counting a process once it is gone, which prometheus_client
+leaves to the supervisor (``mark_process_dead``). Without it a worker killed with requests in flight
+kept them in ``oddsline_requests_in_flight`` for good.
 
 uvicorn answers SIGHUP by starting fresh processes. Those load the models as a start does: a file
 that fails verification stops the replacement from starting, and no reload is recorded
@@ -15,6 +21,7 @@ import logging
 import os
 import signal
 
+from prometheus_client.multiprocess import mark_process_dead
 from uvicorn.supervisors import Multiprocess
 
 __all__ = ["ReloadingMultiprocess"]
@@ -23,6 +30,25 @@ _log = logging.getLogger("oddsline.serve")
 
 
 class ReloadingMultiprocess(Multiprocess):
+    def keep_subprocess_alive(self) -> None:
+        before = self._pids()
+        super().keep_subprocess_alive()  # replaces a dead or hung worker
+        self._forget(before - self._pids())
+
+    def handle_ttou(self) -> None:  # one worker fewer
+        before = self._pids()
+        super().handle_ttou()
+        self._forget(before - self._pids())
+
+    def _pids(self) -> set[int]:
+        return {worker.process.pid for worker in self.processes if worker.process.pid is not None}
+
+    @staticmethod
+    def _forget(pids: set[int]) -> None:
+        if pids and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            for pid in pids:
+                mark_process_dead(pid)
+
     def handle_hup(self) -> None:
         for worker in self.processes:
             pid = worker.process.pid
