@@ -48,6 +48,8 @@ __all__ = [
     "file_sha256",
     "first_line",
     "pandas_index_columns",
+    "private_file",
+    "private_folder",
     "read_file",
     "read_table",
     "to_arrow",
@@ -244,6 +246,28 @@ def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
             pq.write_table(table, tmp)
         else:
             pacsv.write_csv(table, tmp)
+
+
+def private_folder(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a folder, created readable by its owner only (0700) if it does not exist: the
+    registry's store and the prediction and label logs hold signed artefacts and personal data.
+    Missing parents are created as the umask says; an existing folder is left as it is."""
+    folder = Path(path)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def private_file(path: str | os.PathLike[str], content: bytes = b"") -> bool:
+    """Create ``path`` readable by its owner only (0600) with ``content``, unless it exists; True if
+    created here. Exclusive creation: of two processes racing, one writes it and the other reads it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+    return True
 
 
 @contextmanager

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._exceptions import ParameterError, SchemaError
-from ..io import atomic_path
+from ..io import atomic_path, private_folder
 from ..metrics import at_threshold, brier_score, expected_calibration_error, log_loss, roc_auc
 from ..target import BinaryTarget
 
@@ -64,7 +64,7 @@ def store_labels(records: list[dict[str, Any]], folder: str | Path) -> Path:
         for r in records
     ]
     target = Path(folder) / f"labels-{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     with atomic_path(target, private=True) as tmp:
         pq.write_table(pa.Table.from_pylist(rows, schema=LABEL_SCHEMA), tmp)
     return target

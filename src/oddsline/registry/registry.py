@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import ArtifactError, RegistryError
+from ..io import private_file, private_folder
 from .gate_record import GateRecord, promotion_refusal
 from .names import check_name, parse_reference
 from .store import ArtifactStore
@@ -68,9 +69,11 @@ class Registry:
     ) -> None:
         from .schema import metadata
 
-        self.home = Path(home or os.environ.get("ODDSLINE_HOME") or ".oddsline").resolve()
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.url = url or os.environ.get("ODDSLINE_REGISTRY_URL") or f"sqlite:///{self.home / 'registry.db'}"
+        self.home = private_folder(Path(home or os.environ.get("ODDSLINE_HOME") or ".oddsline").resolve())
+        default_db = self.home / "registry.db"
+        self.url = url or os.environ.get("ODDSLINE_REGISTRY_URL") or f"sqlite:///{default_db}"
+        if self.url == f"sqlite:///{default_db}":
+            private_file(default_db)  # SQLite creates it (and its -wal, -shm) with the umask's mode otherwise
         self.engine = _engine(self.url)
         metadata.create_all(self.engine)
         self.store = ArtifactStore(self.home / "store")

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from .._exceptions import RegistryError
-from ..io import atomic_path, file_sha256
+from ..io import atomic_path, file_sha256, private_folder
 
 __all__ = ["ArtifactStore"]
 
@@ -23,7 +23,7 @@ _HEX = set("0123456789abcdef")
 class ArtifactStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        (self.root / "sha256").mkdir(parents=True, exist_ok=True)
+        private_folder(private_folder(self.root) / "sha256")
 
     def path_of(self, sha256: str) -> Path:
         if not (isinstance(sha256, str) and len(sha256) == 64 and set(sha256) <= _HEX):
@@ -42,7 +42,7 @@ class ArtifactStore:
             if file_sha256(target) == sha:
                 return sha
             target.unlink()  # a damaged copy: replace it
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(target.parent)
         with atomic_path(target, private=True) as tmp:
             shutil.copyfile(source, tmp)
             if file_sha256(tmp) != sha:

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..io import atomic_path
+from ..io import atomic_path, private_file, private_folder
 from .columns import ColumnRows, RequestRows, as_dicts
 
 __all__ = ["PredictionLog", "Scored"]
@@ -90,11 +90,9 @@ class PredictionLog:
         busy: Callable[[], bool] | None = None,
         max_defer_seconds: float = 1.0,
     ) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        salt_file = self.folder / ".salt"
-        if not salt_file.exists():
-            salt_file.write_text(secrets.token_hex(16))
+        self.folder = private_folder(folder)
+        salt_file = self.folder / ".salt"  # secret: with it, a hashed PII value can be checked by guessing
+        private_file(salt_file, secrets.token_hex(16).encode())
         self._salt = salt_file.read_text().strip().encode()
         self.pii = frozenset(pii_columns)
         self.batch_rows, self.flush_seconds, self.max_wait_seconds = batch_rows, flush_seconds, max_wait_seconds
