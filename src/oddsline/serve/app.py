@@ -32,6 +32,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from .._exceptions import OddslineError, ParameterError
@@ -45,6 +46,7 @@ from .gate import Gate, respond
 from .logged_predictions import LoggedPredictions
 from .metrics import ServiceMetrics
 from .models import ModelSet, Served, load_served
+from .openapi import service_openapi
 from .out_of_range import out_of_range_rows
 from .payloads import (
     attach_binary,
@@ -248,6 +250,22 @@ def create_app(
         title="oddsline scoring service", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan
     )
     app.state.models, app.state.metrics, app.state.settings, app.state.log = models, metrics, settings, log
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = service_openapi(app, models.snapshot, settings.max_rows)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # A query or path parameter FastAPI itself checks (?explain=maybe): the service's error body,
+        # not FastAPI's {"detail": [...]}.
+        first = exc.errors()[0] if exc.errors() else {}
+        field = str(first.get("loc", ("", ""))[-1]) or None
+        message = f"{field}: {first.get('msg', 'invalid value')}" if field else str(first.get("msg", "invalid value"))
+        return JSONResponse({"error": message, "field": field}, status_code=422)
 
     @app.exception_handler(OddslineError)
     @app.exception_handler(ServiceError)
