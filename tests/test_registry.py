@@ -217,3 +217,49 @@ def test_writers_killed_at_random_points_leave_old_or_new_state(tmp_path, model_
         for r in rows:  # every committed row has its verified file
             registry.store.get(r["sha256"])
     print(f"killed before commit: {outcomes.count(0)}, after: {outcomes.count(1)}")
+
+
+def test_a_locked_registry_waits_for_the_lock_then_says_retry_with_exit_75(telco_model_file, tmp_path):
+    """Another writer holds the SQLite registry's write lock. Within the busy timeout a command waits
+    and succeeds; past it, the CLI says the registry is locked, changes nothing and exits 75 (retry)."""
+    import os
+    import sqlite3
+    import threading
+
+    home = tmp_path / "home"
+    with Registry(home=home) as registry:
+        registry.register("churn", telco_model_file)
+        registry.register("churn", telco_model_file)
+    command = [sys.executable, "-m", "oddsline", "registry", "--home", str(home), "alias", "churn", "champion"]
+
+    def locked_for(seconds: float) -> threading.Thread:
+        holder = sqlite3.connect(home / "registry.db", isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock a registry writer takes
+
+        def release() -> None:
+            time.sleep(seconds)
+            holder.execute("ROLLBACK")
+            holder.close()
+
+        thread = threading.Thread(target=release)
+        thread.start()
+        return thread
+
+    env = {**os.environ, "ODDSLINE_REGISTRY_BUSY_SECONDS": "1"}
+    holder = locked_for(4.0)
+    started = time.time()
+    refused = subprocess.run([*command, "2"], capture_output=True, text=True, env=env)
+    assert refused.returncode == 75, refused.stderr
+    assert "locked" in refused.stderr and "retry" in refused.stderr and "Traceback" not in refused.stderr
+    assert time.time() - started < 3.9  # it gave up after its 1 s, not when the lock went away
+    holder.join()
+    with Registry(home=home) as registry:  # nothing was changed
+        assert not any(event["action"] == "set_alias" for event in registry.audit_log("churn"))
+
+    holder = locked_for(1.5)
+    waited = subprocess.run([*command, "2"], capture_output=True, text=True)  # default: waits up to 60 s
+    holder.join()
+    assert waited.returncode == 0, waited.stderr
+    with Registry(home=home) as registry:
+        assert [e["action"] for e in registry.audit_log("churn")].count("set_alias") == 1
+        assert registry.resolve("churn@champion") == ("churn", 2)

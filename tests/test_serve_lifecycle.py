@@ -300,3 +300,34 @@ def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path,
     finally:
         process.terminate()
         process.communicate(timeout=60)
+
+
+def test_a_worker_killed_under_load_is_replaced_and_only_its_connections_fail(model_path, rows):
+    """SIGKILL one of two workers while 4 clients post on keep-alive connections: the connections the
+    dead worker held fail once (at most one failure per client, as each reconnects), every other
+    request is answered 200, the server replaces the worker, and both serve again within seconds."""
+    process, base = _start([str(model_path), "--workers", "2", "--prediction-log", "none", "--drift-seconds", "0"])
+    try:
+        with _Load(base, rows, threads=4) as load:
+            time.sleep(1.5)
+            victim = _workers(process.pid)[0]
+            killed = time.time()
+            victim.kill()
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                alive = {w.pid for w in _workers(process.pid)}
+                if len(alive) == 2 and victim.pid not in alive:
+                    break
+                time.sleep(0.1)
+            replaced = time.time()
+            time.sleep(1.5)
+        assert replaced - killed < 15, "the worker was not replaced"
+        failures = [(t, status) for t, status, _ in load.outcomes if status != 200]
+        assert all(not isinstance(status, int) for _, status in failures), failures  # no 5xx, only resets
+        assert len(failures) <= 4, failures
+        after = [status for t, status, _ in load.outcomes if t > killed + 1.0]
+        assert after and all(status == 200 for status in after)
+        assert len({httpx.get(f"{base}/v2/health/ready").status_code for _ in range(10)}) == 1
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)

@@ -21,6 +21,7 @@ stderr and exit code 2; the HTTP layer maps them through one table to a status c
     │   ├── FormatVersionError    written by a format version this oddsline cannot read
     │   └── SignatureError        unsigned where a signature is required, or a signature that fails
     ├── RegistryError         unknown model, version or alias; a bad name; a refused promotion
+    │   └── RegistryBusyError     the registry's database stayed locked past its busy timeout: retry
     └── NotFittedError        an estimator was used before ``fit``            (also ValueError, AttributeError)
 
     ConvergenceWarning        a solver stopped before its tolerance was met   (a UserWarning)
@@ -43,6 +44,7 @@ __all__ = [
     "OddslineError",
     "ParameterError",
     "ReadError",
+    "RegistryBusyError",
     "RegistryError",
     "SchemaError",
     "SeparationError",
@@ -116,6 +118,11 @@ class SignatureError(ArtifactError):
 
 class RegistryError(OddslineError):
     """A registry request that cannot be done: unknown model/version/alias, a bad name, a refused promotion."""
+
+
+class RegistryBusyError(RegistryError):
+    """The registry's database stayed locked by another writer past the busy timeout. Retryable:
+    the CLI exits 75 (EX_TEMPFAIL) so that a scheduler retries rather than gives up."""
 
 
 class NotFittedError(OddslineError, ValueError, AttributeError):

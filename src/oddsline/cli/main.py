@@ -6,6 +6,7 @@ Exit codes (also in README and ``oddsline --help``), so that a scheduler can tel
     1   a check failed: the gate refused a challenger (validate, retrain), drift or a retrain trigger (monitor)
     2   a user mistake: bad arguments, bad data, a damaged model file (one line on stderr, no traceback)
     70  an internal error of oddsline (EX_SOFTWARE of sysexits.h): please report it
+    75  the registry's database stayed locked by another writer (EX_TEMPFAIL): retry the same command
     130 interrupted (Ctrl-C)
 
 Numerical warnings of numpy (overflow in a degenerate bootstrap resample, ...) are not shown: what a
@@ -22,7 +23,7 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .._exceptions import OddslineError
+from .._exceptions import OddslineError, RegistryBusyError
 from .._version import __version__
 from . import (
     commands,
@@ -37,9 +38,11 @@ from . import (
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 70
+EXIT_RETRY = 75  # EX_TEMPFAIL: a busy registry; the same command later will do
 EXIT_CODES_HELP = (
     "exit codes: 0 success, 1 a check failed (gate, drift, trigger), 2 a user mistake (the message says "
-    "which and how to fix it), 70 an internal error (please report it), 130 interrupted"
+    "which and how to fix it), 70 an internal error (please report it), 75 the registry was locked (retry), "
+    "130 interrupted"
 )
 
 
@@ -90,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return int(args.run(args))
+    except RegistryBusyError as exc:  # not a mistake: the same command later will do
+        print(f"oddsline {args.verb}: error: {exc}", file=sys.stderr)
+        return EXIT_RETRY
     except OddslineError as exc:
         print(f"oddsline {args.verb}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

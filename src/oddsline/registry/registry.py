@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import ArtifactError, RegistryError
+from .._exceptions import ArtifactError, RegistryBusyError, RegistryError
 from ..io import private_file, private_folder
 from .gate_record import GateRecord, promotion_refusal
 from .names import check_name, parse_reference
@@ -34,11 +34,24 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _busy_seconds() -> float:
+    """How long a writer waits for another's lock on the SQLite registry (ODDSLINE_REGISTRY_BUSY_SECONDS)."""
+    raw = os.environ.get("ODDSLINE_REGISTRY_BUSY_SECONDS", "60")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise RegistryError(f"ODDSLINE_REGISTRY_BUSY_SECONDS must be a number of seconds, got {raw!r}") from None
+    if not seconds > 0:
+        raise RegistryError(f"ODDSLINE_REGISTRY_BUSY_SECONDS must be positive, got {raw!r}")
+    return seconds
+
+
 def _engine(url: str) -> Any:
     from sqlalchemy import create_engine, event
 
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        busy = _busy_seconds()
+        engine = create_engine(url, connect_args={"timeout": busy})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -46,8 +59,18 @@ def _engine(url: str) -> Any:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cursor.close()
+
+        @event.listens_for(engine, "handle_error")
+        def _locked(context: Any) -> None:
+            # SQLite gave up waiting for another writer's lock: a retryable condition, said so, rather
+            # than an OperationalError the caller would take for a bug.
+            if "database is locked" in str(context.original_exception):
+                raise RegistryBusyError(
+                    f"the registry database {url.removeprefix('sqlite:///')} stayed locked by another writer for "
+                    f"{busy:g} s (ODDSLINE_REGISTRY_BUSY_SECONDS); nothing was changed: retry"
+                ) from context.original_exception
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:
