@@ -166,6 +166,14 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
                 ),
             ],
         ),
+        # Rows the prediction log dropped (a full disk) open a ticket; none dropped, none.
+        _case(
+            {'oddsline_prediction_log_rows_total{outcome="dropped"}': "0x10 200 400x20"},
+            [
+                ("5m", "OddslinePredictionLogDropping", []),
+                ("12m", "OddslinePredictionLogDropping", [_expect(rules, "OddslinePredictionLogDropping", 400)]),
+            ],
+        ),
         # Refused requests in one minute (a 30 s burst) never page; refusals every minute for 5 do.
         _case(
             {"oddsline_rejected_overload_total": "0x5 50 50x20"},
@@ -321,7 +329,7 @@ def test_objectives_no_rule_could_use_are_refused(telco_model, options, message)
 def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model):
     rules = prometheus_rules(telco_model, "churn", job="churn-svc")
     alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
-    assert len(alerts) == 14
+    assert len(alerts) == 15
     for alert in alerts:
         annotations = alert["annotations"]
         assert set(annotations) == {"summary", "description", "runbook_url"}, alert["alert"]
@@ -329,7 +337,7 @@ def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model)
     with_value = [a["alert"] for a in alerts if VALUE in a["annotations"]["description"]]
     # All but InputDrift, whose value is per column on its own metric, and ModelNotServed, whose value
     # (absent()'s 1) says nothing.
-    assert len(with_value) == 12
+    assert len(with_value) == 13
     own = prometheus_rules(telco_model, "churn", runbook_url="https://wiki.example/oddsline")
     assert all(
         r["annotations"]["runbook_url"].startswith("https://wiki.example/oddsline#")

@@ -100,6 +100,7 @@ def prometheus_rules(
     j = f'job="{job}"' if job else ""
     m = f'model="{name}"' + (f",{j}" if j else "")
     own = f'{{model="{name}"}}'  # this model's recorded series
+    dropped = 'outcome="dropped"'
     budget, slow_budget = 1 - availability, 1 - latency_objective
     records: list[dict[str, Any]] = []
     server_error, fast_enough = 'status=~"5.."', f'le="{latency_seconds:g}"'
@@ -241,6 +242,18 @@ def prometheus_rules(
             "annotations": {
                 "summary": "requests are refused at the concurrency limit: add workers or replicas",
                 "description": f"refused requests per second: {VALUE}, every minute for 5 minutes",
+            },
+        },
+        {
+            "alert": "OddslinePredictionLogDropping",
+            # The log fails open (a full disk, a queue the writer cannot keep up with): requests are
+            # answered, rows are lost, and only this says so.
+            "expr": f"sum(increase(oddsline_prediction_log_rows_total{_with(j, dropped)}[10m])) > 0",
+            "labels": {"severity": "ticket", "model": name},
+            "annotations": {
+                "summary": "the prediction log is dropping rows (disk full or the writer behind)",
+                "description": f"rows dropped in 10 minutes: {VALUE}; the server log says why; logging "
+                "resumes by itself once the disk has room",
             },
         },
         {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
+import logging
 import os
 import secrets
 import threading
@@ -33,6 +34,8 @@ from ..io import atomic_path, private_file, private_folder
 from .columns import ColumnRows, RequestRows, as_dicts
 
 __all__ = ["PredictionLog", "Scored"]
+
+_log = logging.getLogger("oddsline.serve")
 
 _SCHEMA = pa.schema(
     [
@@ -100,6 +103,7 @@ class PredictionLog:
         # the writer thread (a wake-up and GIL hand-off per request cost more than scoring the row).
         self._items: collections.deque[Scored] = collections.deque()
         self._closing = threading.Event()
+        self._failing = False  # the last write failed (said once per failing stretch)
         self.max_queue = max_queue
         self._queued = 0  # rows waiting, bounded by max_queue
         self._count_lock = threading.Lock()
@@ -237,11 +241,32 @@ class PredictionLog:
         return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
 
     def _write(self, table: pa.Table) -> None:
+        """Write ``table`` as one file, or drop and count its rows when the disk refuses (full, gone
+        read-only): the service fails open, requests go on being answered, and the next file is tried
+        as usual, so logging resumes by itself once there is room. No partial file is left."""
         self._sequence += 1
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
         target = self.folder / f"predictions-{stamp}-{self._sequence:06d}.parquet"
-        with atomic_path(target, private=True) as tmp:
-            pq.write_table(table, tmp)
+        try:
+            with atomic_path(target, private=True) as tmp:
+                pq.write_table(table, tmp)
+        except OSError as exc:
+            with self._count_lock:
+                self.dropped += table.num_rows
+            self._on_rows("dropped", table.num_rows)
+            if not self._failing:
+                _log.error(
+                    "prediction log: %d rows could not be written to %s (%s); dropped and counted in "
+                    'oddsline_prediction_log_rows_total{outcome="dropped"}; logging resumes once the disk has room',
+                    table.num_rows,
+                    self.folder,
+                    exc,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            _log.warning("prediction log: writing to %s again", self.folder)
+            self._failing = False
         self.written += table.num_rows
         self._on_rows("written", table.num_rows)
 

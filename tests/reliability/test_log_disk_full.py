@@ -1,0 +1,90 @@
+"""The prediction log on a disk that fills up, for real: a 1 MiB tmpfs. Writes that fail drop their
+rows and count them (the service fails open: logging never blocks or fails a request), no partial
+file is ever left, and logging resumes by itself once there is room again. Needs root to mount the
+tmpfs (CI runs as root); skipped with the reason otherwise."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from oddsline.serve.prediction_log import PredictionLog, Scored
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def _batch(i: int, n: int = 200) -> Scored:
+    rows = [{"tenure": k, "contract": "Month-to-month", "note": "x" * 200} for k in range(n)]
+    return Scored(
+        f"r{i}",
+        time.time_ns() // 1000,
+        "churn",
+        "1",
+        "/v1/models/{name}/predict",
+        rows,
+        [0.5] * n,
+        [0.5] * n,
+        [True] * n,
+        1.0,
+    )
+
+
+def _wait(condition, seconds: float = 20.0) -> None:
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_full_disk_drops_and_counts_rows_leaves_no_partial_file_and_logging_resumes(small_disk: Path) -> None:
+    outcomes: dict[str, int] = {"written": 0, "dropped": 0}
+
+    def count(outcome: str, n: int) -> None:
+        outcomes[outcome] += n
+
+    log = PredictionLog(small_disk / "log", flush_seconds=0.02, max_wait_seconds=0.05, on_rows=count)
+    try:
+        log.append(_batch(0))
+        _wait(lambda: outcomes["written"] == 200)
+        assert outcomes == {"written": 200, "dropped": 0}
+        filler = small_disk / "filler"
+        with open(filler, "wb") as fh:  # the disk fills up (something else wrote to it)
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        for i in range(1, 6):
+            log.append(_batch(i))
+        _wait(lambda: outcomes["dropped"] == 1000)
+        assert outcomes == {"written": 200, "dropped": 1000}
+        assert log._thread.is_alive()  # the writer goes on
+        filler.unlink()  # room again
+        for i in range(6, 9):
+            log.append(_batch(i))
+        _wait(lambda: outcomes["written"] == 800)
+        assert outcomes == {"written": 800, "dropped": 1000}
+    finally:
+        log.close()
+    files = sorted((small_disk / "log").glob("predictions-*.parquet"))
+    assert sum(pq.read_table(f).num_rows for f in files) == 800  # every file whole and readable
+    leftovers = [p.name for p in (small_disk / "log").iterdir() if p.name != ".salt" and p not in files]
+    assert leftovers == []  # no temporary or partial file
