@@ -177,3 +177,21 @@ def test_windowed_performance_reads_spellings_and_counts_labels_that_are_neither
     assert window["rows"] == 3 and window["invalid_labels"] == 1
     assert window["positive_rate"] == pytest.approx(2 / 3)
     assert window["log_loss"] == pytest.approx(log_loss([1, 1, 0], [0.8, 0.6, 0.3]))
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [
+        ({"id": True, "label": "Yes"}, "id"),
+        ({"id": {"a": 1}, "label": "Yes"}, "id"),
+        ({"id": "x", "label": {}}, "label"),
+        ({"id": "x", "label": ["Yes"]}, "label"),
+        ({"id": "x", "label": "Yes", "time": 5}, "time"),
+        ({"id": "x", "label": "Yes", "time": "yesterday"}, "time"),
+    ],
+)
+def test_a_malformed_label_is_a_422_naming_its_field(telco_model, tmp_path, label, field):
+    path = telco_model.save(tmp_path / "churn.odl")
+    with TestClient(create_app([load_served(str(path))], Settings())) as client:
+        answer = client.post("/v1/labels", json={"labels": [label]})
+    assert answer.status_code == 422 and answer.json()["field"] == field, answer.text

@@ -40,7 +40,7 @@ def logged_table(features_json: list[str], features: FittedFeatures) -> pa.Table
 
 def _as_the_row_path_read(name: str, values: list[Any], numeric: bool) -> pa.Array:
     if numeric:
-        converted = []
+        converted: list[float | None] = []
         for value in values:
             try:
                 converted.append(float_of(name, value))

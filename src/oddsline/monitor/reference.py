@@ -9,6 +9,7 @@ a shift in the column can move the log-odds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -63,10 +64,10 @@ def capture_reference(
                 counts = histogram(values, edges)
                 columns[source] = {"type": "numeric", "edges": edges, "share": _share(counts)}
             else:
-                counts = level_counts(data)
-                top = sorted(counts, key=lambda k: -counts[k])[:MAX_LEVELS]
-                other = sum(n for k, n in counts.items() if k not in top)
-                share = _share([counts[k] for k in top] + [other])
+                levels = level_counts(data)
+                top = sorted(levels, key=lambda k: -levels[k])[:MAX_LEVELS]
+                other = sum(n for k, n in levels.items() if k not in top)
+                share = _share([levels[k] for k in top] + [other])
                 columns[source] = {"type": "categorical", "levels": [*top, OTHER], "share": share}
             columns[source]["importance"] = importance.get(source, 0.0)
     score_edges = [float(e) for e in np.unique(np.quantile(scores, np.linspace(0.1, 0.9, 9)))]
@@ -78,6 +79,6 @@ def capture_reference(
     }
 
 
-def _share(counts: list[float]) -> list[float]:
+def _share(counts: Sequence[float]) -> list[float]:
     total = float(sum(counts))
     return [c / total if total else 0.0 for c in counts]

@@ -74,9 +74,13 @@ def parse_rule(text: str) -> Rule:
 def _observed(rule: Rule, observations: dict[str, Any]) -> float | None:
     if rule.metric == "drift_psi":
         if rule.target == "score":
-            return observations.get("score_psi")
-        return observations.get("column_psi", {}).get(rule.target)
-    return observations.get(rule.metric)
+            return _number(observations.get("score_psi"))
+        return _number(observations.get("column_psi", {}).get(rule.target))
+    return _number(observations.get(rule.metric))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def evaluate_triggers(

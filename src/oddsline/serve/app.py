@@ -24,7 +24,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,7 +283,7 @@ def create_app(
             metrics.validation_failures.labels(field if known else OTHER_COLUMN).inc()
         return status_of(exc), body
 
-    async def fast_predict(name: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def fast_predict(name: str, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         """POST /v1/models/{name}/predict without query parameters, answered by the gate directly;
         the same steps and answers as ``predict`` below."""
         try:
@@ -312,7 +312,9 @@ def create_app(
     async def body_of(request: Request) -> bytes:
         return await read_body(request.receive, settings.max_body_bytes)
 
-    async def scored(served: Served, rows: RequestRows, scope: dict[str, Any], explain: bool = False) -> Scores:
+    async def scored(
+        served: Served, rows: RequestRows, scope: MutableMapping[str, Any], explain: bool = False
+    ) -> Scores:
         """Small requests are scored inline (microseconds); large ones on a worker thread, so the event
         loop keeps answering other requests (and the timeout can fire) meanwhile, unless the compiled
         scorer already scored them at decode: what is left (probabilities, decisions, the answer's
@@ -334,7 +336,7 @@ def create_app(
         bucket = int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:8], "big") % 10_000
         return bucket < settings.canary_percent * 100
 
-    def score(served: Served, rows: RequestRows, scope: dict[str, Any], explain: bool = False) -> Scores:
+    def score(served: Served, rows: RequestRows, scope: MutableMapping[str, Any], explain: bool = False) -> Scores:
         challenger = challengers.get(served.name)
         if challenger is None:
             return score_with(served, rows, scope, explain)
@@ -363,7 +365,7 @@ def create_app(
     def score_with(
         served: Served,
         rows: RequestRows,
-        scope: dict[str, Any],
+        scope: MutableMapping[str, Any],
         explain: bool = False,
         route: str | None = None,
         positions: list[int] | None = None,

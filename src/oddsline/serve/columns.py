@@ -39,7 +39,8 @@ class ColumnRows:
     """
 
     def __init__(self, decoder: RowDecoder, body: bytes, records: list[Any] | None, n: int) -> None:
-        self._decoder, self.json, self._records = decoder, body, records  # json: the request's body
+        self._decoder, self._records, self._body = decoder, records, body
+        self.json: bytes | None = body  # the request's body (Rows.json)
         self.compiled = records is None  # the compiled scorer took them at decode: their scores are known
         self.names = decoder.names
         self._n = n
@@ -62,18 +63,18 @@ class ColumnRows:
     def dicts(self) -> list[dict[str, Any]]:
         records = self._records  # one read: another thread may release them meanwhile
         if records is None:
-            records = self._decoder.records(self.json)
+            records = self._decoder.records(self._body)
         names, astuple = self.names, msgspec.structs.astuple
         return [dict(zip(names, astuple(record), strict=True)) for record in records]
 
     def json_array(self) -> pa.StringArray:
         """Each row's JSON object as the request spelled it, as an Arrow string array."""
-        return pa.array([bytes(raw) for raw in self._decoder.raw_rows(self.json)], pa.string())
+        return pa.array([bytes(raw) for raw in self._decoder.raw_rows(self._body)], pa.string())
 
     def _live(self) -> list[Any]:
         records = self._records
         if records is None:
-            records = self._records = self._decoder.records(self.json)
+            records = self._records = self._decoder.records(self._body)
         return records
 
 

@@ -153,9 +153,12 @@ _LABELS_REQUEST = {
                 "type": "object",
                 "required": ["id", "label"],
                 "properties": {
-                    "id": {"type": "string", "description": "a prediction id (the request id, or <request id>:<row>)"},
-                    "label": {"description": "the observed class"},
-                    "labelled_at": {"type": "string", "format": "date-time"},
+                    "id": {
+                        "type": ["string", "number"],
+                        "description": "a prediction id (the request id, or <request id>:<row>)",
+                    },
+                    "label": {"type": ["string", "number", "boolean"], "description": "the observed class"},
+                    "time": {"type": ["string", "null"], "description": "when it was observed, ISO 8601 (default: now)"},
                 },
             },
         }

@@ -119,9 +119,8 @@ def rows_from_mlflow(payload: Any, content_type: str, body: bytes, max_rows: int
             rows.append(dict(zip(columns, values, strict=True)))
         return _limit(rows, max_rows)
     if "dataframe_records" in payload:
-        return _limit(
-            payload["dataframe_records"] if isinstance(payload["dataframe_records"], list) else [None], max_rows
-        )
+        records: list[Any] = payload["dataframe_records"] if isinstance(payload["dataframe_records"], list) else [None]
+        return _limit(records, max_rows)
     for key in ("instances", "inputs"):
         if key in payload:
             value = payload[key]
@@ -259,7 +258,13 @@ def labels_from_json(payload: Any, max_rows: int) -> list[dict[str, Any]]:
     for k, item in enumerate(items):
         if not isinstance(item, dict) or item.get("id") is None or item.get("label") is None:
             raise ServiceError(422, f"label {k} needs an 'id' (the prediction id) and a 'label'", "labels")
+        if isinstance(item["id"], (bool, dict, list)):
+            raise ServiceError(422, f"label {k}: 'id' must be a prediction id (text)", "id")
+        if isinstance(item["label"], (dict, list)):
+            raise ServiceError(422, f"label {k}: 'label' must be a class (a string, number or boolean)", "label")
         at = item.get("time")
+        if at is not None and not isinstance(at, str):
+            raise ServiceError(422, f"label {k}: time {at!r} is not ISO-8601 text", "time")
         if at is not None:
             try:
                 parsed = dt.datetime.fromisoformat(str(at))

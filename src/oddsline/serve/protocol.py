@@ -166,7 +166,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(_GatheringTransport(transport))
+        super().connection_made(_GatheringTransport(transport))  # type: ignore[arg-type]  # a Transport by duck typing
         self._arm("header_timeout")  # a connection that never sends a byte
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -47,7 +47,7 @@ class ReloadingMultiprocess(Multiprocess):
     def _forget(pids: set[int]) -> None:
         if pids and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             for pid in pids:
-                mark_process_dead(pid)
+                mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
     def handle_hup(self) -> None:
         for worker in self.processes:
