@@ -122,9 +122,6 @@ class _Watch:
     def disarm(self, connection: NoDelayProtocol) -> None:
         self._due.pop(connection, None)
 
-    def armed(self, connection: NoDelayProtocol) -> bool:
-        return connection in self._due
-
     def _sweep(self) -> None:
         now = self.loop.time()
         expired = [(c, seconds, reason) for c, (due, seconds, reason) in self._due.items() if due <= now]
