@@ -158,7 +158,10 @@ _LABELS_REQUEST = {
                         "description": "a prediction id (the request id, or <request id>:<row>)",
                     },
                     "label": {"type": ["string", "number", "boolean"], "description": "the observed class"},
-                    "time": {"type": ["string", "null"], "description": "when it was observed, ISO 8601 (default: now)"},
+                    "time": {
+                        "type": ["string", "null"],
+                        "description": "when it was observed, ISO 8601 (default: now)",
+                    },
                 },
             },
         }
