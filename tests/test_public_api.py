@@ -37,6 +37,7 @@ EXPECTED = {
     "train",
     "train_multiclass",
     "Registry",
+    "RegistryBusyError",
     "RegistryError",
     "SignatureError",
     "metrics",
