@@ -55,14 +55,14 @@ def _check_objectives(
             raise ParameterError(f"{flag} must be a positive number, got {value!r}")
 
 
-def _scoring(extra: str = "", job: str = "") -> str:
-    return "{" + ",".join(x for x in (f'route=~"{SCORING_ROUTES}"', extra, job) if x) + "}"
-
-
 def _with(*matchers: str) -> str:
     """A label selector of the non-empty matchers ("" when there are none)."""
     kept = [m for m in matchers if m]
     return "{" + ",".join(kept) + "}" if kept else ""
+
+
+def _scoring(extra: str = "", job: str = "") -> str:
+    return _with(f'route=~"{SCORING_ROUTES}"', extra, job)
 
 
 def prometheus_rules(

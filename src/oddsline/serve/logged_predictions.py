@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .prediction_log import FILES
 from .recent import Remembered
 
 __all__ = ["LoggedPredictions"]
@@ -40,7 +41,7 @@ class LoggedPredictions:
         """Read the log's files not read yet, newest first, up to ``max_predictions`` rows (blocking
         I/O: call it from a thread)."""
         with self._lock:
-            present = {path.name: path for path in self.folder.glob("predictions-*.parquet")}
+            present = {path.name: path for path in self.folder.glob(FILES)}
             self._read &= present.keys()  # files removed by retention are forgotten
             new = sorted((name for name in present if name not in self._read), reverse=True)
             taken: list[pa.Table] = []

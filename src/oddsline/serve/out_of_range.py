@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .._exceptions import SchemaError
 from ..features.numeric import FittedNumeric
+from ..features.partial import DictRows
+from ..features.values import float_of
 from .columns import ColumnRows, RequestRows
 
 __all__ = ["ACTIONS", "out_of_range_rows"]
@@ -24,20 +27,13 @@ def out_of_range_rows(features: Any, rows: RequestRows, columns: list[str]) -> l
     """Per row, ``{"out_of_range": {column: action}}`` for the ``columns`` the report counted, or ``{}``."""
     numeric = {c.name: c for c, _ in features.blocks() if isinstance(c, FittedNumeric) and c.name in columns}
     flags: list[dict[str, str]] = [{} for _ in range(len(rows))]
+    readable = rows if isinstance(rows, ColumnRows) else DictRows(rows)
     for name, column in numeric.items():
-        values = rows.column(name) if isinstance(rows, ColumnRows) else [row.get(name) for row in rows]
-        for i, raw in enumerate(values):
-            v = _number(raw)
-            if v is not None and (v < column.low or v > column.high):
+        for i, raw in enumerate(readable.column(name)):
+            try:
+                v = float_of(name, raw)  # the value as the encoder read it
+            except (SchemaError, OverflowError):  # not a number: the encoder refused or counted it otherwise
+                continue
+            if not math.isnan(v) and (v < column.low or v > column.high):
                 flags[i][name] = ACTIONS.get(column.out_of_range, column.out_of_range)
     return [{"out_of_range": flag} if flag else {} for flag in flags]
-
-
-def _number(raw: Any) -> float | None:
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        v = float(raw)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return None if math.isnan(v) else v

@@ -33,7 +33,9 @@ import pyarrow.parquet as pq
 from ..io import atomic_path, private_file, private_folder
 from .columns import ColumnRows, RequestRows, as_dicts
 
-__all__ = ["PredictionLog", "Scored"]
+__all__ = ["FILES", "PredictionLog", "Scored"]
+
+FILES = "predictions-*.parquet"  # the log's files in its folder (each complete: written, then renamed)
 
 _log = logging.getLogger("oddsline.serve")
 
@@ -272,7 +274,7 @@ class PredictionLog:
 
     @staticmethod
     def read(folder: str | os.PathLike[str]) -> pa.Table:
-        files = sorted(Path(folder).glob("predictions-*.parquet"))
+        files = sorted(Path(folder).glob(FILES))
         if not files:
             return _SCHEMA.empty_table()
         return pa.concat_tables((pq.read_table(f) for f in files), promote_options="default")
