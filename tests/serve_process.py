@@ -21,6 +21,13 @@ def free_port() -> int:
 
 def start_server(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """The server process and its base URL; fails the test with its stderr if it does not come up."""
+    process, base = spawn_server(args, env)
+    wait_ready(process, base)
+    return process, base
+
+
+def spawn_server(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """The server process, started and not yet ready (several start side by side), and its base URL."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "oddsline", "serve", *args, "--port", str(port)],
@@ -28,15 +35,19 @@ def start_server(args: list[str], env: dict[str, str] | None = None) -> tuple[su
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(process: subprocess.Popen[bytes], base: str, seconds: float = 60) -> None:
+    """Returns once the readiness probe answers 200; fails the test with the server's stderr if it exits."""
+    deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
             pytest.fail(process.stderr.read().decode())  # type: ignore[union-attr]
         try:
             if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                return process, base
+                return
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
-    pytest.fail("the server did not become ready within 60 s")
+    pytest.fail(f"the server did not become ready within {seconds:g} s")

@@ -345,3 +345,16 @@ def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model)
         for r in g["rules"]
         if "alert" in r
     )
+
+
+def test_a_latency_objective_selects_the_bucket_as_the_server_writes_it(telco_model):
+    """prometheus_client writes the bound 1 as le="1.0": a rule selecting le="1" matched nothing, and
+    its latency alerts could never fire (found by tests/observability against a live server)."""
+    from prometheus_client.utils import floatToGoString
+
+    from oddsline.monitor.observe import LATENCY_BUCKETS
+
+    for bound in LATENCY_BUCKETS:
+        records = prometheus_rules(telco_model, "churn", latency_seconds=bound)["groups"][0]["rules"]
+        slow = [r["expr"] for r in records if r["record"].startswith("oddsline:scoring_slow")]
+        assert slow and all(f'le="{floatToGoString(bound)}"' in expr for expr in slow)

@@ -184,3 +184,13 @@ def test_model_info_names_the_served_version_and_file(model_path, telco_model) -
     assert info[labels] == 1.0
     sha = telco_model.info.get("file_sha256") or load_served(str(model_path)).sha256
     assert 'model="churn"' in labels and f'sha256="{sha}"' in labels and f'version="{sha[:12]}"' in labels
+
+
+def test_scrapes_and_probes_answer_past_the_request_timeout(model_path) -> None:
+    """A request timeout shorter than a scrape takes must not blind Prometheus or fail liveness (a
+    failed probe gets the pod restarted); found by the live-Prometheus suite (tests/observability)."""
+    with TestClient(_app(model_path, request_timeout=1e-6)) as client:
+        for _ in range(20):
+            assert client.get("/metrics").status_code == 200
+            assert client.get("/v2/health/live").status_code == 200
+            assert client.get("/v2/health/ready").status_code == 200

@@ -59,6 +59,14 @@ def add_observe(verbs: Subparsers) -> None:
         "it alone, and its targets' `up` is alerted on (default: every job; give it when several services "
         "export oddsline metrics)",
     )
+    rules.add_argument(
+        "--speedup",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="for rehearsals: divide every window, `for:` and interval by N (1-60; 30 turns an hour into 2 "
+        "minutes), to watch the alerts fire against a live Prometheus scraping every second or faster",
+    )
     rules.set_defaults(run=run_prometheus)
     dashboards = kinds.add_parser("grafana", parents=[common], help="three dashboards (Grafana JSON)")
     dashboards.add_argument("--out-dir", required=True, metavar="DIR")
@@ -97,6 +105,7 @@ def run_prometheus(args: argparse.Namespace) -> int:
         runbook_url=args.runbook_url,
         job=args.job,
         input_anomaly_rate=args.input_anomaly_rate,
+        speedup=args.speedup,
     )
     with atomic_path(Path(args.out)) as tmp:
         tmp.write_text(yaml.safe_dump(rules, sort_keys=False, width=200))

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from .._exceptions import ParameterError
+from .durations import duration, seconds
 
 __all__ = ["LATENCY_BUCKETS", "grafana_dashboards", "metric_names", "prometheus_rules"]
 
@@ -55,6 +56,12 @@ def _check_objectives(
             raise ParameterError(f"{flag} must be a positive number, got {value!r}")
 
 
+def _bound_label(bound: float) -> str:
+    """A histogram bound as the exposition writes its ``le`` label: prometheus_client (Go's float
+    formatting) writes 1 as "1.0", and a rule selecting le="1" would match nothing."""
+    return repr(float(bound))
+
+
 def _with(*matchers: str) -> str:
     """A label selector of the non-empty matchers ("" when there are none)."""
     kept = [m for m in matchers if m]
@@ -82,6 +89,7 @@ def prometheus_rules(
     runbook_url: str = RUNBOOKS,
     job: str | None = None,
     input_anomaly_rate: float = 0.05,
+    speedup: float = 1.0,
 ) -> dict[str, Any]:
     """The rules file (as a dict, for YAML) for the model served under ``name``. Every alert has a
     summary, a description that shows the measured value, and a ``runbook_url``: ``runbook_url`` with
@@ -91,25 +99,40 @@ def prometheus_rules(
     two models loaded side by side never fire on each other's records. The request series carry no
     model (one server may serve several): with ``job``, the Prometheus job that scrapes this model's
     servers, they are read from that job only, and the target's ``up`` is alerted on; without it, from
-    every job that exports them."""
+    every job that exports them.
+
+    ``speedup`` divides every window, ``for:``, evaluation interval and the label lag by that factor
+    (recorded series keep their nominal names, so the dashboards read them unchanged): a rehearsal of
+    the rules against a live Prometheus, as tests/observability does, then takes minutes."""
     _check_objectives(availability, latency_seconds, latency_objective, psi, calibration_gap, label_lag_hours)
     if not 0 < input_anomaly_rate:
         raise ParameterError(f"--input-anomaly-rate must be a positive share of rows, got {input_anomaly_rate!r}")
     if job is not None and not re.fullmatch(r"[^\"\\\n]+", job):
         raise ParameterError(f"--job must be a Prometheus job name without quotes or backslashes, got {job!r}")
+    if not 1 <= speedup <= 60:
+        raise ParameterError(
+            f"--speedup divides the rules' windows for rehearsals and takes 1 (real time) to 60 (the 1-minute "
+            f"window becomes 1 s, about the shortest a scrape can fill); got {speedup!r}"
+        )
+    seconds(performance_window, "--window")
+    seconds(drift_for, "drift_for")
+
+    def span(nominal: str) -> str:
+        return duration(seconds(nominal) / speedup)
+
     j = f'job="{job}"' if job else ""
     m = f'model="{name}"' + (f",{j}" if j else "")
     own = f'{{model="{name}"}}'  # this model's recorded series
     dropped = 'outcome="dropped"'
     budget, slow_budget = 1 - availability, 1 - latency_objective
     records: list[dict[str, Any]] = []
-    server_error, fast_enough = 'status=~"5.."', f'le="{latency_seconds:g}"'
+    server_error, fast_enough = 'status=~"5.."', f'le="{_bound_label(latency_seconds)}"'
     for w in _WINDOWS:
         records.append(
             {
                 "record": f"oddsline:scoring_errors:ratio_rate{w}",
-                "expr": f"sum by (job) (rate(oddsline_requests_total{_scoring(server_error, j)}[{w}]))"
-                f" / sum by (job) (rate(oddsline_requests_total{_scoring('', j)}[{w}]))",
+                "expr": f"sum by (job) (rate(oddsline_requests_total{_scoring(server_error, j)}[{span(w)}]))"
+                f" / sum by (job) (rate(oddsline_requests_total{_scoring('', j)}[{span(w)}]))",
                 "labels": {"model": name},
             }
         )
@@ -117,8 +140,8 @@ def prometheus_rules(
             {
                 "record": f"oddsline:scoring_slow:ratio_rate{w}",
                 "expr": "1 - sum by (job) "
-                f"(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough, j)}[{w}]))"
-                f" / sum by (job) (rate(oddsline_request_duration_seconds_count{_scoring('', j)}[{w}]))",
+                f"(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough, j)}[{span(w)}]))"
+                f" / sum by (job) (rate(oddsline_request_duration_seconds_count{_scoring('', j)}[{span(w)}]))",
                 "labels": {"model": name},
             }
         )
@@ -126,18 +149,18 @@ def prometheus_rules(
     records += [
         {
             "record": f"oddsline:labelled_calibration_gap:{pw}",
-            "expr": f"abs(sum by (model) (increase(oddsline_labelled_positive_total{{{m}}}[{pw}]))"
-            f" - sum by (model) (increase(oddsline_labelled_probability_total{{{m}}}[{pw}])))"
-            f" / sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
+            "expr": f"abs(sum by (model, job) (increase(oddsline_labelled_positive_total{{{m}}}[{span(pw)}]))"
+            f" - sum by (model, job) (increase(oddsline_labelled_probability_total{{{m}}}[{span(pw)}])))"
+            f" / sum by (model, job) (increase(oddsline_labelled_total{{{m}}}[{span(pw)}]))",
         },
         {
             "record": f"oddsline:labelled_log_loss:mean{pw}",
-            "expr": f"sum by (model) (increase(oddsline_labelled_log_loss_total{{{m}}}[{pw}]))"
-            f" / sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
+            "expr": f"sum by (model, job) (increase(oddsline_labelled_log_loss_total{{{m}}}[{span(pw)}]))"
+            f" / sum by (model, job) (increase(oddsline_labelled_total{{{m}}}[{span(pw)}]))",
         },
         {
             "record": f"oddsline:labelled:increase{pw}",
-            "expr": f"sum by (model) (increase(oddsline_labelled_total{{{m}}}[{pw}]))",
+            "expr": f"sum by (model, job) (increase(oddsline_labelled_total{{{m}}}[{span(pw)}]))",
         },
     ]
     alerts: list[dict[str, Any]] = []
@@ -150,7 +173,7 @@ def prometheus_rules(
                 "alert": alert,
                 "expr": f"oddsline:scoring_{kind}:ratio_rate{long}{own} > {factor * allowed:g}"
                 f" and oddsline:scoring_{kind}:ratio_rate{short}{own} > {factor * allowed:g}",
-                "for": "2m",
+                "for": span("2m"),
                 "labels": {"severity": severity, "model": name},
                 "annotations": {
                     "summary": f"{what} budget burning {factor:g}x too fast ({long} and {short} windows)",
@@ -170,7 +193,7 @@ def prometheus_rules(
         {
             "alert": "OddslineScoreDrift",
             "expr": f"oddsline_score_psi{{{m}}} > {psi:g}",
-            "for": drift_for,
+            "for": span(drift_for),
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
                 "summary": f"the score distribution moved (PSI > {psi:g}) against training",
@@ -180,7 +203,7 @@ def prometheus_rules(
         {
             "alert": "OddslineInputDrift",
             "expr": f"oddsline_drift_detected{{{m}}} == 1",
-            "for": "30m",
+            "for": span("30m"),
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
                 "summary": "input column {{ $labels.column }} drifted (large and significant shift)",
@@ -191,10 +214,10 @@ def prometheus_rules(
             "alert": "OddslineInputAnomalies",
             # Unseen levels and out-of-range numbers per scored row, by kind: a broken upstream (a
             # renamed category, a unit change) shows here within minutes, long before drift is significant.
-            "expr": f'sum by (model, event) (rate(oddsline_input_events_total{{{m},event=~"unseen|out_of_range"}}[10m]))'
-            f" / on (model) group_left sum by (model) (rate(oddsline_predictions_total{{{m}}}[10m]))"
+            "expr": f'sum by (model, event) (rate(oddsline_input_events_total{{{m},event=~"unseen|out_of_range"}}[{span("10m")}]))'
+            f" / on (model) group_left sum by (model) (rate(oddsline_predictions_total{{{m}}}[{span('10m')}]))"
             f" > {input_anomaly_rate:g}",
-            "for": "10m",
+            "for": span("10m"),
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
                 "summary": "{{ $labels.event }} inputs in more than "
@@ -207,7 +230,7 @@ def prometheus_rules(
             "alert": "OddslineCalibrationGap",
             "expr": f"oddsline:labelled_calibration_gap:{pw}{own} > {calibration_gap:g}"
             f" and oddsline:labelled:increase{pw}{own} >= {min_labels}",
-            "for": "15m",
+            "for": span("15m"),
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
                 "summary": f"observed positive rate and mean prediction differ by more than {calibration_gap:g}",
@@ -216,8 +239,8 @@ def prometheus_rules(
         },
         {
             "alert": "OddslineLabelLag",
-            "expr": f"time() - max(oddsline_last_label_timestamp_seconds{_with(j)}) > {label_lag_hours * 3600:g}",
-            "for": "15m",
+            "expr": f"time() - max(oddsline_last_label_timestamp_seconds{_with(j)}) > {label_lag_hours * 3600 / speedup:g}",
+            "for": span("15m"),
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
                 "summary": f"no label arrived for {label_lag_hours:g} h: performance is flying blind",
@@ -226,7 +249,7 @@ def prometheus_rules(
         },
         {
             "alert": "OddslineReloadRejected",
-            "expr": f'increase(oddsline_model_loads_total{{{m},outcome="rejected"}}[15m]) > 0',
+            "expr": f'increase(oddsline_model_loads_total{{{m},outcome="rejected"}}[{span("15m")}]) > 0',
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
                 "summary": "a new model version failed verification; the old one keeps serving",
@@ -236,8 +259,8 @@ def prometheus_rules(
         {
             "alert": "OddslineOverload",
             # Refusals in every minute for 5 minutes: a burst of 30 s is over before it could page.
-            "expr": f"sum(rate(oddsline_rejected_overload_total{_with(j)}[1m])) > 0",
-            "for": "5m",
+            "expr": f"sum(rate(oddsline_rejected_overload_total{_with(j)}[{span('1m')}])) > 0",
+            "for": span("5m"),
             "labels": {"severity": "page", "model": name},
             "annotations": {
                 "summary": "requests are refused at the concurrency limit: add workers or replicas",
@@ -248,7 +271,7 @@ def prometheus_rules(
             "alert": "OddslinePredictionLogDropping",
             # The log fails open (a full disk, a queue the writer cannot keep up with): requests are
             # answered, rows are lost, and only this says so.
-            "expr": f"sum(increase(oddsline_prediction_log_rows_total{_with(j, dropped)}[10m])) > 0",
+            "expr": f"sum(increase(oddsline_prediction_log_rows_total{_with(j, dropped)}[{span('10m')}])) > 0",
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
                 "summary": "the prediction log is dropping rows (disk full or the writer behind)",
@@ -262,7 +285,7 @@ def prometheus_rules(
             # oddsline_model_info at 1 (a failed scrape marks its series stale at once), and nothing
             # else would fire: every other rule reads series that are then absent.
             "expr": f"absent(max(oddsline_model_info{{{m}}}) == 1)",
-            "for": "2m",
+            "for": span("2m"),
             "labels": {"severity": "page", "model": name},
             "annotations": {
                 "summary": f"no server reports serving {name}: it is down, unscrapable, or lost the model",
@@ -276,7 +299,7 @@ def prometheus_rules(
             {
                 "alert": "OddslineTargetDown",
                 "expr": f"up{{{j}}} == 0",
-                "for": "2m",
+                "for": span("2m"),
                 "labels": {"severity": "page", "model": name},
                 "annotations": {
                     "summary": "{{ $labels.instance }} of job " + job + " cannot be scraped",
@@ -291,7 +314,7 @@ def prometheus_rules(
                 "alert": "OddslineLogLossDegraded",
                 "expr": f"oddsline:labelled_log_loss:mean{pw}{own} > {limit:.6g}"
                 f" and oddsline:labelled:increase{pw}{own} >= {min_labels}",
-                "for": "15m",
+                "for": span("15m"),
                 "labels": {"severity": "ticket", "model": name},
                 "annotations": {
                     "summary": f"labelled log loss above {limit:.4g} (+{log_loss_increase:.0%} on the held-out "
@@ -304,8 +327,8 @@ def prometheus_rules(
         alert["annotations"]["runbook_url"] = f"{runbook_url}#{alert['alert'].lower()}"
     return {
         "groups": [
-            {"name": f"oddsline-{name}-records", "interval": "30s", "rules": records},
-            {"name": f"oddsline-{name}-alerts", "interval": "30s", "rules": alerts},
+            {"name": f"oddsline-{name}-records", "interval": span("30s"), "rules": records},
+            {"name": f"oddsline-{name}-alerts", "interval": span("30s"), "rules": alerts},
         ]
     }
 

@@ -32,8 +32,9 @@ __all__ = ["Gate", "respond"]
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 FAST_ROUTE = "/v1/models/{name}/predict"
-# Answered whatever the load, and not counted in flight: a scrape or a probe that the concurrency limit
-# refused would report an overloaded server as down (and the scrape would count itself).
+# Answered whatever the load and whatever the request timeout, and not counted in flight: a scrape or
+# a probe that the concurrency limit or the deadline refused would report an overloaded or slow server
+# as down (and the scrape would count itself).
 UNGATED = frozenset({"/metrics", "/v2/health/live", "/v2/health/ready", "/ping", "/health"})
 # The route label of a request that matched no route (404s, or refused before routing): metric labels
 # come from bounded sets only, never from the path a client sent.
@@ -136,7 +137,8 @@ class Gate:
             self.metrics.in_flight.inc()
             self.in_flight += 1
         self._last_active = started
-        self.deadlines.enter(task, started)
+        if gated:  # scrapes and probes have no deadline: a short --request-timeout must not blind them
+            self.deadlines.enter(task, started)
         try:
             if gated and self.in_flight > self.max_in_flight:
                 self.metrics.rejected.inc()
@@ -169,8 +171,8 @@ class Gate:
                 await respond(send_with_headers, 500, error_body(exc))
             outcome["status"] = 500
         finally:
-            self.deadlines.leave(task)
             if gated:
+                self.deadlines.leave(task)
                 self.metrics.in_flight.dec()
                 self.in_flight -= 1
             self._last_active = time.perf_counter()
