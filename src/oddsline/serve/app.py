@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -43,6 +42,7 @@ from .class_scores import mlflow_predictions, oip_outputs, score_classes
 from .columns import ColumnRows, RequestRows, as_dicts
 from .errors import ServiceError, error_body, status_of
 from .gate import Gate, respond
+from .json_types import check_value_types
 from .logged_predictions import LoggedPredictions
 from .metrics import ServiceMetrics
 from .models import ModelSet, Served, load_served
@@ -61,6 +61,7 @@ from .payloads import (
 from .prediction_log import PredictionLog, Scored
 from .protocol import on_refusal
 from .recent import Recent
+from .rows_table import rows_table
 from .scores import Scores
 
 __all__ = ["Settings", "create_app"]
@@ -181,7 +182,7 @@ def create_app(
             rows = recent.take_rows(served.name)
             if len(rows) < settings.drift_min_rows or not served.model.info.get("reference"):
                 continue
-            report = drift_report(served.model, _table_in_steps(rows))
+            report = drift_report(served.model, rows_table(rows, served.numeric_columns))
             for column, result in report["columns"].items():
                 if result.get("psi") is not None:
                     metrics.child(metrics.drift_psi, served.name, column).set(result["psi"])
@@ -399,6 +400,7 @@ def create_app(
 
     def _score(served: Served, rows: RequestRows, explain: bool = False) -> Scores:
         model = served.model
+        check_value_types(rows, served.source_columns, served.numeric_columns)
         report = TransformReport()
         if not isinstance(model, Model):
             return _score_classes(served, rows, report, explain)
@@ -423,7 +425,7 @@ def create_app(
         labels = [positive if d else negative for d in decided]
         extra = _flagged(served, rows, report)
         if explain:
-            contributions = model.explain(pa.Table.from_pylist(as_dicts(rows)))
+            contributions = model.explain(rows_table(as_dicts(rows), served.numeric_columns))
             explained = []
             for values in contributions.values:
                 top = np.argsort(-np.abs(values))[:5]
@@ -445,7 +447,7 @@ def create_app(
         model = served.model
         if not isinstance(model, MulticlassModel):
             raise ServiceError(500, f"model {served.name!r} is of kind {model.kind!r}, which this server cannot score")
-        results = score_classes(model, rows, report, explain)
+        results = score_classes(model, rows, report, explain, served.numeric_columns)
         count_events(served, report)
         flagged = _flagged(served, rows, report)
         if flagged is not None:
@@ -694,16 +696,6 @@ async def read_body(receive: Any, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _table_in_steps(rows: list[dict[str, Any]], step: int = 500) -> pa.Table:
-    """pa.Table.from_pylist in slices, offering the GIL between them: converting 5,000 rows at once
-    holds it inside pyarrow for tens of milliseconds, which the requests in flight would wait out."""
-    parts = []
-    for start in range(0, len(rows), step):
-        parts.append(pa.Table.from_pylist(rows[start : start + step]))
-        time.sleep(0)
-    return pa.concat_tables(parts, promote_options="default")
 
 
 def _describe(served: Served) -> dict[str, Any]:

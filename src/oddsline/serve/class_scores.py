@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from ..features import TransformReport
 from ..models import MulticlassModel
 from .columns import RequestRows, as_dicts
+from .rows_table import rows_table
 from .scores import Scores
 
 __all__ = ["mlflow_predictions", "oip_outputs", "score_classes"]
@@ -22,9 +22,16 @@ __all__ = ["mlflow_predictions", "oip_outputs", "score_classes"]
 _TOP_CONTRIBUTIONS = 5
 
 
-def score_classes(model: MulticlassModel, rows: RequestRows, report: TransformReport, explain: bool = False) -> Scores:
+def score_classes(
+    model: MulticlassModel,
+    rows: RequestRows,
+    report: TransformReport,
+    explain: bool = False,
+    numeric: frozenset[str] = frozenset(),
+) -> Scores:
     """``probability``/``raw_probability`` are the predicted class's; ``decision`` is None (no threshold).
-    ``explain``: the five largest contributions to the predicted class's logit, and its base."""
+    ``explain``: the five largest contributions to the predicted class's logit, and its base
+    (``numeric``: the columns the model reads as numbers, for the table the explanation needs)."""
     logits = model.logits_of_rows(rows, report)
     calibrated, raw = model.softmax(logits), model.softmax(logits, raw=True)
     top = calibrated.argmax(axis=1)
@@ -32,7 +39,7 @@ def score_classes(model: MulticlassModel, rows: RequestRows, report: TransformRe
     labels = [model.classes[k] for k in top.tolist()]
     extra = None
     if explain:
-        explained = model.explain(pa.Table.from_pylist(as_dicts(rows)))
+        explained = model.explain(rows_table(as_dicts(rows), numeric))
         extra = []
         for i, k in enumerate(top.tolist()):
             values = explained.values[i, k]

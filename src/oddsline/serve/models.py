@@ -13,6 +13,7 @@ from typing import Any
 from ..models import Model, ScoringModel
 from .columns import RowDecoder
 from .errors import ServiceError
+from .json_types import numeric_columns
 
 __all__ = ["ModelSet", "Served", "load_served"]
 
@@ -30,6 +31,16 @@ class Served:
     def columns(self) -> frozenset[str]:
         """The model's input columns: the only column names a metric label may carry."""
         return frozenset(self.model.features.source_columns)
+
+    @functools.cached_property
+    def source_columns(self) -> tuple[str, ...]:
+        """The model's input columns in the spec's order."""
+        return tuple(self.model.features.source_columns)
+
+    @functools.cached_property
+    def numeric_columns(self) -> frozenset[str]:
+        """The input columns the model reads as numbers: JSON true/false is refused there."""
+        return numeric_columns(self.model.features)
 
     @functools.cached_property
     def rows_decoder(self) -> RowDecoder:
