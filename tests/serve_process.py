@@ -26,14 +26,18 @@ def start_server(args: list[str], env: dict[str, str] | None = None) -> tuple[su
     return process, base
 
 
-def spawn_server(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """The server process, started and not yet ready (several start side by side), and its base URL."""
+def spawn_server(
+    args: list[str], env: dict[str, str] | None = None, own_group: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The server process, started and not yet ready (several start side by side), and its base URL.
+    ``own_group``: in a process group of its own, so that the test can kill it with its workers."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "oddsline", "serve", *args, "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
+        start_new_session=own_group,
     )
     return process, f"http://127.0.0.1:{port}"
 

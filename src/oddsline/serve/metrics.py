@@ -77,7 +77,8 @@ class ServiceMetrics:
         self.model_loads = Counter("oddsline_model_loads", "model loads by outcome", ["model", "outcome"], registry=r)
         self.logged_rows = Counter(
             "oddsline_prediction_log_rows",
-            "prediction-log rows by outcome: written to a file, or dropped because the writer's queue was full",
+            "prediction-log rows by outcome: written to a file; dropped (the writer's queue full, or the disk); "
+            "recovered (journaled by a killed process, written when this one started)",
             ["outcome"],
             registry=r,
         )
@@ -148,7 +149,7 @@ class ServiceMetrics:
                 self.child(self.model_loads, name, outcome)
         for outcome in ("matched", "unknown", "invalid"):
             self.child(self.labels, outcome)
-        for outcome in ("written", "dropped"):
+        for outcome in ("written", "dropped", "recovered"):
             self.child(self.logged_rows, outcome)
         for reason in REFUSAL_REASONS:
             self.child(self.connections_refused, reason)

@@ -1,10 +1,12 @@
 """The prediction log: every scored row appended, off the request path, to Parquet files.
 
 Requests put their rows on a bounded queue and return; a background thread wakes every
-``flush_seconds``, takes what is queued and writes it in batches, one file per ``batch_rows`` rows or
-per ``max_wait_seconds`` of waiting (``predictions-<UTC time>-<seq>.parquet`` under the log folder: rotation by
-construction, and a reader never sees a half-written file because each is written under a temporary
-name and renamed). While requests are being served the thread waits for a quiet moment, for at most
+``flush_seconds``, takes what is queued, journals it (journal.py: appended and fsync'd, one group
+commit per wake-up, so SIGKILL loses only what was not yet journaled) and writes it in batches, one
+file per ``batch_rows`` rows or per ``max_wait_seconds`` of waiting
+(``predictions-<UTC time>-<log token>-<n>.parquet`` under the log folder: rotation by construction,
+and a reader never sees a half-written file because each is written under a temporary name and
+renamed). While requests are being served the thread waits for a quiet moment, for at most
 ``max_defer_seconds``. A full queue drops rows and counts them rather than slow the service. ``close``
 drains the queue and writes what is left: after a clean shutdown, logged rows == scored rows.
 Columns named as PII are replaced by the SHA-256 of their value (salted per log folder).
@@ -32,6 +34,7 @@ import pyarrow.parquet as pq
 
 from ..io import atomic_path, private_file, private_folder
 from .columns import ColumnRows, RequestRows, as_dicts
+from .journal import Journal, recover
 
 __all__ = ["FILES", "PredictionLog", "Scored"]
 
@@ -111,14 +114,16 @@ class PredictionLog:
         self._count_lock = threading.Lock()
         self.dropped = 0
         self.written = 0
-        self._on_rows = on_rows or (lambda outcome, n: None)  # ("written" | "dropped", rows): the metrics
+        self.recovered = 0  # rows of killed processes' journals written when this log started
+        self._on_rows = on_rows or (lambda outcome, n: None)  # ("written" | "dropped" | "recovered", rows)
         # Whether requests are being served: the writer then waits (up to max_defer_seconds for the
         # oldest queued row) rather than take the GIL and a core from them. Its work for a 1,000-row
         # request is 3-4 ms (the rows to Arrow, then their share of a Parquet file); done while the
         # next requests were scored, back-to-back 1,000-row requests took 3-5 ms longer (median).
         self._busy = busy or (lambda: False)
         self.max_defer_seconds = max_defer_seconds
-        self._sequence = 0
+        self._token = secrets.token_hex(6)  # this log's files and journal segments, apart from other workers'
+        self._journal = Journal(self.folder, _SCHEMA, self._token)
         self._thread = threading.Thread(target=self._run, name="oddsline-prediction-log", daemon=True)
         self._thread.start()
 
@@ -149,10 +154,12 @@ class PredictionLog:
         # What is queued is turned into an Arrow record batch at every wake-up (a few milliseconds of
         # work at a time, not one long pause per file that would show in the requests' p99); a file is
         # written per batch_rows rows, or once rows have waited max_wait_seconds.
+        self._recover()
         batches: list[pa.RecordBatch] = []
         rows, oldest = 0, 0.0
         while True:
             closing = self._closing.wait(self.flush_seconds)
+            committed = time.monotonic()
             while self._items:
                 if self._defer():
                     time.sleep(_IDLE_POLL_SECONDS)
@@ -168,6 +175,10 @@ class PredictionLog:
                 if not batches:
                     oldest = time.monotonic()
                 batch = self._to_batch(items)
+                self._journal.append(batch)
+                if time.monotonic() - committed >= self.flush_seconds:  # a long drain commits as it goes
+                    self._journal.commit()
+                    committed = time.monotonic()
                 batches.append(batch)
                 rows += batch.num_rows
                 with self._count_lock:
@@ -176,6 +187,7 @@ class PredictionLog:
                     self._write(pa.Table.from_batches(batches, schema=_SCHEMA))
                     batches, rows = [], 0
                 time.sleep(0)
+            self._journal.commit()  # the group commit: one fsync for what this wake-up converted
             if batches and (closing or rows >= self.batch_rows or time.monotonic() - oldest >= self.max_wait_seconds):
                 self._write(pa.Table.from_batches(batches, schema=_SCHEMA))
                 batches, rows = [], 0
@@ -245,17 +257,27 @@ class PredictionLog:
     def _write(self, table: pa.Table) -> None:
         """Write ``table`` as one file, or drop and count its rows when the disk refuses (full, gone
         read-only): the service fails open, requests go on being answered, and the next file is tried
-        as usual, so logging resumes by itself once there is room. No partial file is left."""
-        self._sequence += 1
+        as usual, so logging resumes by itself once there is room. No partial file is left. Either
+        way the journal's segment of these rows is done with."""
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-        target = self.folder / f"predictions-{stamp}-{self._sequence:06d}.parquet"
+        target = self.folder / f"predictions-{stamp}-{self._token}-{self._journal.segment:06d}.parquet"
+        try:
+            written = self._write_file(table, target)
+        finally:
+            self._journal.rotate()
+        if not written:
+            with self._count_lock:
+                self.dropped += table.num_rows
+            self._on_rows("dropped", table.num_rows)
+            return
+        self.written += table.num_rows
+        self._on_rows("written", table.num_rows)
+
+    def _write_file(self, table: pa.Table, target: Path) -> bool:
         try:
             with atomic_path(target, private=True) as tmp:
                 pq.write_table(table, tmp)
         except OSError as exc:
-            with self._count_lock:
-                self.dropped += table.num_rows
-            self._on_rows("dropped", table.num_rows)
             if not self._failing:
                 _log.error(
                     "prediction log: %d rows could not be written to %s (%s); dropped and counted in "
@@ -265,12 +287,27 @@ class PredictionLog:
                     exc,
                 )
             self._failing = True
-            return
+            return False
         if self._failing:
             _log.warning("prediction log: writing to %s again", self.folder)
             self._failing = False
-        self.written += table.num_rows
-        self._on_rows("written", table.num_rows)
+        return True
+
+    def _recover(self) -> None:
+        """The journal segments of killed processes, written as the files they were gathering."""
+
+        def write(table: pa.Table, pattern: str) -> bool:
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+            return self._write_file(table.cast(_SCHEMA), self.folder / pattern.replace("*", stamp))
+
+        try:
+            rows = recover(self.folder, write)
+        except OSError as exc:  # recovery must never stop the log
+            _log.error("prediction log: journals in %s could not be recovered (%s)", self.folder, exc)
+            return
+        if rows:
+            self.recovered = rows
+            self._on_rows("recovered", rows)
 
     @staticmethod
     def read(folder: str | os.PathLike[str]) -> pa.Table:
