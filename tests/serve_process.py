@@ -1,5 +1,7 @@
 """``oddsline serve`` started as a user starts it: a real process on a free loopback port, ready when
-its readiness probe answers 200."""
+its readiness probe answers 200. Its stderr is read as it comes (``output``): a pipe nobody reads
+fills at 64 KiB, and a server logging more than that then blocks in its next write, which once made
+a fuzzing test look like a hung server."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -34,12 +38,29 @@ def spawn_server(
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "oddsline", "serve", *args, "--port", str(port)],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
         start_new_session=own_group,
     )
+    lines: list[str] = []
+    _outputs[process.pid] = lines
+    threading.Thread(target=_drain, args=(process.stderr, lines), daemon=True).start()
     return process, f"http://127.0.0.1:{port}"
+
+
+_outputs: dict[int, list[str]] = {}
+
+
+def output(process: subprocess.Popen[bytes]) -> str:
+    """What the server wrote to stderr so far."""
+    return "".join(_outputs.get(process.pid, []))
+
+
+def _drain(pipe: Any, lines: list[str]) -> None:
+    with pipe:
+        for line in pipe:
+            lines.append(line.decode("utf-8", "replace"))
 
 
 def wait_ready(process: subprocess.Popen[bytes], base: str, seconds: float = 60) -> None:
@@ -47,7 +68,9 @@ def wait_ready(process: subprocess.Popen[bytes], base: str, seconds: float = 60)
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
-            pytest.fail(process.stderr.read().decode())  # type: ignore[union-attr]
+            process.wait()
+            time.sleep(0.2)  # the last lines reach the reader
+            pytest.fail(output(process))
         try:
             if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
                 return

@@ -104,6 +104,24 @@ def test_every_mlflow_payload_format(client, rows, telco_model, telco_table, pay
     assert client.get("/ping").status_code == 200 and client.get("/version").text
 
 
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (lambda head, line: head.replace("partner,", "\npartner,") + "\n" + line, "CSV line 2 has"),
+        (lambda head, line: head + "\n" + line + ",extra", "CSV line 2 has 20 fields where the header has 19"),
+        (lambda head, line: head + "\n" + line.rsplit(",", 1)[0], "CSV line 2 has 18 fields"),
+        (lambda head, line: head + ",female\n" + line + ",1", "names 'female' twice"),
+    ],
+)
+def test_a_csv_line_that_does_not_match_its_header_is_a_400(client, rows, broken, message):
+    """Found by the raw-socket fuzzer (tests/reliability): a header broken by a line break filed the
+    extra fields under the key None, and the request answered 500."""
+    head = ",".join(rows[0])
+    line = ",".join("" if v is None else str(v) for v in rows[0].values())
+    answer = client.post("/invocations", content=broken(head, line).encode(), headers={"content-type": "text/csv"})
+    assert answer.status_code == 400 and message in answer.json()["error"], answer.text
+
+
 def test_limits_and_strict_json(small, rows):
     client = small
     at_limit = json.dumps(rows[0]).encode()

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from oddsline.serve import Settings, create_app
 from oddsline.serve.models import load_served
+from serve_process import output
 from serve_process import start_server as _start
 
 PREDICT = "/v1/models/churn/predict"
@@ -48,7 +49,7 @@ def test_metrics_count_every_worker(model_path, rows):
         scrapes = [_predict_count(httpx.get(base + "/metrics", timeout=10).text) for _ in range(8)]
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
     assert scrapes == [60.0] * 8
     assert process.returncode == 0
 
@@ -114,7 +115,7 @@ def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, r
             with contextlib.suppress(httpx.TransportError):  # the server stopped listening
                 readiness.append((time.time(), probe.get("/v2/health/ready").status_code))
             time.sleep(0.05)
-    process.communicate(timeout=30)
+    process.wait(timeout=30)
     assert process.returncode == 0
     answered = [o for o in load.outcomes if isinstance(o[1], int)]
     assert all(status == 200 for _, status, _ in answered), {s for _, s, _ in answered}
@@ -157,7 +158,7 @@ def test_moving_the_alias_under_load_fails_no_request(telco_model, telco_table, 
                     time.sleep(0.1)
         finally:
             process.terminate()
-            process.communicate(timeout=30)
+            process.wait(timeout=30)
     finally:
         del os.environ["ODDSLINE_HOME"]
     statuses = {status for _, status, _ in load.outcomes}
@@ -205,11 +206,11 @@ def test_only_the_deadline_watcher_s_cancellations_are_timeouts():
 def test_serve_says_where_it_listens(model_path):
     process, base = _start([str(model_path), "--prediction-log", "none", "--labels", "none"])
     try:
-        first = process.stderr.readline().decode()  # type: ignore[union-attr]
+        first = output(process).splitlines()[0]
         assert first.startswith("oddsline serve: churn (version ") and f"on {base} with 1 worker(s)" in first
     finally:
         process.terminate()
-        process.communicate(timeout=30)  # also closes the pipes
+        process.wait(timeout=30)
 
 
 def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp_path):
@@ -241,7 +242,7 @@ def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp
         assert labelled == 240
     finally:
         process.terminate()
-        process.communicate(timeout=60)
+        process.wait(timeout=60)
 
 
 def _workers(pid: int) -> list:
@@ -299,7 +300,7 @@ def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path,
         assert in_flight() == 0
     finally:
         process.terminate()
-        process.communicate(timeout=60)
+        process.wait(timeout=60)
 
 
 def test_a_worker_killed_under_load_is_replaced_and_only_its_connections_fail(model_path, rows):
@@ -330,4 +331,4 @@ def test_a_worker_killed_under_load_is_replaced_and_only_its_connections_fail(mo
         assert {httpx.get(f"{base}/v2/health/ready").status_code for _ in range(10)} == {200}
     finally:
         process.terminate()
-        process.communicate(timeout=60)
+        process.wait(timeout=60)

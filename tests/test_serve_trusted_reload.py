@@ -125,7 +125,7 @@ def test_sighup_with_two_workers_reloads_in_each_worker_and_refuses_an_unsigned_
         assert process.poll() is None
     finally:
         process.terminate()
-        process.communicate(timeout=60)
+        process.wait(timeout=60)
 
 
 def test_a_moved_alias_to_an_unsigned_version_is_refused(telco_model, unsigned_retrained, keys, tmp_path, monkeypatch):

@@ -194,9 +194,6 @@ def stage(tmp_path_factory, telco_model, telco_table) -> Iterator[dict[str, Any]
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            for pipe in (process.stdout, process.stderr):
-                if pipe is not None:
-                    pipe.close()
 
 
 def _drive(servers: dict[str, Any], folder: Path, table: Any, traffic: Traffic) -> None:

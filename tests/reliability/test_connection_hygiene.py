@@ -44,7 +44,7 @@ def server(telco_model_file):
     )
     yield base
     process.terminate()
-    process.communicate(timeout=30)  # also closes the pipes
+    process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -91,12 +91,7 @@ def rows_from_native(payload: Any, max_rows: int) -> list[dict[str, Any]]:
 
 def rows_from_mlflow(payload: Any, content_type: str, body: bytes, max_rows: int) -> list[dict[str, Any]]:
     if content_type.startswith("text/csv"):
-        try:
-            reader = csv.DictReader(io.StringIO(body.decode("utf-8")))
-            rows = [{k: _csv_value(v) for k, v in row.items()} for row in reader]
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise ServiceError(400, f"the CSV body could not be read: {exc}") from None
-        return _limit(rows, max_rows)
+        return _limit(_csv_rows(body), max_rows)
     if not isinstance(payload, dict):
         raise ServiceError(
             422, "an MLflow request is an object with dataframe_split, dataframe_records, instances or inputs"
@@ -134,6 +129,32 @@ def rows_from_mlflow(payload: Any, content_type: str, body: bytes, max_rows: int
                 return _limit(value, max_rows)
             raise ServiceError(422, f"{key} must be a list of row objects or an object of column lists", key)
     raise ServiceError(422, "an MLflow request needs dataframe_split, dataframe_records, instances or inputs")
+
+
+def _csv_rows(body: bytes) -> list[dict[str, Any]]:
+    """A CSV body (a header line, then one line per row) as rows; every line must have the header's
+    number of fields (csv.DictReader would file extra ones under the key None, or fill missing ones)."""
+    try:
+        lines = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ServiceError(400, f"the CSV body could not be read: {exc}") from None
+    lines = [line for line in lines if line]  # blank lines hold no row
+    if not lines:
+        return []
+    header = lines[0]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ServiceError(400, f"the CSV header names {repeated[0]!r} twice: name each column once", repeated[0])
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if len(line) != len(header):
+            raise ServiceError(
+                400,
+                f"CSV line {number} has {len(line)} fields where the header has {len(header)}: quote values "
+                "that hold commas or line breaks",
+            )
+        rows.append({name: _csv_value(value) for name, value in zip(header, line, strict=True)})
+    return rows
 
 
 def _csv_value(text: str | None) -> Any:
