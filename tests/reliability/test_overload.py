@@ -15,6 +15,7 @@ import time
 import httpx2 as httpx
 import numpy as np
 import pytest
+
 from serve_process import start_server
 
 CLIENTS = 40
