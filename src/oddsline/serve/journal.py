@@ -33,6 +33,9 @@ _log = logging.getLogger("oddsline.serve")
 SEGMENTS = "journal-*.arrows"
 # A hidden temporary file of a Parquet write older than this was left by a killed writer: removed.
 _STALE_TMP_SECONDS = 600.0
+# A log creates its segment, then locks it: an empty, unlocked segment younger than this may be one in
+# between, and is left alone (an empty one holds nothing to recover anyway).
+_FRESH_SECONDS = 60.0
 
 
 def segment_name(token: str, n: int) -> str:
@@ -130,6 +133,8 @@ def recover(folder: Path, write: Callable[[pa.Table, str], bool]) -> int:
             target = parquet_glob(token, int(n))
             batches = _complete_batches(handle)
             rows = sum(b.num_rows for b in batches)
+            if not rows and now - os.fstat(fd).st_mtime < _FRESH_SECONDS:
+                continue  # just created by a live log that has not taken its lock yet: not ours
             if rows and not any(folder.glob(target)):
                 if not write(pa.Table.from_batches(batches), target):
                     continue  # the disk refused: the segment stays for the next start
