@@ -117,7 +117,9 @@ def _post(client: httpx.Client, url: str, body: bytes) -> httpx.Response:
     return client.post(url, content=body, headers={"content-type": "application/json"})
 
 
-def _scored_with_labels(base: str, name: str, rows: list[dict[str, Any]], truth: list[str], traffic: Traffic) -> Any:
+def _scored_with_labels(
+    base: str, name: str, rows: list[dict[str, Any]], truth: list[str], traffic: Traffic
+) -> Callable[[httpx.Client], None]:
     """Twenty rows every 0.25 s to ``name``; each row's label (``truth``) posted LABEL_DELAY s later."""
 
     def loop(client: httpx.Client) -> None:

@@ -28,7 +28,7 @@ def rows_table(rows: list[dict[str, Any]], numeric: frozenset[str]) -> pa.Table:
     for name in names:
         columns[name] = _column(name, [row.get(name) for row in rows], name in numeric)
         time.sleep(0)  # offer the GIL between columns: requests in flight should not wait out the whole table
-    return pa.table(columns) if columns else pa.table({})
+    return pa.table(columns)
 
 
 def _column(name: str, values: list[Any], numeric: bool) -> pa.Array:
