@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,7 +15,7 @@ from ._sklearn_interop import data_conversion_warning
 
 __all__ = ["check_X", "check_weight", "class_weights", "encode_labels"]
 
-Matrix = NDArray[np.float64] | sp.csr_matrix
+Matrix: TypeAlias = NDArray[np.float64] | sp.csr_matrix
 
 
 def check_X(X: ArrayLike) -> Matrix:
@@ -109,14 +109,14 @@ def check_weight(sample_weight: ArrayLike | None, n_rows: int) -> NDArray[np.flo
 
 def class_weights(class_weight: Any, classes: NDArray[Any], codes: NDArray[np.int64]) -> NDArray[np.float64]:
     """Weight per class: None -> 1, "balanced" -> n / (K * count_k), dict label -> weight (others 1)."""
-    K = classes.shape[0]
+    K: int = classes.shape[0]
     if class_weight is None:
         return np.ones(K)
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ParameterError(f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}")
         counts = np.bincount(codes, minlength=K).astype(np.float64)
-        return codes.shape[0] / (K * counts)
+        return cast("NDArray[np.float64]", codes.shape[0] / (K * counts))  # shape[0] is typed Any
     if isinstance(class_weight, Mapping):
         known = {c.item() if hasattr(c, "item") else c for c in classes}
         unknown = [label for label in class_weight if label not in known]

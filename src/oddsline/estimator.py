@@ -11,7 +11,7 @@ import inspect
 import math
 import time
 import warnings
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +36,14 @@ __all__ = ["LogisticRegression"]
 
 _SOLVERS = {"newton": fit_newton, "lbfgs": fit_lbfgs, "cd": fit_cd}
 _DEFAULT_MAX_ITER = {"newton": 100, "cd": 200, "lbfgs": 5000}
+
+
+class _PenaltyArgs(TypedDict):
+    """The keyword arguments every problem of one fit shares (Problem, MultinomialProblem)."""
+
+    C: float
+    l1_ratio: float
+    fit_intercept: bool
 
 
 class LogisticRegression:
@@ -72,6 +80,11 @@ class LogisticRegression:
     Attributes beyond scikit-learn's: ``converged_``, ``solver_`` ({"name", "reason"}), ``fit_info_``
     (iterations, final gradient/KKT norm, objective, wall time per phase).
     """
+
+    # Set by fit (declared here for the type checker only; unfitted instances do not have them).
+    classes_: NDArray[Any]
+    coef_: NDArray[np.float64]
+    intercept_: NDArray[np.float64]
 
     def __init__(
         self,
@@ -240,7 +253,11 @@ class LogisticRegression:
         if not weight.sum() > 0:
             raise DataError("every row has weight zero after applying class_weight and sample_weight")
         K = classes.shape[0]
-        common = {"C": float(self.C), "l1_ratio": float(self.l1_ratio), "fit_intercept": bool(self.fit_intercept)}
+        common: _PenaltyArgs = {
+            "C": float(self.C),
+            "l1_ratio": float(self.l1_ratio),
+            "fit_intercept": bool(self.fit_intercept),
+        }
         problems: list[Problem | MultinomialProblem]
         if K == 2:
             problems = [Problem(X_solved, (codes == 1).astype(np.float64), weight, **common)]
@@ -405,14 +422,15 @@ class LogisticRegression:
         if self._multinomial:
             return softmax(scores, axis=1)  # type: ignore[no-any-return]
         p = expit(scores)
-        return p / p.sum(axis=1, keepdims=True)  # one-vs-rest, normalised as scikit-learn does
+        # One-vs-rest, normalised as scikit-learn does (numpy types the keepdims sum as Any).
+        return cast("NDArray[np.float64]", p / p.sum(axis=1, keepdims=True))
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         return np.log(self.predict_proba(X))
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         scores = self.decision_function(X)
-        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        index: NDArray[np.intp] = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
 
     def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:

@@ -251,8 +251,8 @@ def _bootstrap(
     for b in range(n_bootstrap):
         counts = rng.multinomial(n, np.full(n, 1.0 / n)).astype(np.float64)
         resampled = dataclasses.replace(problem, weight=problem.weight * counts)
-        result, _ = estimator._solve_direct(resampled, start, 2)
-        draws[b] = result.theta
+        refit, _ = estimator._solve_direct(resampled, start, 2)
+        draws[b] = refit.theta
     alpha = (1 - level) / 2
     conf_int = np.quantile(draws, [alpha, 1 - alpha], axis=0).T
     bse = draws.std(axis=0, ddof=1)

@@ -39,7 +39,7 @@ def regularization_path(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    Cs: int | Sequence[float] = 50,
+    Cs: int | Sequence[float] | NDArray[np.float64] = 50,
     l1_ratio: float = 0.0,
     sample_weight: ArrayLike | None = None,
     fit_intercept: bool = True,
@@ -68,7 +68,7 @@ def regularization_path(
     return _assemble(problems, per_output, grid, classes, time.perf_counter() - started)
 
 
-def _grid(problem: Any, Cs: int | Sequence[float]) -> NDArray[np.float64]:
+def _grid(problem: Any, Cs: int | Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:
     if isinstance(Cs, (int, np.integer)):
         if Cs < 1:
             raise ParameterError(f"Cs must be a positive count or a list of positive values, got {Cs!r}")

@@ -15,6 +15,7 @@ import os
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 from ._exceptions import ParameterError, SignatureError
 
@@ -23,7 +24,8 @@ __all__ = ["SIGNATURE", "generate_keys", "key_id", "load_public_keys", "sign_fil
 SIGNATURE = "manifest.sig"
 
 
-def _crypto():  # type: ignore[no-untyped-def]
+def _crypto() -> tuple[ModuleType, ModuleType]:
+    """(cryptography's serialization, ed25519), imported on first use: signing is an optional extra."""
     try:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -58,7 +59,8 @@ def choose_threshold(y: ArrayLike, p: ArrayLike, rule: str, sample_weight: Array
         threshold = float(np.nextafter(thresholds[0], np.inf)) if best == 0 else float(thresholds[best - 1])
         return ThresholdChoice(min(threshold, 1.0), rule, float(costs[best]))
     if text == "f1" or (m := re.fullmatch(r"fbeta:([0-9.e+-]+)", text)):
-        beta = 1.0 if text == "f1" else float(m.group(1))  # type: ignore[union-attr]
+        # Not "f1": the fbeta pattern matched, so m is its match (mypy cannot follow the walrus in the or).
+        beta = 1.0 if text == "f1" else float(cast("re.Match[str]", m).group(1))
         b2 = beta * beta
         f = (1 + b2) * tp / np.maximum((1 + b2) * tp + b2 * fn + fp, 1e-300)
         best = int(np.argmax(f))

@@ -10,9 +10,9 @@ import os
 import platform
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -288,7 +288,8 @@ def _default_dask_client() -> Any:
     except ImportError:
         return None
     try:
-        return default_client()
+        # distributed leaves default_client unannotated; it returns the process's Client.
+        return cast("Callable[[], Any]", default_client)()
     except ValueError:  # no client in this process
         return None
 

@@ -10,6 +10,7 @@ from row blocks of X~ L^-T (L L^T = I), n p^2 flops a step, never an n x n matri
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +26,7 @@ __all__ = ["firth_penalised_loglik", "fit_firth"]
 
 def _design_block(problem: Problem, start: int, stop: int) -> NDArray[np.float64]:
     block = problem.X[start:stop]
-    block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    block = cast("sp.csr_matrix", block).toarray() if sp.issparse(block) else np.asarray(block)
     if problem.fit_intercept:
         block = np.column_stack([block, np.ones(stop - start)])
     return block
@@ -50,7 +51,7 @@ def firth_penalised_loglik(problem: Problem, theta: NDArray[np.float64]) -> floa
         return -np.inf
     eta = problem.linear_predictor(theta)
     loglik = -float(problem.weight @ (np.logaddexp(0.0, eta) - problem.y * eta))
-    return loglik + 0.5 * logdet
+    return loglik + 0.5 * cast(float, logdet)  # slogdet's log-determinant, typed Any by numpy
 
 
 def fit_firth(

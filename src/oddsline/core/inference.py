@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -81,10 +82,11 @@ def covariance(
     full_info = fisher_information(problem, theta)
     info = full_info[np.ix_(index, index)]
     hess = penalised_hessian(problem, theta, full_info)[np.ix_(index, index)]
-    bread = np.linalg.inv(hess)
+    # numpy types inv as floating[Any]; on float64 input it is float64.
+    bread = cast("NDArray[np.float64]", np.linalg.inv(hess))
     if cov_type == "nonrobust":
         if problem.l2 == 0:
-            return np.linalg.inv(info)
+            return cast("NDArray[np.float64]", np.linalg.inv(info))
         return bread @ info @ bread
     leverage_power = {"HC2": 1, "HC3": 2}.get(cov_type, 0)
     scores_meat, n_groups = _meat(
@@ -130,7 +132,7 @@ def _meat(
     for start in range(0, problem.n_rows, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, problem.n_rows)
         block = X[start:stop][:, columns]
-        block = block.toarray() if sp.issparse(block) else block
+        block = cast("sp.csr_matrix", block).toarray() if sp.issparse(block) else block
         if with_intercept:
             block = np.column_stack([block, np.ones(stop - start)])
         scores = block * residual[start:stop, None]

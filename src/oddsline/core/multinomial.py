@@ -15,6 +15,7 @@ and :func:`center` picks the representative whose intercepts (and unpenalised co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -104,12 +105,12 @@ class MultinomialProblem(ProblemShape):
         _, _, prob = self._loss(theta)
         K, d = self.n_classes, self.n_features
         da = d + int(self.fit_intercept)
-        H = np.zeros((K, da, K, da))
+        H: NDArray[np.float64] = np.zeros((K, da, K, da))
         X = self.X
         for start in range(0, self.n_rows, BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, self.n_rows)
             block = X[start:stop]
-            block = block.toarray() if sp.issparse(block) else block
+            block = cast("sp.csr_matrix", block).toarray() if sp.issparse(block) else block
             if self.fit_intercept:
                 block = np.column_stack([block, np.ones(stop - start)])
             p = prob[start:stop]

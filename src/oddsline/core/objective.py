@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import TypeAlias, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,7 +41,7 @@ __all__ = ["BLOCK_ROWS", "Problem", "second_moment", "unpack"]
 # to stay in the last-level cache next to the Hessian.
 BLOCK_ROWS = 4096
 
-Matrix = NDArray[np.float64] | sp.csr_matrix
+Matrix: TypeAlias = NDArray[np.float64] | sp.csr_matrix
 
 
 class ProblemShape:
@@ -301,7 +302,7 @@ class Problem(ProblemShape):
         as a dense (n, k) array). Found and densified once per data set: the memo keeps them."""
         memo = self._memo
         if memo.dense_columns is None:
-            X = self.X
+            X = cast("sp.csr_matrix", self.X)  # reached only for a CSR X, via _sparse_gram
             counts = X.getnnz(axis=0)
             memo.dense_columns = np.flatnonzero(counts > _DENSE_COLUMN_SHARE * X.shape[0])
             memo.dense_block = np.asarray(X[:, memo.dense_columns].toarray(), order="C")

@@ -22,7 +22,9 @@ __all__ = ["default_Cs", "solve_path", "stratified_folds", "time_ordered_folds"]
 Solve = Callable[[Any, NDArray[np.float64]], SolverResult]
 
 
-def solve_path(problem: Any, Cs: Sequence[float], theta0: NDArray[np.float64], solve: Solve) -> list[SolverResult]:
+def solve_path(
+    problem: Any, Cs: Sequence[float] | NDArray[np.float64], theta0: NDArray[np.float64], solve: Solve
+) -> list[SolverResult]:
     """Solve ``problem`` at each C of ``Cs`` (ascending), warm-starting each from the previous optimum."""
     results = []
     theta = theta0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -77,7 +78,11 @@ def _profile_function(problem: Problem, theta: NDArray[np.float64], j: int, firt
         reduced_X = problem.X
         rest = np.arange(d)
     else:
-        column = np.asarray(problem.X[:, j].toarray()).ravel() if sp.issparse(problem.X) else problem.X[:, j].copy()
+        column = (
+            np.asarray(cast("sp.csr_matrix", problem.X)[:, j].toarray()).ravel()
+            if sp.issparse(problem.X)
+            else problem.X[:, j].copy()
+        )
         keep = np.r_[np.arange(j), np.arange(j + 1, d)]
         reduced_X = problem.X[:, keep]
         rest = np.r_[keep, [d]] if problem.fit_intercept else keep

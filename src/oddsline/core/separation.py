@@ -10,6 +10,7 @@ optimal beta points along the separating direction and its non-zero entries name
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,7 +35,7 @@ def find_separation(
 ) -> Separation | None:
     """The separating direction, or None when the maximum-likelihood estimate exists."""
     keep = weight > 0  # rows of weight zero do not enter the likelihood
-    dense = X.toarray() if sp.issparse(X) else np.asarray(X)
+    dense = cast("sp.csr_matrix", X).toarray() if sp.issparse(X) else np.asarray(X)
     A = dense[keep]
     if fit_intercept:
         A = np.column_stack([A, np.ones(A.shape[0])])
@@ -51,7 +52,10 @@ def find_separation(
     # a separating direction (smallest contribution first). A few LPs over the support, usually 1-3 columns.
     d = dense.shape[1]
     support = [int(j) for j in np.flatnonzero(np.abs(found[:d]) > 1e-9 * np.abs(found).max())]
-    for j in sorted(support, key=lambda k: abs(found[k])):
+    # The same array under a non-Optional name: mypy drops the "not None" narrowing of found inside the
+    # lambda because found is reassigned below (sorted() calls the key before that happens).
+    first_found: NDArray[np.float64] = found
+    for j in sorted(support, key=lambda k: abs(first_found[k])):
         trial = [k for k in support if k != j]
         if not trial:
             continue

@@ -132,6 +132,8 @@ def export_onnx(model: ScoringModel, path: str | os.PathLike[str]) -> Path:
             )
             parts = [f"{tag}_value"]
         else:
+            # unsupported() refused every kind but categorical, boolean and numeric above.
+            assert isinstance(column, FittedNumeric)
             nodes.append(
                 helper.make_node(
                     "Where", [f"{tag}_nan", const(f"{tag}_fill", [[column.fill]]), name], [f"{tag}_filled"]

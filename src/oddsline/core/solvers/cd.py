@@ -12,7 +12,7 @@ KKT conditions hold to ``tol``: |g_j + l1 sign(theta_j)| for non-zero, max(|g_j|
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -231,7 +231,8 @@ def _solve_psd(matrix: NDArray[np.float64], rhs: NDArray[np.float64]) -> NDArray
             return solution  # type: ignore[no-any-return]
     except LinAlgError:
         pass
-    return np.linalg.lstsq(matrix, rhs, rcond=1e-12)[0]  # type: ignore[no-any-return]
+    # numpy types lstsq on float64 input as floating[Any]; the solution is float64.
+    return cast("NDArray[np.float64]", np.linalg.lstsq(matrix, rhs, rcond=1e-12)[0])
 
 
 def _toward(

@@ -15,7 +15,7 @@ Building R costs one pass and n d^2 flops, worth it when d is moderate. Smooth p
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,7 +50,8 @@ def fit_lbfgs(
     def stop_when_converged(intermediate_result: Any) -> None:
         # The test is on the gradient in theta, the same for every solver, not L-BFGS-B's own test
         # on the (whitened) projected gradient.
-        if np.array_equal(last.get("gamma"), intermediate_result.x) and np.max(np.abs(last["grad"])) <= tol:
+        # None (no evaluation yet) compares unequal; numpy's stub for array_equal leaves out None.
+        if np.array_equal(cast(Any, last.get("gamma")), intermediate_result.x) and np.max(np.abs(last["grad"])) <= tol:
             raise StopIteration
 
     gamma0 = transform.to_gamma(theta0) if transform else theta0

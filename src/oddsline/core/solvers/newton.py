@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Protocol, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,8 +48,16 @@ _SAMPLED_CONTRACTION = 0.2
 Solve = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
 
+class SmoothProblem(Protocol):
+    """What Newton needs of a problem: Problem, MultinomialProblem, or a streamed one (distributed/)."""
+
+    def objective_gradient(self, theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]: ...
+
+    def hessian(self, theta: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+
 def fit_newton(
-    problem: Problem, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_iter: int = 100
+    problem: SmoothProblem, theta0: NDArray[np.float64], *, tol: float = 1e-8, max_iter: int = 100
 ) -> SolverResult:
     """Minimise the normalised objective; converged when max |gradient| <= tol."""
     theta = np.array(theta0, dtype=np.float64)
@@ -129,7 +138,9 @@ def _row_sample(problem: Problem) -> Problem | None:
     # missing from it leaves only the penalty on that diagonal, and with a weak penalty the sampled
     # Newton step in that direction is enormous.
     X = problem.X
-    in_sample = X[::stride].getnnz(axis=0) if sp.issparse(X) else np.count_nonzero(X[::stride], axis=0)
+    in_sample = (
+        cast("sp.csr_matrix", X)[::stride].getnnz(axis=0) if sp.issparse(X) else np.count_nonzero(X[::stride], axis=0)
+    )
     if np.min(in_sample, initial=_MIN_SUPPORT) < _MIN_SUPPORT:
         return None
     changes = {
@@ -168,7 +179,7 @@ def _factorise(hess: NDArray[np.float64]) -> tuple[Solve, bool]:
 
 
 def _line_search(
-    problem: Problem,
+    problem: SmoothProblem,
     theta: NDArray[np.float64],
     f: float,
     grad: NDArray[np.float64],
