@@ -516,7 +516,7 @@ def test_a_responses_writes_in_one_loop_turn_reach_the_socket_as_one_write_in_or
 
 
 def test_request_ids_are_unique_without_a_system_call_each():
-    from oddsline.serve.gate import _RequestIds
+    from oddsline.serve.request_ids import _RequestIds
 
     ids = _RequestIds()
     drawn = [ids.next() for _ in range(10_000)]

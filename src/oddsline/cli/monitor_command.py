@@ -155,9 +155,9 @@ def _from_log(args: argparse.Namespace, model: Any) -> tuple[Any, dict[str, Any]
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ..serve.prediction_log import PredictionLog
+    from ..monitor.prediction_files import read_predictions
 
-    logged = PredictionLog.read(args.log)
+    logged = read_predictions(args.log)
     if args.window is not None:
         since = dt.datetime.now(dt.UTC) - args.window
         logged = logged.filter(pc.greater_equal(logged.column("time"), pa.scalar(since, pa.timestamp("us", tz="UTC"))))

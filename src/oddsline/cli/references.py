@@ -7,25 +7,11 @@ another kind with one line that names the verb, the limit and what to use instea
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from .._exceptions import ParameterError
-from ..artifact import load
 from ..models import Model, MulticlassModel, ScoringModel
+from ..registry.references import load_any_model
 
 __all__ = ["describe_kind", "load_any_model", "load_model"]
-
-
-def load_any_model(reference: str, *, trusted_keys: list[str] | None = None) -> ScoringModel:
-    """A file if one exists at ``reference``; otherwise a registry reference in ``$ODDSLINE_HOME``."""
-    if Path(reference).is_file() or reference.endswith(".odl") or os.sep in reference:
-        return load(reference, trusted_keys=trusted_keys)
-    from ..registry import Registry
-
-    with Registry(require_signatures=bool(trusted_keys), trusted_keys=trusted_keys or ()) as registry:
-        model: ScoringModel = registry.load(reference)
-    return model
 
 
 def load_model(

@@ -71,6 +71,14 @@ def add_serve(verbs: Subparsers) -> None:
         help="measure the recent traffic's drift every S seconds into /metrics (0: never; default 60)",
     )
     p.add_argument(
+        "--drift-min-rows",
+        type=int,
+        default=500,
+        metavar="N",
+        help="measure drift once a worker has N recent rows of a model (default 500; each of --workers keeps its "
+        "own, up to 5,000); fewer rows make a noisier PSI, and no drift series exists before the first measurement",
+    )
+    p.add_argument(
         "--request-timeout", type=float, default=30.0, metavar="S", help="answer 504 past this many seconds (30)"
     )
     p.add_argument(
@@ -119,6 +127,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..serve.entry import ENV
     from ..serve.models import load_served
     from ..serve.protocol import CONNECTION_LIMITS_ENV
+    from ..serve.settings import Settings
 
     # Fail here, with the CLI's one-line error, before any worker starts.
     loaded = [load_served(reference, args.trust_key) for reference in args.models]
@@ -139,7 +148,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 "binary scores)",
                 file=sys.stderr,
             )
-    for option in ("max_body_bytes", "max_rows", "max_in_flight"):
+    for option in ("max_body_bytes", "max_rows", "max_in_flight", "drift_min_rows"):
         if getattr(args, option) < 1:
             raise ParameterError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     for option in ("header_timeout", "body_timeout", "keep_alive", "request_timeout"):
@@ -147,28 +156,26 @@ def run_serve(args: argparse.Namespace) -> int:
             raise ParameterError(f"--{option.replace('_', '-')} must be a positive number of seconds")
     if not 0 <= args.canary_percent <= 100:
         raise ParameterError(f"--canary-percent must be in 0..100, got {args.canary_percent}")
-    os.environ[ENV] = json.dumps(
-        {
-            "models": args.models,
-            "trusted_keys": args.trust_key,
-            "max_body_bytes": args.max_body_bytes,
-            "max_rows": args.max_rows,
-            "max_in_flight": args.max_in_flight,
-            "prediction_log": None
-            if args.prediction_log == "none"
-            else (args.prediction_log or _default_folder("predictions")),
-            "pii_columns": args.pii,
-            "challenger": args.challenger,
-            "canary_percent": args.canary_percent,
-            "canary_key": args.canary_key,
-            "shadow": args.shadow,
-            "request_timeout": args.request_timeout,
-            "drain_seconds": args.drain_seconds,
-            "watch_seconds": args.watch_seconds,
-            "labels": None if args.labels == "none" else (args.labels or _default_folder("labels")),
-            "drift_seconds": args.drift_seconds,
-        }
+    settings = Settings(
+        max_body_bytes=args.max_body_bytes,
+        max_rows=args.max_rows,
+        max_in_flight=args.max_in_flight,
+        prediction_log=None
+        if args.prediction_log == "none"
+        else (args.prediction_log or _default_folder("predictions")),
+        pii_columns=tuple(args.pii),
+        canary_percent=args.canary_percent,
+        canary_key=args.canary_key,
+        shadow=args.shadow,
+        request_timeout=args.request_timeout,
+        drain_seconds=args.drain_seconds,
+        watch_seconds=args.watch_seconds,
+        labels_folder=None if args.labels == "none" else (args.labels or _default_folder("labels")),
+        drift_seconds=args.drift_seconds,
+        drift_min_rows=args.drift_min_rows,
+        trusted_keys=tuple(args.trust_key or ()),
     )
+    os.environ[ENV] = json.dumps({"models": args.models, "challenger": args.challenger, "settings": settings.to_json()})
     os.environ[CONNECTION_LIMITS_ENV] = json.dumps(
         {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout}
     )

@@ -27,6 +27,7 @@ from .._exceptions import ParameterError, SchemaError
 from ..io import atomic_path, private_folder
 from ..metrics import at_threshold, brier_score, expected_calibration_error, log_loss, roc_auc
 from ..target import BinaryTarget
+from .prediction_files import read_predictions
 
 __all__ = ["LABEL_SCHEMA", "ingest_labels", "labelled_predictions", "read_labels", "windowed_performance"]
 
@@ -46,9 +47,7 @@ def read_labels(folder: str | Path) -> pa.Table:
 
 
 def _predictions(log_folder: str | Path) -> pa.Table:
-    from ..serve.prediction_log import PredictionLog
-
-    return PredictionLog.read(log_folder)
+    return read_predictions(log_folder)
 
 
 def store_labels(records: list[dict[str, Any]], folder: str | Path) -> Path:

@@ -13,9 +13,7 @@ one's OpenAPI description, belong to the FastAPI app behind.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +25,7 @@ from starlette.routing import Match
 from .deadlines import Deadlines
 from .errors import ServiceError, error_body
 from .metrics import ServiceMetrics
+from .request_ids import new_request_id
 
 __all__ = ["Gate", "respond"]
 
@@ -60,24 +59,6 @@ async def respond(send: Any, status: int, body: Any, headers: list[tuple[bytes, 
     await send({"type": "http.response.body", "body": data})
 
 
-class _RequestIds:
-    """Unique request ids without a system call each: a random per-process prefix and a counter
-    (os.urandom costs ~16 us in a VM, a tenth of a whole request). Drawn again in a forked child."""
-
-    def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
-        self._count = itertools.count()
-
-    def next(self) -> str:
-        if self._pid != os.getpid():
-            self._pid, self._prefix = os.getpid(), os.urandom(8).hex()
-        return f"{self._prefix}{next(self._count):08x}"
-
-
-_ids = _RequestIds()
-
-
 class Gate:
     def __init__(
         self,
@@ -109,7 +90,7 @@ class Gate:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or _ids.next()
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or new_request_id()
         state = scope.setdefault("state", {})
         state["request_id"], state["started"] = request_id, started
         outcome = {"status": 500, "started": False}

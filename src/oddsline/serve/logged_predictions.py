@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .prediction_log import FILES
+from ..monitor.prediction_files import FILES
 from .recent import Remembered
 
 __all__ = ["LoggedPredictions"]

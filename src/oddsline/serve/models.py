@@ -51,7 +51,7 @@ class Served:
 
 def load_served(reference: str, trusted_keys: list[str] | None = None) -> Served:
     """A file path or a registry reference (``churn@champion``), verified (and signature-checked)."""
-    from ..cli.references import load_any_model
+    from ..registry.references import load_any_model
 
     model = load_any_model(reference, trusted_keys=trusted_keys)
     if Path(reference).is_file():

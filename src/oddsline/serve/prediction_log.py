@@ -33,30 +33,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..io import atomic_path, private_file, private_folder
+from ..monitor.prediction_files import SCHEMA as _SCHEMA
+from ..monitor.prediction_files import read_predictions
 from .columns import ColumnRows, RequestRows, as_dicts
 from .journal import Journal, recover
 
-__all__ = ["FILES", "PredictionLog", "Scored"]
-
-FILES = "predictions-*.parquet"  # the log's files in its folder (each complete: written, then renamed)
+__all__ = ["PredictionLog", "Scored"]
 
 _log = logging.getLogger("oddsline.serve")
-
-_SCHEMA = pa.schema(
-    [
-        ("request_id", pa.string()),
-        ("prediction_id", pa.string()),  # what a label names: the request id, or "<request id>:<row>" in a batch
-        ("time", pa.timestamp("us", tz="UTC")),
-        ("model", pa.string()),
-        ("version", pa.string()),
-        ("route", pa.string()),
-        ("features", pa.string()),  # the row as JSON, PII columns hashed
-        ("raw_probability", pa.float64()),
-        ("probability", pa.float64()),
-        ("decision", pa.bool_()),
-        ("latency_ms", pa.float64()),
-    ]
-)
 
 
 # Values JSON has no spelling for (a timestamp from a CSV body) are written as text.
@@ -311,7 +295,4 @@ class PredictionLog:
 
     @staticmethod
     def read(folder: str | os.PathLike[str]) -> pa.Table:
-        files = sorted(Path(folder).glob(FILES))
-        if not files:
-            return _SCHEMA.empty_table()
-        return pa.concat_tables((pq.read_table(f) for f in files), promote_options="default")
+        return read_predictions(folder)

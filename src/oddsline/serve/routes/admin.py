@@ -1,0 +1,34 @@
+"""Operations: ``/admin/reload`` behind a bearer token, and ``/metrics`` for Prometheus."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..errors import ServiceError
+from ..service import service_of
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.post("/admin/reload", summary="reload every served model (bearer token); a bad version is rejected")
+def reload(request: Request) -> dict[str, Any]:
+    service = service_of(request)
+    expected = service.settings.admin_token
+    if not expected:
+        raise ServiceError(404, "admin routes are disabled: start the server with an admin token")
+    given = request.headers.get("authorization", "")
+    if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        raise ServiceError(401, "admin routes need 'Authorization: Bearer <token>'", "authorization")
+    return service.reload()
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+def prometheus(request: Request) -> Response:
+    metrics = service_of(request).metrics
+    return Response(metrics.render(), media_type=metrics.content_type)
