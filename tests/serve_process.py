@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx2 as httpx
 import pytest
@@ -78,3 +78,69 @@ def wait_ready(process: subprocess.Popen[bytes], base: str, seconds: float = 60)
             time.sleep(0.2)
     process.kill()
     pytest.fail(f"the server did not become ready within {seconds:g} s")
+
+
+class Outcome(NamedTuple):
+    time: float
+    status: int | str  # the HTTP status, or the name of the transport error
+    version: str | None = None
+    request_id: str | None = None
+    probability: float | None = None
+    row: int = -1  # which of the load's rows was sent
+
+
+class Load:
+    """Threads posting single rows to ``path`` on keep-alive connections until stopped; every outcome
+    recorded with its time (a context manager: the threads run inside the ``with``)."""
+
+    def __init__(self, base: str, rows: list[dict], threads: int = 4, path: str = "/v1/models/churn/predict") -> None:
+        self.base, self.rows, self.path = base, rows, path
+        self.outcomes: list[Outcome] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(threads)]
+
+    def _run(self, k: int) -> None:
+        with httpx.Client(base_url=self.base, timeout=10) as client:
+            i = k
+            while not self.stop.is_set():
+                i += 1
+                row = i % len(self.rows)
+                try:
+                    response = client.post(self.path, json=self.rows[row])
+                    outcome = Outcome(time.time(), response.status_code, row=row)
+                    if response.status_code == 200:
+                        body = response.json()
+                        probability = body["predictions"][0]["probability"]
+                        outcome = outcome._replace(
+                            version=body["version"], request_id=body["request_id"], probability=probability
+                        )
+                except httpx.TransportError as exc:
+                    outcome = Outcome(time.time(), type(exc).__name__, row=row)
+                    time.sleep(0.01)
+                with self.lock:
+                    self.outcomes.append(outcome)
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def workers(pid: int) -> list:
+    """The worker processes of a server (not multiprocessing's resource tracker, also a child)."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:  # gone meanwhile (a killed worker being reaped)
+            continue
+    return found

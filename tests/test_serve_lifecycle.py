@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from oddsline.serve import Settings, create_app
 from oddsline.serve.models import load_served
-from serve_process import output
+from serve_process import Load, output, workers
 from serve_process import start_server as _start
 
 PREDICT = "/v1/models/churn/predict"
@@ -64,50 +64,13 @@ def test_a_request_past_the_timeout_is_answered_504(model_path, rows):
         assert client.get("/v2/health/live").status_code == 200  # and the server goes on
 
 
-class _Load:
-    """Threads posting single rows on keep-alive connections until stopped; every outcome recorded
-    with its time."""
-
-    def __init__(self, base: str, rows: list[dict], threads: int = 4) -> None:
-        self.base, self.rows = base, rows
-        self.outcomes: list[tuple[float, int | str, str | None]] = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(threads)]
-
-    def _run(self, k: int) -> None:
-        with httpx.Client(base_url=self.base, timeout=10) as client:
-            i = k
-            while not self.stop.is_set():
-                i += 1
-                try:
-                    response = client.post(PREDICT, json=self.rows[i % len(self.rows)])
-                    version = response.json().get("version") if response.status_code == 200 else None
-                    outcome: tuple[float, int | str, str | None] = (time.time(), response.status_code, version)
-                except httpx.TransportError as exc:
-                    outcome = (time.time(), type(exc).__name__, None)
-                    time.sleep(0.01)
-                with self.lock:
-                    self.outcomes.append(outcome)
-
-    def __enter__(self) -> _Load:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=30)
-
-
 def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, rows, tmp_path):
     from oddsline.serve.prediction_log import PredictionLog
 
     log = tmp_path / "log"
     process, base = _start([str(model_path), "--drain-seconds", "2.0", "--prediction-log", str(log)])
     readiness: list[tuple[float, int]] = []
-    with _Load(base, rows) as load, httpx.Client(base_url=base, timeout=5) as probe:
+    with Load(base, rows) as load, httpx.Client(base_url=base, timeout=5) as probe:
         time.sleep(1.0)
         terminated = time.time()
         process.send_signal(signal.SIGTERM)
@@ -117,14 +80,14 @@ def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, r
             time.sleep(0.05)
     process.wait(timeout=30)
     assert process.returncode == 0
-    answered = [o for o in load.outcomes if isinstance(o[1], int)]
-    assert all(status == 200 for _, status, _ in answered), {s for _, s, _ in answered}
+    answered = [o for o in load.outcomes if isinstance(o.status, int)]
+    assert all(o.status == 200 for o in answered), {o.status for o in answered}
     # Readiness turned 503 within a moment of SIGTERM, while predictions were still being answered.
     first_unready = min(t for t, status in readiness if status == 503)
     assert first_unready - terminated < 1.0  # well inside the 2 s drain, even on a loaded machine
-    assert any(t > first_unready + 0.5 for t, _, _ in answered)
+    assert any(o.time > first_unready + 0.5 for o in answered)
     # Connections failed only once the drain was over and the server stopped listening.
-    failures = [t for t, status, _ in load.outcomes if not isinstance(status, int)]
+    failures = [o.time for o in load.outcomes if not isinstance(o.status, int)]
     assert all(t > terminated + 1.9 for t in failures)
     # Every answered prediction is in the log: flushed at shutdown.
     assert PredictionLog.read(log).num_rows == len(answered)
@@ -146,14 +109,14 @@ def test_moving_the_alias_under_load_fails_no_request(telco_model, telco_table, 
             registry.set_alias("churn", "champion", 1)
         process, base = _start(["churn@champion", "--watch-seconds", "0.2", "--prediction-log", "none"], env)
         try:
-            with _Load(base, rows) as load:
+            with Load(base, rows) as load:
                 time.sleep(1.0)
                 with Registry() as registry:
                     registry.set_alias("churn", "champion", 2)
                 deadline = time.time() + 20
                 while time.time() < deadline:
                     with load.lock:
-                        if sum(v == "2" for _, _, v in load.outcomes[-50:]) == 50:
+                        if sum(o.version == "2" for o in load.outcomes[-50:]) == 50:
                             break
                     time.sleep(0.1)
         finally:
@@ -161,9 +124,9 @@ def test_moving_the_alias_under_load_fails_no_request(telco_model, telco_table, 
             process.wait(timeout=30)
     finally:
         del os.environ["ODDSLINE_HOME"]
-    statuses = {status for _, status, _ in load.outcomes}
+    statuses = {o.status for o in load.outcomes}
     assert statuses == {200}, statuses
-    versions = [v for _, _, v in load.outcomes]
+    versions = [o.version for o in load.outcomes]
     assert versions[0] == "1" and versions[-1] == "2"
     assert len(load.outcomes) > 100
 
@@ -245,20 +208,6 @@ def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp
         process.wait(timeout=60)
 
 
-def _workers(pid: int) -> list:
-    """The worker processes of a server (not multiprocessing's resource tracker, also a child)."""
-    import psutil
-
-    workers = []
-    for child in psutil.Process(pid).children():
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
-                workers.append(child)
-        except psutil.Error:  # gone meanwhile (a killed worker being reaped)
-            continue
-    return workers
-
-
 def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path, telco_table):
     """The supervisor replaces killed workers and marks them dead for the metrics: their requests in
     flight stop counting (prometheus_client keeps a dead process's live gauges otherwise)."""
@@ -283,14 +232,14 @@ def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path,
         while in_flight() == 0 and time.time() < deadline:
             time.sleep(0.02)
         assert in_flight() > 0, "no slow request was in flight: the test proves nothing"
-        workers = _workers(process.pid)
-        assert len(workers) == 2
-        for worker in workers:
+        killed = workers(process.pid)
+        assert len(killed) == 2
+        for worker in killed:
             worker.kill()
         deadline = time.time() + 60
         while time.time() < deadline:
-            alive = {w.pid for w in _workers(process.pid)}
-            if len(alive) == 2 and not alive & {w.pid for w in workers}:
+            alive = {w.pid for w in workers(process.pid)}
+            if len(alive) == 2 and not alive & {w.pid for w in killed}:
                 with contextlib.suppress(httpx.TransportError):
                     if httpx.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
                         break
@@ -309,24 +258,24 @@ def test_a_worker_killed_under_load_is_replaced_and_only_its_connections_fail(mo
     request is answered 200, the server replaces the worker, and both serve again within seconds."""
     process, base = _start([str(model_path), "--workers", "2", "--prediction-log", "none", "--drift-seconds", "0"])
     try:
-        with _Load(base, rows, threads=4) as load:
+        with Load(base, rows, threads=4) as load:
             time.sleep(1.5)
-            victim = _workers(process.pid)[0]
+            victim = workers(process.pid)[0]
             killed = time.time()
             victim.kill()
             deadline = time.time() + 30
             while time.time() < deadline:
-                alive = {w.pid for w in _workers(process.pid)}
+                alive = {w.pid for w in workers(process.pid)}
                 if len(alive) == 2 and victim.pid not in alive:
                     break
                 time.sleep(0.1)
             replaced = time.time()
             time.sleep(1.5)
         assert replaced - killed < 15, "the worker was not replaced"
-        failures = [(t, status) for t, status, _ in load.outcomes if status != 200]
+        failures = [(o.time, o.status) for o in load.outcomes if o.status != 200]
         assert all(not isinstance(status, int) for _, status in failures), failures  # no 5xx, only resets
         assert len(failures) <= 4, failures
-        after = [status for t, status, _ in load.outcomes if t > killed + 1.0]
+        after = [o.status for o in load.outcomes if o.time > killed + 1.0]
         assert after and all(status == 200 for status in after)
         assert {httpx.get(f"{base}/v2/health/ready").status_code for _ in range(10)} == {200}
     finally:

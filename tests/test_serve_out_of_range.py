@@ -78,3 +78,31 @@ def test_the_error_policy_refuses_the_request_naming_the_column(telco_table, row
         answer = client.post(PREDICT, json={**rows[0], "tenure": -1e9})
     assert answer.status_code == 422
     assert "tenure" in answer.json()["error"] and "training range" in answer.json()["error"]
+
+
+def _oip_inputs(rows):
+    return [
+        {
+            "name": c,
+            "datatype": "BYTES" if isinstance(rows[0][c], str) else "FP64",
+            "shape": [len(rows)],
+            "data": [r[c] for r in rows],
+        }
+        for c in rows[0]
+    ]
+
+
+def test_the_mlflow_and_oip_answers_name_the_out_of_range_rows_too(rows, tmp_path, telco_model):
+    odd = {**rows[0], "tenure": -1e9}
+    with _client(telco_model, tmp_path) as client:
+        mlflow = client.post("/invocations", json={"dataframe_records": [rows[1], odd]}).json()
+        assert mlflow["out_of_range"] == [{"row": 1, "columns": {"tenure": "extrapolated"}}]
+        assert len(mlflow["predictions"]) == 2
+        in_range = client.post("/invocations", json={"dataframe_records": rows[1:3]}).json()
+        assert set(in_range) == {"predictions"}
+        oip = client.post("/v2/models/churn/infer", json={"inputs": _oip_inputs([rows[1], odd])}).json()
+        flags = {output["name"]: output for output in oip["outputs"]}["out_of_range"]
+        assert flags["datatype"] == "BYTES" and flags["shape"] == [2, 1]
+        assert [json.loads(text) for text in flags["data"]] == [{}, {"tenure": "extrapolated"}]
+        clean = client.post("/v2/models/churn/infer", json={"inputs": _oip_inputs(rows[1:3])}).json()
+        assert [output["name"] for output in clean["outputs"]] == ["probability", "label"]

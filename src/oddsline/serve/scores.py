@@ -57,6 +57,13 @@ class Scores:
                 row.update(extra)
         return rows
 
+    def out_of_range(self) -> list[dict[str, Any]]:
+        """The rows holding a number outside its training range, ``{"row": i, "columns": {column:
+        action}}`` each (out_of_range.py): what the MLflow and OIP answers carry besides the scores."""
+        if self.extra is None:
+            return []
+        return [{"row": i, "columns": e["out_of_range"]} for i, e in enumerate(self.extra) if e.get("out_of_range")]
+
     def json(self) -> bytes:
         """The JSON array of ``dicts()``."""
         if self.extra is not None or self.decision is None:

@@ -1,5 +1,8 @@
 """The MLflow scoring protocol: ``/invocations`` (dataframe_split, dataframe_records, instances,
-inputs, text/csv) on the one served model, ``/ping``, ``/health`` and ``/version``."""
+inputs, text/csv) on the one served model, ``/ping``, ``/health`` and ``/version``.
+
+Rows holding a number outside its training range are named beside the predictions:
+``"out_of_range": [{"row": 3, "columns": {"tenure": "extrapolated"}}]``, only when there are some."""
 
 from __future__ import annotations
 
@@ -34,9 +37,14 @@ async def invocations(request: Request) -> dict[str, Any]:
     payload = None if content_type.startswith("text/csv") else parse_json(body)
     rows = rows_from_mlflow(payload, content_type, body, service.settings.max_rows)
     results = await scored(service, served, rows, request.scope)
-    if results.decision is None:  # a multinomial model: one record of class probabilities per row
-        return {"predictions": mlflow_predictions(results)}
-    return {"predictions": results.probability}
+    # A multinomial model: one record of class probabilities per row.
+    answer: dict[str, Any] = {
+        "predictions": results.probability if results.decision is not None else mlflow_predictions(results)
+    }
+    flagged = results.out_of_range()
+    if flagged:  # beside "predictions", which MLflow clients read alone
+        answer["out_of_range"] = flagged
+    return answer
 
 
 @router.get("/ping", summary="MLflow liveness")

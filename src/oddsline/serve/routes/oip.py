@@ -1,8 +1,12 @@
 """The Open Inference Protocol V2 (KServe, Triton): server and model metadata, health, and infer, with
-JSON tensors or the binary tensor extension."""
+JSON tensors or the binary tensor extension.
+
+When a row holds a number outside its training range, the answer has one more output, ``out_of_range``
+(BYTES, one JSON object per row: ``{"tenure": "extrapolated"}``, ``{}`` for rows in range)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -94,12 +98,18 @@ async def infer(name: str, request: Request, version: str | None = None) -> dict
         "model_version": served.version,
         "id": request_id or request_state(request.scope)["request_id"],
     }
-    if results.decision is None:
-        return answer | {"outputs": oip_outputs(results)}
     n = len(results)
-    return answer | {
-        "outputs": [
+    outputs = (
+        oip_outputs(results)
+        if results.decision is None
+        else [
             {"name": "probability", "datatype": "FP64", "shape": [n, 1], "data": results.probability},
             {"name": "label", "datatype": "BYTES", "shape": [n, 1], "data": [str(label) for label in results.label]},
         ]
-    }
+    )
+    if results.out_of_range() and results.extra is not None:
+        # One more tensor, only when a row holds a number outside its training range: each row's
+        # {column: action} as JSON text ("{}" for a row in range).
+        flags = [json.dumps(extra.get("out_of_range", {}), sort_keys=True) for extra in results.extra]
+        outputs.append({"name": "out_of_range", "datatype": "BYTES", "shape": [n, 1], "data": flags})
+    return answer | {"outputs": outputs}
