@@ -192,6 +192,36 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
 
 
 @needs_promtool
+def test_the_ratios_read_zero_on_an_idle_service_and_the_true_ratio_under_traffic(rules, tmp_path):
+    """0/0 would be NaN: an idle service's availability panel read NaN (issue 20). Idle now reads 0
+    errors and 0 slow; with traffic, the ratios are exactly the counted ones."""
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
+    idle = {PREDICT % "200": "0x60", PREDICT % "500": "0x60", BUCKET % "0.05": "0x60", COUNT: "0x60"}
+    busy = {PREDICT % "200": "0+90x60", PREDICT % "500": "0+10x60", BUCKET % "0.05": "0+75x60", COUNT: "0+100x60"}
+
+    def reads(series, errors, slow):
+        return {
+            "interval": "1m",
+            "input_series": [{"series": k, "values": v} for k, v in series.items()],
+            "promql_expr_test": [
+                {
+                    "expr": f"round(oddsline:scoring_{kind}:ratio_rate5m * 1e6) / 1e6",  # rates carry rounding
+                    "eval_time": "30m",
+                    "exp_samples": [{"labels": '{model="churn"}', "value": v}],
+                }
+                for kind, v in (("errors", errors), ("slow", slow))
+            ],
+        }
+
+    tests = [reads(idle, 0, 0), reads(busy, 0.1, 0.25)]
+    (tmp_path / "tests.yml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False)
+    )
+    done = subprocess.run([PROMTOOL, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_promtool
 def test_two_models_rules_side_by_side_fire_only_on_their_own_job_and_on_a_vanished_server(telco_model, tmp_path):
     """Rules for churn (job churn-svc) and fraud (job fraud-svc) loaded together: an error storm on
     churn's servers pages churn only; churn's server disappearing (its series go stale) pages

@@ -137,6 +137,7 @@ def test_settings_travel_whole_to_the_workers_but_the_admin_token():
                     9.0,
                     99,
                     11,
+                    321,
                     2.5,
                     ("k",),
                 ],

@@ -79,6 +79,14 @@ def add_serve(verbs: Subparsers) -> None:
         "own, up to 5,000); fewer rows make a noisier PSI, and no drift series exists before the first measurement",
     )
     p.add_argument(
+        "--remember-predictions",
+        type=int,
+        default=200_000,
+        metavar="N",
+        help="recent predictions each worker keeps in memory to join labels posted to /v1/labels (default "
+        "200,000, about 40 MB); older ones are joined through the prediction log",
+    )
+    p.add_argument(
         "--request-timeout", type=float, default=30.0, metavar="S", help="answer 504 past this many seconds (30)"
     )
     p.add_argument(
@@ -148,7 +156,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 "binary scores)",
                 file=sys.stderr,
             )
-    for option in ("max_body_bytes", "max_rows", "max_in_flight", "drift_min_rows"):
+    for option in ("max_body_bytes", "max_rows", "max_in_flight", "drift_min_rows", "remember_predictions"):
         if getattr(args, option) < 1:
             raise ParameterError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     for option in ("header_timeout", "body_timeout", "keep_alive", "request_timeout"):
@@ -173,6 +181,7 @@ def run_serve(args: argparse.Namespace) -> int:
         labels_folder=None if args.labels == "none" else (args.labels or _default_folder("labels")),
         drift_seconds=args.drift_seconds,
         drift_min_rows=args.drift_min_rows,
+        remembered_predictions=args.remember_predictions,
         trusted_keys=tuple(args.trust_key or ()),
     )
     os.environ[ENV] = json.dumps({"models": args.models, "challenger": args.challenger, "settings": settings.to_json()})

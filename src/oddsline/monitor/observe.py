@@ -31,6 +31,7 @@ RUNBOOKS = "docs/runbooks.md"
 VALUE = '{{ printf "%.3g" $value }}'
 
 _WINDOWS = ("5m", "30m", "1h", "6h")
+_IDLE_RATE = "1e-9"  # requests per second: the floor of a ratio's denominator
 
 
 def _check_objectives(
@@ -128,20 +129,25 @@ def prometheus_rules(
     records: list[dict[str, Any]] = []
     server_error, fast_enough = 'status=~"5.."', f'le="{_bound_label(latency_seconds)}"'
     for w in _WINDOWS:
+        # Divided by at least a tiny rate: with no requests in the window the ratios are 0 (nothing
+        # failed, nothing was slow), not NaN, so an idle service's availability panel reads 100%.
+        # A real rate is at least one request per window, far above the floor.
+        answered = f"sum by (job) (rate(oddsline_request_duration_seconds_count{_scoring('', j)}[{span(w)}]))"
+        requests = f"sum by (job) (rate(oddsline_requests_total{_scoring('', j)}[{span(w)}]))"
         records.append(
             {
                 "record": f"oddsline:scoring_errors:ratio_rate{w}",
                 "expr": f"sum by (job) (rate(oddsline_requests_total{_scoring(server_error, j)}[{span(w)}]))"
-                f" / sum by (job) (rate(oddsline_requests_total{_scoring('', j)}[{span(w)}]))",
+                f" / clamp_min({requests}, {_IDLE_RATE})",
                 "labels": {"model": name},
             }
         )
         records.append(
             {
                 "record": f"oddsline:scoring_slow:ratio_rate{w}",
-                "expr": "1 - sum by (job) "
-                f"(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough, j)}[{span(w)}]))"
-                f" / sum by (job) (rate(oddsline_request_duration_seconds_count{_scoring('', j)}[{span(w)}]))",
+                "expr": f"({answered} - sum by (job) "
+                f"(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough, j)}[{span(w)}])))"
+                f" / clamp_min({answered}, {_IDLE_RATE})",
                 "labels": {"model": name},
             }
         )

@@ -65,9 +65,10 @@ class Service:
             if folder
             else None
         )
-        self.recent = Recent(max_rows=self.settings.drift_window_rows)
+        remembered = self.settings.remembered_predictions
+        self.recent = Recent(max_predictions=remembered, max_rows=self.settings.drift_window_rows)
         # Labels for predictions this process did not make (another worker's, or before a restart).
-        self.logged = LoggedPredictions(folder) if folder else None
+        self.logged = LoggedPredictions(folder, max_predictions=remembered) if folder else None
         self.draining = False
 
     def ready(self) -> bool:

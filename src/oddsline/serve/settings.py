@@ -31,6 +31,9 @@ class Settings:
     drift_seconds: float = 60.0  # how often the recent rows' drift is measured (0: never)
     drift_window_rows: int = 5_000  # the recent rows per model that drift is measured on
     drift_min_rows: int = 500  # fewer recent rows than this: no measurement
+    # Recent predictions kept in memory (and read back from the log) to join late labels: the bound of
+    # what a worker's memory grows to under traffic (about 200 bytes each).
+    remembered_predictions: int = 200_000
     drain_seconds: float = 0.0  # after SIGTERM: readiness fails at once, requests are still served this long
     # Public keys a served file must be signed by (--trust-key); () accepts unsigned files. Every load
     # honours them: at start, and on each reload (SIGHUP, /admin/reload, an alias that moved).
