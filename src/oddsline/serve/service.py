@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .._exceptions import ParameterError
+from .._exceptions import ParameterError, RegistryBusyError
 from ..models import Model
 from .errors import ServiceError, error_body, status_of
 from .logged_predictions import LoggedPredictions
@@ -101,6 +101,7 @@ class Service:
                     "reloaded": False,
                     "version": current.version,
                     "error": error_body(exc)["error"],
+                    "retry": isinstance(exc, RegistryBusyError),  # the same reload may succeed in a moment
                 }
                 continue
             self.models.swap(fresh)

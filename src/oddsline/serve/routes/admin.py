@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from ..errors import ServiceError
 from ..service import service_of
@@ -16,8 +16,11 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post("/admin/reload", summary="reload every served model (bearer token); a bad version is rejected")
-def reload(request: Request) -> dict[str, Any]:
+@router.post(
+    "/admin/reload",
+    summary="reload every served model (bearer token); a bad version is rejected; 503 while the registry is locked",
+)
+def reload(request: Request) -> Any:
     service = service_of(request)
     expected = service.settings.admin_token
     if not expected:
@@ -25,7 +28,11 @@ def reload(request: Request) -> dict[str, Any]:
     given = request.headers.get("authorization", "")
     if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
         raise ServiceError(401, "admin routes need 'Authorization: Bearer <token>'", "authorization")
-    return service.reload()
+    outcome = service.reload()
+    if any(model.get("retry") for model in outcome.values()):
+        # The registry was locked past its busy timeout: the same call is likely to succeed shortly.
+        return JSONResponse(outcome, status_code=503, headers={"retry-after": "1"})
+    return outcome
 
 
 @router.get("/metrics", summary="Prometheus metrics")
