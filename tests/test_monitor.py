@@ -223,8 +223,8 @@ def test_monitor_reads_a_log_row_the_server_accepted_with_text_for_a_number(telc
     )
     assert done.returncode in (0, 1), done.stderr  # drift or not, but never an error
     assert json.loads(done.stdout)["rows"] == 600
-    from oddsline.serve.prediction_log import PredictionLog
+    from oddsline.monitor.prediction_files import read_predictions
 
-    table = logged_table(PredictionLog.read(log).column("features").to_pylist(), telco_model.features)
+    table = logged_table(read_predictions(log).column("features").to_pylist(), telco_model.features)
     tenure = table.column("tenure").to_pylist()
     assert table.column("tenure").type == pa.float64() and math.isnan(tenure[0]) and tenure[1] == 12.0

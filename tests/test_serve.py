@@ -258,7 +258,7 @@ def test_open_inference_protocol_with_the_triton_client(server, rows, telco_mode
 
 
 def test_prediction_log_holds_every_scored_row_and_hashes_pii(model_path, rows, tmp_path):
-    from oddsline.serve.prediction_log import PredictionLog
+    from oddsline.monitor.prediction_files import read_predictions
 
     folder = tmp_path / "log"
     settings = Settings(prediction_log=str(folder), pii_columns=("tenure",))
@@ -271,7 +271,7 @@ def test_prediction_log_holds_every_scored_row_and_hashes_pii(model_path, rows, 
         client.post("/v1/models/churn/predict", json={**rows[0], "tenure": "abc"})  # refused: not logged
         client.post("/invocations", json={"dataframe_records": rows[:2]})
         scored += 2
-    logged = PredictionLog.read(folder)
+    logged = read_predictions(folder)
     assert logged.num_rows == scored
     features = json.loads(logged.column("features")[0].as_py())
     assert len(features["tenure"]) == 64 and features["contract"] == rows[0]["contract"]
@@ -336,7 +336,7 @@ def test_moving_an_alias_reloads_the_served_model(telco_model, telco_table, rows
 
 def test_canary_is_sticky_by_key_and_shadow_only_logs(model_path, telco_table, rows, tmp_path):
     import oddsline
-    from oddsline.serve.prediction_log import PredictionLog
+    from oddsline.monitor.prediction_files import read_predictions
 
     challenger_path = oddsline.train(telco_table, target="churn", positive="Yes", C=0.05).save(
         tmp_path / "challenger.odl"
@@ -364,7 +364,7 @@ def test_canary_is_sticky_by_key_and_shadow_only_logs(model_path, telco_table, r
     ) as logged_canary:
         response = logged_canary.post("/v1/models/churn/predict", json=keyed)
     request_id = response.headers["x-request-id"]
-    written = PredictionLog.read(canary_log).sort_by("time").to_pylist()
+    written = read_predictions(canary_log).sort_by("time").to_pylist()
     by_id = {row["prediction_id"]: row for row in written}
     assert sorted(by_id) == sorted(f"{request_id}:{i}" for i in range(len(keyed)))
     for i, answer in enumerate(response.json()["predictions"]):
@@ -377,7 +377,7 @@ def test_canary_is_sticky_by_key_and_shadow_only_logs(model_path, telco_table, r
         answered = shadow.post("/v1/models/churn/predict", json=rows[:5]).json()["predictions"]
     expected = champion.model.predict_proba(telco_table.slice(0, 5))[:, 1]
     assert [p["probability"] for p in answered] == list(expected)
-    logged = PredictionLog.read(log)
+    logged = read_predictions(log)
     assert sorted(logged.column("route").to_pylist()) == ["/v1/models/churn/predict"] * 5 + ["shadow"] * 5
 
 
@@ -399,6 +399,7 @@ def test_no_body_makes_the_server_fail(client, body):
 
 
 def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
+    from oddsline.monitor.prediction_files import read_predictions
     from oddsline.serve.prediction_log import PredictionLog, Scored
 
     counted: dict[str, int] = {}
@@ -414,7 +415,7 @@ def test_a_full_prediction_log_drops_and_counts_instead_of_blocking(tmp_path):
     log.close()
     assert log.dropped == 6 and log.written == 2
     assert counted == {"dropped": 6, "written": 2}  # what oddsline_prediction_log_rows_total reports
-    assert PredictionLog.read(tmp_path / "log").num_rows == 2
+    assert read_predictions(tmp_path / "log").num_rows == 2
 
 
 def test_observing_many_scores_at_once_equals_observing_each():
@@ -539,6 +540,7 @@ def test_numbers_beyond_float64_and_unpaired_surrogates_are_refused(client, raw,
 
 
 def test_the_log_writes_in_quiet_moments_and_waits_no_longer_than_max_defer(tmp_path):
+    from oddsline.monitor.prediction_files import read_predictions
     from oddsline.serve.prediction_log import PredictionLog, Scored
 
     serving = [True]
@@ -564,4 +566,4 @@ def test_the_log_writes_in_quiet_moments_and_waits_no_longer_than_max_defer(tmp_
     serving[0] = True
     append()
     log.close()  # closing writes what is queued, whatever is in flight
-    assert log.written == 3 and PredictionLog.read(tmp_path / "log").num_rows == 3
+    assert log.written == 3 and read_predictions(tmp_path / "log").num_rows == 3

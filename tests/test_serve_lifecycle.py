@@ -65,7 +65,7 @@ def test_a_request_past_the_timeout_is_answered_504(model_path, rows):
 
 
 def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, rows, tmp_path):
-    from oddsline.serve.prediction_log import PredictionLog
+    from oddsline.monitor.prediction_files import read_predictions
 
     log = tmp_path / "log"
     process, base = _start([str(model_path), "--drain-seconds", "2.0", "--prediction-log", str(log)])
@@ -90,7 +90,7 @@ def test_graceful_shutdown_fails_readiness_first_and_loses_nothing(model_path, r
     failures = [o.time for o in load.outcomes if not isinstance(o.status, int)]
     assert all(t > terminated + 1.9 for t in failures)
     # Every answered prediction is in the log: flushed at shutdown.
-    assert PredictionLog.read(log).num_rows == len(answered)
+    assert read_predictions(log).num_rows == len(answered)
 
 
 def test_moving_the_alias_under_load_fails_no_request(telco_model, telco_table, rows, tmp_path):
@@ -180,7 +180,7 @@ def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp
     """With two workers, a label reaches one of them; the prediction it names was made by either.
     Each worker's memory knows only its own, so half the labels came back unknown; the prediction log,
     which all workers write, joins the rest."""
-    from oddsline.serve.prediction_log import PredictionLog
+    from oddsline.monitor.prediction_files import read_predictions
 
     log = tmp_path / "log"
     process, base = _start(
@@ -194,7 +194,7 @@ def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp
             ids.append(httpx.post(f"{base}{PREDICT}", json=row).json()["request_id"])
         assert len({i[:16] for i in ids}) == 2, "every prediction came from one worker; the test proves nothing"
         deadline = time.time() + 30
-        while time.time() < deadline and (not log.exists() or PredictionLog.read(log).num_rows < 60):
+        while time.time() < deadline and (not log.exists() or read_predictions(log).num_rows < 60):
             time.sleep(0.2)
         body = {"labels": [{"id": i, "label": t} for i, t in zip(ids, truth, strict=True)]}
         for _ in range(4):  # each post lands on either worker

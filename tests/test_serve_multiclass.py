@@ -107,7 +107,7 @@ def test_mlflow_invocations_return_one_record_of_class_probabilities_per_row(cli
 
 
 def test_only_binary_predictions_reach_the_log_and_the_labels(origin_path, telco_model, telco_table, rows, tmp_path):
-    from oddsline.serve.prediction_log import PredictionLog
+    from oddsline.monitor.prediction_files import read_predictions
 
     churn = telco_model.save(tmp_path / "churn.odl")
     folder = tmp_path / "log"
@@ -119,7 +119,7 @@ def test_only_binary_predictions_reach_the_log_and_the_labels(origin_path, telco
         assert client.post("/v1/models/churn/predict", json=churn_rows).status_code == 200
         labels = client.post("/v1/labels", json=[{"id": flight.json()["request_id"] + ":0", "label": "JFK"}])
         assert labels.json()["unknown"] == 1 and labels.json()["matched"] == 0
-    logged = PredictionLog.read(folder)
+    logged = read_predictions(folder)
     assert logged.num_rows == 3 and set(logged.column("model").to_pylist()) == {"churn"}
 
 

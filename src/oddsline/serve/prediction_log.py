@@ -34,7 +34,6 @@ import pyarrow.parquet as pq
 
 from ..io import atomic_path, private_file, private_folder
 from ..monitor.prediction_files import SCHEMA as _SCHEMA
-from ..monitor.prediction_files import read_predictions
 from .columns import ColumnRows, RequestRows, as_dicts
 from .journal import Journal, recover
 
@@ -292,7 +291,3 @@ class PredictionLog:
         if rows:
             self.recovered = rows
             self._on_rows("recovered", rows)
-
-    @staticmethod
-    def read(folder: str | os.PathLike[str]) -> pa.Table:
-        return read_predictions(folder)
