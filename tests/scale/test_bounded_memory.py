@@ -51,4 +51,6 @@ def test_in_memory_peak_grows_with_rows_the_control(sources: tuple[Path, Path]) 
     small, large = sources
     low, high = _peak(small, "memory"), _peak(large, "memory")
     print(f"in-memory peak RSS: {low:.0f} MiB for 200k rows, {high:.0f} MiB for 800k rows")
-    assert high - low > 100  # MiB: 600k more rows of ten columns and their design matrix
+    # The streamed test's own bound fails here: 600k more rows of ten columns and their design matrix
+    # (about 100 MiB, 13-14% of this peak). An absolute 100 MiB threshold was met with 1 MiB to spare.
+    assert high > 1.10 * low
