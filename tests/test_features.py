@@ -97,11 +97,18 @@ def test_out_of_range_is_counted_clipped_or_refused():
     train = pa.table({"x": [0.0, 1.0, 2.0]})
     new = pa.table({"x": [-5.0, 1.0, 9.0]})
     report = TransformReport()
-    counted = _spec({"name": "x", "kind": "numeric", "scale": "none"}).fit(train)
+    counted = _spec({"name": "x", "kind": "numeric", "scale": "none", "out_of_range": "count"}).fit(train)
     np.testing.assert_array_equal(counted.transform(new, report)[:, 0], [-5.0, 1.0, 9.0])
     assert report.counts["out_of_range"] == {"x": 2}
-    clipped = _spec({"name": "x", "kind": "numeric", "scale": "none", "out_of_range": "clip"}).fit(train)
-    np.testing.assert_array_equal(clipped.transform(new)[:, 0], [0.0, 1.0, 2.0])
+    clipped = _spec({"name": "x", "kind": "numeric", "scale": "none"}).fit(train)  # clip is the default
+    clipped_report = TransformReport()
+    np.testing.assert_array_equal(clipped.transform(new, clipped_report)[:, 0], [0.0, 1.0, 2.0])
+    assert clipped_report.counts["out_of_range"] == {"x": 2}
+    row_report = TransformReport()
+    assert clipped.encode_row({"x": -5.0}, row_report) == [(0, 0.0)]
+    assert row_report.counts["out_of_range"] == {"x": 1}
+    passed = _spec({"name": "x", "kind": "passthrough"}).fit(train)  # the number as it is
+    np.testing.assert_array_equal(passed.transform(new)[:, 0], [-5.0, 1.0, 9.0])
     strict = _spec({"name": "x", "kind": "numeric", "out_of_range": "error"}).fit(train)
     with pytest.raises(SchemaError, match=r"column 'x': value -5.0 is outside the training range"):
         strict.transform(new)

@@ -4,6 +4,7 @@ telco data, missing values included; what cannot be exported exactly is refused,
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import oddsline
@@ -64,3 +65,31 @@ def test_what_onnx_cannot_express_is_refused_by_name(telco_table, tmp_path):
     ):
         export_onnx(model, tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+@pytest.mark.parametrize("policy", ["clip", "count"])
+def test_values_beyond_the_training_range_score_as_in_python(telco_table, tmp_path, policy):
+    """The default clip and the explicit count both export; a constant fill outside the range is not
+    clipped, in the graph as in Python."""
+    columns = [c.to_dict() for c in FeatureSpec.infer(telco_table, target="churn").columns]
+    for c in columns:
+        if c["name"] in ("tenure", "monthly_charges"):
+            c["out_of_range"] = policy
+        if c["name"] == "total_charges":
+            c.update(impute="constant", fill_value=-500.0)
+    model = oddsline.train(
+        telco_table, target="churn", positive="Yes", spec=FeatureSpec.from_dict({"columns": columns})
+    )
+    session = ort.InferenceSession(str(export_onnx(model, tmp_path / "model.onnx")))
+    rows = telco_table.slice(0, 4).to_pylist()
+    rows[0]["tenure"], rows[1]["tenure"] = -1e6, 1e6
+    rows[2]["monthly_charges"], rows[3]["total_charges"] = 1e4, None
+    table = pa.Table.from_pylist(rows, schema=telco_table.schema)
+    got = session.run(["probability"], _feeds(model, table))[0][:, 0]
+    expected = model.predict_proba(table)[:, 1]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    extrapolated = expected[:3]
+    if policy == "clip":  # bounded by the training rows' own scores, not a probability of 0 or 1
+        assert ((extrapolated > 1e-4) & (extrapolated < 1 - 1e-4)).all()
+    else:
+        assert ((extrapolated < 1e-6) | (extrapolated > 1 - 1e-6)).any()

@@ -1,6 +1,6 @@
 """A number outside its column's training range is visible in the answer, on the row that held it:
-``"out_of_range": {"tenure": "extrapolated"}`` under the default policy (count: scored as the linear
-model extrapolates, counted in metrics), ``"clipped"`` under ``out_of_range: clip``, and a 422 naming
+``"out_of_range": {"tenure": "clipped"}`` under the default policy (clip: scored at the nearest
+training bound, counted in metrics), ``"extrapolated"`` under ``out_of_range: count``, and a 422 naming
 the column under ``error``. The probability is the Python API's for the same row in every case."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def rows(telco_table):
     return telco_table.drop(["churn"]).slice(0, 3000).to_pylist()
 
 
-@pytest.mark.parametrize(("policy", "action"), [(None, "extrapolated"), ("clip", "clipped")])
+@pytest.mark.parametrize(("policy", "action"), [(None, "clipped"), ("count", "extrapolated")])
 def test_the_row_with_an_out_of_range_number_says_so_and_scores_as_in_python(
     telco_table, rows, tmp_path, policy, action
 ):
@@ -58,7 +58,7 @@ def test_the_row_with_an_out_of_range_number_says_so_and_scores_as_in_python(
         assert "contributions" in explained[1]
         metrics = client.get("/metrics").text
     assert 'oddsline_input_events_total{column="tenure",event="out_of_range",model="churn"} 3.0' in metrics
-    if policy == "clip":
+    if policy is None:
         low = next(c for c, _ in model.features.blocks() if c.name == "tenure").low
         clipped = {**rows[0], "tenure": low}
         assert one["probability"] == pytest.approx(float(model.predict_proba([clipped])[0, 1]), abs=1e-12)
@@ -96,13 +96,13 @@ def test_the_mlflow_and_oip_answers_name_the_out_of_range_rows_too(rows, tmp_pat
     odd = {**rows[0], "tenure": -1e9}
     with _client(telco_model, tmp_path) as client:
         mlflow = client.post("/invocations", json={"dataframe_records": [rows[1], odd]}).json()
-        assert mlflow["out_of_range"] == [{"row": 1, "columns": {"tenure": "extrapolated"}}]
+        assert mlflow["out_of_range"] == [{"row": 1, "columns": {"tenure": "clipped"}}]
         assert len(mlflow["predictions"]) == 2
         in_range = client.post("/invocations", json={"dataframe_records": rows[1:3]}).json()
         assert set(in_range) == {"predictions"}
         oip = client.post("/v2/models/churn/infer", json={"inputs": _oip_inputs([rows[1], odd])}).json()
         flags = {output["name"]: output for output in oip["outputs"]}["out_of_range"]
         assert flags["datatype"] == "BYTES" and flags["shape"] == [2, 1]
-        assert [json.loads(text) for text in flags["data"]] == [{}, {"tenure": "extrapolated"}]
+        assert [json.loads(text) for text in flags["data"]] == [{}, {"tenure": "clipped"}]
         clean = client.post("/v2/models/churn/infer", json={"inputs": _oip_inputs(rows[1:3])}).json()
         assert [output["name"] for output in clean["outputs"]] == ["probability", "label"]

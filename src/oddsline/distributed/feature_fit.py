@@ -28,7 +28,7 @@ from ..features.boolean import FittedBoolean
 from ..features.categorical import fit_categorical_counts
 from ..features.datetime_parts import PARTS, FittedDatetime, microseconds, microseconds_of
 from ..features.hashing import FittedHashed
-from ..features.numeric import NUMERIC_DEFAULTS, FittedNumeric
+from ..features.numeric import PASSTHROUGH_OPTIONS, FittedNumeric
 from ..features.values import as_float
 from ..sources import Partition
 from .job import Job, row_batches
@@ -99,7 +99,7 @@ def fit_features_streamed(
     plans: dict[str, _NumericPlan] = {}
     for c in spec.columns:
         if c.kind in ("numeric", "passthrough"):
-            options = dict(c.settings) if c.kind == "numeric" else {**NUMERIC_DEFAULTS, "scale": "none"}
+            options = dict(c.settings) if c.kind == "numeric" else dict(PASSTHROUGH_OPTIONS)
             plans[c.name] = _NumericPlan(c.name, options, summary.numeric.get(c.name, NumericSummary()))
     for plan in plans.values():
         _check_values(plan)

@@ -4,10 +4,11 @@ Inputs, one per source column, each of shape [N, 1]: numeric and boolean columns
 missing; booleans as 1/0), categorical columns as string ("" = missing). Output ``probability``
 [N, 1]: the positive class's probability, Platt-calibrated when the model is.
 
-Exported exactly: median/mean/constant imputation and its indicator, clipping, standard/robust/no
-scaling, one-hot with the rare and unknown buckets, booleans, Platt calibration. Refused, with the
-columns named, rather than approximated: log1p, quantile bins, datetime, target encoding, hashing,
-interactions, isotonic calibration, and numeric out_of_range="clip"/"error" (ONNX cannot refuse a row).
+Exported exactly: the training-range policies clip and count, median/mean/constant imputation and its
+indicator, clipping at quantiles, standard/robust/no scaling, one-hot with the rare and unknown buckets,
+booleans, Platt calibration. Refused, with the columns named, rather than approximated: log1p, quantile
+bins, datetime, target encoding, hashing, interactions, isotonic calibration, and numeric
+out_of_range="error" (ONNX cannot refuse a row).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def unsupported(model: Model) -> list[str]:
         if isinstance(column, FittedNumeric):
             if column.log1p or column.edges:
                 reasons.append(f"{column.name!r}: log1p/quantile bins")
-            if column.out_of_range != "count":
+            if column.out_of_range == "error":
                 reasons.append(f"{column.name!r}: out_of_range={column.out_of_range!r}")
         elif not isinstance(column, (FittedCategorical, FittedBoolean)):
             reasons.append(f"{column.name!r}: kind {column.kind!r}")
@@ -134,9 +135,20 @@ def export_onnx(model: ScoringModel, path: str | os.PathLike[str]) -> Path:
         else:
             # unsupported() refused every kind but categorical, boolean and numeric above.
             assert isinstance(column, FittedNumeric)
+            raw = name
+            if column.out_of_range == "clip":
+                # The raw value to the training range first, then the fill: a constant fill may lie
+                # outside the range and is not clipped (as in Python). Where() picks the fill for NaN
+                # whatever Clip made of it.
+                nodes.append(
+                    helper.make_node(
+                        "Clip", [name, const(f"{tag}_min", column.low), const(f"{tag}_max", column.high)], [f"{tag}_ranged"]
+                    )
+                )
+                raw = f"{tag}_ranged"
             nodes.append(
                 helper.make_node(
-                    "Where", [f"{tag}_nan", const(f"{tag}_fill", [[column.fill]]), name], [f"{tag}_filled"]
+                    "Where", [f"{tag}_nan", const(f"{tag}_fill", [[column.fill]]), raw], [f"{tag}_filled"]
                 )
             )
             value = f"{tag}_filled"

@@ -23,7 +23,7 @@ from .partial import BatchScore, Rows, partial_sum, row_by_row
 from .report import TransformReport
 from .values import as_float, float_of
 
-__all__ = ["NUMERIC_DEFAULTS", "FittedNumeric", "fit_numeric"]
+__all__ = ["NUMERIC_DEFAULTS", "PASSTHROUGH_OPTIONS", "FittedNumeric", "fit_numeric"]
 
 NUMERIC_DEFAULTS: dict[str, Any] = {
     "impute": "median",  # median | mean | constant
@@ -33,8 +33,14 @@ NUMERIC_DEFAULTS: dict[str, Any] = {
     "clip": None,  # [low_quantile, high_quantile], e.g. [0.01, 0.99]
     "log1p": False,
     "bins": 0,  # > 1: one-hot of this many quantile bins instead of a scaled value
-    "out_of_range": "count",  # beyond the training min/max: count | clip | error
+    # Beyond the training min/max: clip (to the nearest bound, and count) | count (extrapolate, and
+    # count) | error. clip by default: a linear score extrapolated from -1e9 is a confident probability
+    # of 0 or 1 that nothing in training supports.
+    "out_of_range": "clip",
 }
+
+# The passthrough kind: the number as it is, neither scaled nor clipped to the training range.
+PASSTHROUGH_OPTIONS: dict[str, Any] = {**NUMERIC_DEFAULTS, "scale": "none", "out_of_range": "count"}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from .fitted import FittedColumn, FittedFeatures
 from .hashing import HASHED_DEFAULTS, FittedHashed
 from .infer import choose_encoding
 from .interaction import INTERACTION_DEFAULTS, fit_interaction
-from .numeric import NUMERIC_DEFAULTS, fit_numeric
+from .numeric import NUMERIC_DEFAULTS, PASSTHROUGH_OPTIONS, fit_numeric
 from .report import TransformReport
 from .target_encoding import TARGET_DEFAULTS, fit_target_encoding
 
@@ -41,7 +41,7 @@ __all__ = ["KINDS", "ColumnSpec", "FeatureSpec"]
 
 KINDS: dict[str, dict[str, Any]] = {
     "numeric": NUMERIC_DEFAULTS,
-    "passthrough": {},  # the number as it is: no scaling (missing values still imputed and counted)
+    "passthrough": {},  # the number as it is: no scaling or clipping (missing values still imputed and counted)
     "categorical": CATEGORICAL_DEFAULTS,
     "boolean": BOOLEAN_DEFAULTS,
     "datetime": DATETIME_DEFAULTS,
@@ -230,7 +230,7 @@ class FeatureSpec:
             if c.kind == "numeric":
                 fitted.append(fit_numeric(c.name, data, options))
             elif c.kind == "passthrough":
-                fitted.append(fit_numeric(c.name, data, {**NUMERIC_DEFAULTS, "scale": "none"}))
+                fitted.append(fit_numeric(c.name, data, PASSTHROUGH_OPTIONS))
             elif c.kind == "categorical":
                 fitted.append(fit_categorical(c.name, data, options))
             elif c.kind == "boolean":
