@@ -32,6 +32,7 @@ from .gate import Gate
 from .lifecycle import lifespan
 from .models import Served
 from .openapi import service_openapi
+from .protocol import admit_with
 from .routes import admin, labels, mlflow, native, oip
 from .service import Service, service_of
 from .settings import Settings
@@ -103,4 +104,5 @@ def create_app(
         fast=functools.partial(native.fast_predict, service),
     )
     service.busy = gate.busy
+    admit_with(gate)
     return gate

@@ -38,6 +38,7 @@ UNGATED = frozenset({"/metrics", "/v2/health/live", "/v2/health/ready", "/ping",
 # The route label of a request that matched no route (404s, or refused before routing): metric labels
 # come from bounded sets only, never from the path a client sent.
 OTHER_ROUTE = "other"
+_SHED_TEMPLATES = 1024  # route templates remembered by (method, path) for requests shed by the protocol
 
 _log = logging.getLogger("oddsline.serve")
 
@@ -73,13 +74,40 @@ class Gate:
         self.app, self.metrics, self.fast = app, metrics, fast
         self.max_in_flight, self.max_body_bytes, self.timeout = max_in_flight, max_body_bytes, timeout
         self.deadlines = Deadlines(timeout)
-        self.in_flight = 0
+        self.in_flight = 0  # requests inside the gate
+        self.admitted = 0  # requests admitted by the HTTP protocol and not yet answered (see admit)
+        self._shed_templates: dict[tuple[str, str], str] = {}
         self._last_active = 0.0  # time.perf_counter() when a request last started or ended
 
     def busy(self, quiet_seconds: float = 0.005) -> bool:
         """Whether requests are in flight, or one was less than ``quiet_seconds`` ago (traffic is
         flowing): what background work waits out."""
         return self.in_flight > 0 or time.perf_counter() - self._last_active < quiet_seconds
+
+    def admit(self, method: str, path: str) -> bool | str:
+        """The HTTP protocol's admission (protocol.Admission), as a request's head completes: a
+        request counts against the limit from then until its response is written, so that requests
+        waiting for the event loop count too, not only those inside the app."""
+        if path in UNGATED:
+            return False
+        if self.admitted < self.max_in_flight:
+            self.admitted += 1
+            return True
+        started = time.perf_counter()
+        template = self._shed_templates.get((method, path))
+        if template is None:
+            if len(self._shed_templates) >= _SHED_TEMPLATES:  # paths are the client's: keep the memo bounded
+                self._shed_templates.clear()
+            scope = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b""}
+            template = FAST_ROUTE if self._fast_name(scope) is not None else self._template(scope)
+            self._shed_templates[(method, path)] = template
+        self.metrics.rejected.inc()
+        self.metrics.child(self.metrics.requests, template, "503").inc()
+        self.metrics.child(self.metrics.latency, template).observe(time.perf_counter() - started)
+        return new_request_id()
+
+    def release(self) -> None:
+        self.admitted -= 1
 
     def __getattr__(self, name: str) -> Any:  # state, openapi(), routes ...: the FastAPI app's
         return getattr(self.app, name)

@@ -17,6 +17,17 @@ delayed ACK: 40 ms per request on Linux, at any load. Setting the option here re
 With Nagle off, uvicorn's two writes per response (status line and headers, then the body) are two
 system calls and two TCP segments, and the client reads twice. The writes of one event-loop turn are
 gathered here and written once at its end: the same bytes, in the same order, in one segment.
+
+Admission: the concurrency limit counts a request from the moment its head is parsed to the moment
+its response is written, and a request over the limit is answered 503 here, at once, its body
+discarded as it arrives. Counted only inside the app, the limit would not see a queue: the app
+scores most requests without yielding to the event loop, so a server flooded by a thousand
+connections holds one request "in flight" while the others wait in the loop and the socket
+buffers, their latency growing with the crowd. Refused by the app instead, each refusal would cost
+a task, a scope and the gate's work (about as much as scoring a small request), and under a flood of
+retries those refusals would fill every event-loop turn with the admitted requests waiting behind
+them. The app's gate keeps its own count too, for requests this layer does not see (a test client,
+a pipelined request, which waits for the one before it and is not counted here).
 """
 
 from __future__ import annotations
@@ -26,19 +37,35 @@ import contextlib
 import json
 import os
 import socket
+import typing
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 
-__all__ = ["CONNECTION_LIMITS_ENV", "REFUSAL_REASONS", "ConnectionLimits", "NoDelayProtocol", "on_refusal"]
+__all__ = [
+    "CONNECTION_LIMITS_ENV",
+    "REFUSAL_REASONS",
+    "Admission",
+    "ConnectionLimits",
+    "NoDelayProtocol",
+    "admit_with",
+    "on_refusal",
+]
 
 # Set by ``oddsline serve`` for its workers: the limits below as JSON (the fields of ConnectionLimits).
 CONNECTION_LIMITS_ENV = "ODDSLINE_CONNECTION_LIMITS"
 # Why a connection was answered by the protocol itself: the label values of the metric that counts them.
 REFUSAL_REASONS = ("header_timeout", "body_timeout", "url_too_long", "header_too_large", "bad_request")
 _STATUS = {408: b"408 Request Timeout", 414: b"414 URI Too Long", 431: b"431 Request Header Fields Too Large"}
+_SHED_BODY = json.dumps({"error": "the server is at its concurrency limit; retry shortly", "field": None}).encode()
+_SHED_HEAD = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: "
+    + str(len(_SHED_BODY)).encode()
+    + b"\r\nretry-after: 1\r\n"
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,20 @@ class ConnectionLimits:
 
 _limits: ConnectionLimits | None = None
 _listener: Callable[[str], None] | None = None
+_admission: Admission | None = None
+
+
+class Admission(typing.Protocol):
+    """The app's side of admission: its limit, and the metrics of what is refused."""
+
+    def admit(self, method: str, path: str) -> bool | str:
+        """True: admitted and counted until ``release()``; False: not subject to the limit (probes,
+        scrapes); a string: refused, the request id of the 503 the protocol sends."""
+        ...
+
+    def release(self) -> None:
+        """An admitted request's response was written, or its connection was lost."""
+        ...
 
 
 def on_refusal(listener: Callable[[str], None] | None) -> None:
@@ -65,6 +106,13 @@ def on_refusal(listener: Callable[[str], None] | None) -> None:
     (the app counts them in its metrics; the protocol has no handle on the app's registry)."""
     global _listener
     _listener = listener
+
+
+def admit_with(admission: Admission | None) -> None:
+    """Ask ``admission`` as each request's head completes (the app registers it; the protocol has no
+    handle on the app)."""
+    global _admission
+    _admission = admission
 
 
 def _connection_limits() -> ConnectionLimits:
@@ -157,6 +205,8 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         self._head_bytes = 0  # bytes read since the request began, while its head is incomplete
         self._read_bytes = 0  # of the read being parsed
         self._refusal: tuple[int, str, str] | None = None  # set by a parser callback that stops the parse
+        self._shedding = False  # the request being read was answered 503 here; its body is discarded
+        self._admitted = 0  # requests of this connection counted by the admission and not yet answered
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -168,6 +218,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._release(self._admitted)  # its requests will not be answered
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -210,7 +261,54 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         if self._head_bytes + self._read_bytes > limits.max_header_bytes:
             self._measure_headers()
         self._phase = _BODY
+        if _admission is not None and self._refused(_admission):
+            return
         super().on_headers_complete()
+
+    def _refused(self, admission: Admission) -> bool:
+        """Whether the request was refused for overload (and answered). A pipelined request waits
+        for the one before it: not counted here (the gate counts it when it starts)."""
+        if not (self.cycle is None or self.cycle.response_complete):
+            return False
+        path = self.url.partition(b"?")[0].decode("latin-1")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        verdict = admission.admit(self.parser.get_method().decode("latin-1"), path)
+        if verdict is True:
+            self._admitted += 1
+            return False
+        if verdict is False:
+            return False
+        self._shedding = True
+        # A client waiting for 100 Continue would not send the body: answered and closed.
+        keep_alive = (
+            self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive() and not self.expect_100_continue
+        )
+        self.transport.write(
+            _SHED_HEAD
+            + b"x-request-id: "
+            + verdict.encode("latin-1")
+            + (b"\r\n\r\n" if keep_alive else b"\r\nconnection: close\r\n\r\n")
+            + _SHED_BODY
+        )
+        if not keep_alive:
+            self.transport.close()
+        return True
+
+    def on_response_complete(self) -> None:
+        self._release(1)
+        super().on_response_complete()
+
+    def _release(self, count: int) -> None:
+        count = min(count, self._admitted)
+        self._admitted -= count
+        if _admission is not None:
+            for _ in range(count):
+                _admission.release()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._shedding:
+            super().on_body(body)
 
     def _measure_headers(self) -> None:
         limits, headers = self.limits, self.headers
@@ -226,6 +324,10 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
 
     def on_message_complete(self) -> None:
         self._phase = _IDLE
+        if self._shedding:
+            self._shedding = False
+            super().on_response_complete()  # the keep-alive timer; nothing of it was counted
+            return
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -243,12 +345,16 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
 
     def _answer(self, status: int, reason: str, detail: str) -> None:
         """Answer ``status`` with the service's error body and close, unless a response is under way
-        (then only close: a second status line would corrupt it)."""
+        or was sent already, the 503 of a shed request whose body is still coming (then only close:
+        a second status line would corrupt it, or answer a request twice)."""
         self._disarm()
         self._count(reason)
         if self.transport.is_closing():
             return
-        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
+        answered = self._shedding or (
+            self.cycle is not None and not self.cycle.response_complete and self.cycle.response_started
+        )
+        if not answered:
             body = json.dumps({"error": detail, "field": None}).encode()
             self.transport.write(
                 b"HTTP/1.1 " + _STATUS[status] + b"\r\ncontent-type: application/json\r\n"
