@@ -142,14 +142,14 @@ def export_onnx(model: ScoringModel, path: str | os.PathLike[str]) -> Path:
                 # whatever Clip made of it.
                 nodes.append(
                     helper.make_node(
-                        "Clip", [name, const(f"{tag}_min", column.low), const(f"{tag}_max", column.high)], [f"{tag}_ranged"]
+                        "Clip",
+                        [name, const(f"{tag}_min", column.low), const(f"{tag}_max", column.high)],
+                        [f"{tag}_ranged"],
                     )
                 )
                 raw = f"{tag}_ranged"
             nodes.append(
-                helper.make_node(
-                    "Where", [f"{tag}_nan", const(f"{tag}_fill", [[column.fill]]), raw], [f"{tag}_filled"]
-                )
+                helper.make_node("Where", [f"{tag}_nan", const(f"{tag}_fill", [[column.fill]]), raw], [f"{tag}_filled"])
             )
             value = f"{tag}_filled"
             if np.isfinite(column.clip_low) or np.isfinite(column.clip_high):
