@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import socket
 import typing
@@ -86,6 +87,10 @@ class ConnectionLimits:
 _limits: ConnectionLimits | None = None
 _listener: Callable[[str], None] | None = None
 _admission: Admission | None = None
+# While requests are being refused (for this long after the last refusal), each admitted answer is
+# written as soon as it is complete: see on_response_complete.
+_OVERLOAD_SECONDS = 1.0
+_last_refusal = -math.inf
 
 
 class Admission(typing.Protocol):
@@ -213,7 +218,8 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(_GatheringTransport(transport))  # type: ignore[arg-type]  # a Transport by duck typing
+        self._gathering = _GatheringTransport(transport)
+        super().connection_made(self._gathering)  # type: ignore[arg-type]  # a Transport by duck typing
         self._arm("header_timeout")  # a connection that never sends a byte
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -280,6 +286,8 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         if verdict is False:
             return False
         self._shedding = True
+        global _last_refusal
+        _last_refusal = self.loop.time()
         # A client waiting for 100 Continue would not send the body: answered and closed.
         keep_alive = (
             self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive() and not self.expect_100_continue
@@ -296,6 +304,12 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         return True
 
     def on_response_complete(self) -> None:
+        if self.loop.time() - _last_refusal < _OVERLOAD_SECONDS:
+            # Under overload a turn of the event loop is long (it reads and refuses the requests of
+            # every connection), and an answer gathered to its end waits for all of them: written now.
+            # Otherwise gathered: the end-of-turn write batches the wake-ups of clients, and writing
+            # at once cost single-row throughput a quarter (benchmarks/RESULTS.md, session 13).
+            self._gathering.flush()
         self._release(1)
         super().on_response_complete()
 
