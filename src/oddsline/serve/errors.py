@@ -8,7 +8,10 @@ from typing import Any
 
 from .._exceptions import DataError, OddslineError, ParameterError, RegistryError, SchemaError
 
-__all__ = ["STATUS", "ServiceError", "error_body", "status_of"]
+__all__ = ["OVERLOADED", "STATUS", "ServiceError", "error_body", "status_of"]
+
+# The 503 at the concurrency limit, whether the HTTP layer or the app refuses the request.
+OVERLOADED = "the server is at its concurrency limit; retry shortly"
 
 
 class ServiceError(Exception):

@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from .deadlines import Deadlines
-from .errors import ServiceError, error_body
+from .errors import OVERLOADED, ServiceError, error_body
 from .metrics import ServiceMetrics
 from .request_ids import new_request_id
 
@@ -151,7 +151,7 @@ class Gate:
         try:
             if gated and self.in_flight > self.max_in_flight:
                 self.metrics.rejected.inc()
-                raise ServiceError(503, "the server is at its concurrency limit; retry shortly")
+                raise ServiceError(503, OVERLOADED)
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
                 raise ServiceError(413, f"the body has {length.decode()} bytes; the limit is {self.max_body_bytes}")

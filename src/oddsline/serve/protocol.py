@@ -46,6 +46,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 
+from .errors import OVERLOADED
+
 __all__ = [
     "CONNECTION_LIMITS_ENV",
     "REFUSAL_REASONS",
@@ -61,7 +63,7 @@ CONNECTION_LIMITS_ENV = "ODDSLINE_CONNECTION_LIMITS"
 # Why a connection was answered by the protocol itself: the label values of the metric that counts them.
 REFUSAL_REASONS = ("header_timeout", "body_timeout", "url_too_long", "header_too_large", "bad_request")
 _STATUS = {408: b"408 Request Timeout", 414: b"414 URI Too Long", 431: b"431 Request Header Fields Too Large"}
-_SHED_BODY = json.dumps({"error": "the server is at its concurrency limit; retry shortly", "field": None}).encode()
+_SHED_BODY = json.dumps({"error": OVERLOADED, "field": None}).encode()
 _SHED_HEAD = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: "
     + str(len(_SHED_BODY)).encode()
