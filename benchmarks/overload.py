@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import machine, versions
-from serve import free_port, start
+from serve import free_port, run_wrk, start
 
 ROOT = Path(__file__).resolve().parents[1]
 TELCO = ROOT / "examples" / "data" / "telco_churn.csv"
@@ -41,18 +41,7 @@ PROBES = 4  # the probe's connections under overload: more admitted answers to t
 
 def crowd(url: str, body: str, seconds: float, connections: int) -> dict[str, float]:
     """wrk on core 1 for ``seconds``: its request rate and the share of 503s."""
-    script = f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(script)
-    try:
-        out = subprocess.run(
-            ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", fh.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(fh.name)
+    out = run_wrk(url, body, ["-t1", f"-c{connections}", f"-d{seconds:g}s"], prefix=("taskset", "-c", "1"))
     total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     shed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rate": total / seconds, "shed": (float(shed.group(1)) if shed else 0.0) / max(total, 1.0)}

@@ -101,24 +101,25 @@ def start(command: list[str], port: int, env: dict[str, str], probe: tuple[str, 
     raise SystemExit(f"{' '.join(command)} did not answer within 120 s")
 
 
-def wrk(url: str, body: str, seconds: float, connections: int, delay_ms: float = 0.0) -> dict[str, float]:
+def run_wrk(url: str, body: str, options: list[str], prefix: tuple[str, ...] = (), lua: str = "") -> str:
+    """wrk's report of POSTing ``body`` (JSON) to ``url`` with ``options``; ``prefix`` runs it under
+    another command (taskset), ``lua`` adds to its script."""
     script = (
-        'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        + (f"function delay() return {delay_ms:.3f} end\n" if delay_ms else "")
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n' + lua
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script)
     try:
-        out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", fh.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
+        return subprocess.run(
+            [*prefix, "wrk", *options, "-s", fh.name, url], capture_output=True, text=True, check=True
         ).stdout
     finally:
         os.unlink(fh.name)
+
+
+def wrk(url: str, body: str, seconds: float, connections: int, delay_ms: float = 0.0) -> dict[str, float]:
+    delay = f"function delay() return {delay_ms:.3f} end\n" if delay_ms else ""
+    out = run_wrk(url, body, ["-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency"], lua=delay)
     rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
