@@ -43,7 +43,8 @@ def add_serve(verbs: Subparsers) -> None:
         "--max-in-flight",
         type=int,
         default=256,
-        help="requests in progress per worker; past it: 503 with Retry-After, not a queue (default 256)",
+        help="requests in progress per worker, counted from their head to their answer (those waiting for "
+        "the event loop included); past it: 503 with Retry-After at once, not a queue (default 256)",
     )
     p.add_argument("--trust-key", action="append", metavar="PUB", help="serve only files signed by these keys")
     p.add_argument(
