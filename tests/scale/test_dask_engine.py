@@ -125,7 +125,9 @@ def test_a_dask_dataframe_trains_on_the_cluster_as_in_memory(cluster, telco_tabl
     memory = oddsline.train(telco_table, "churn", spec=SPEC, test_size=0)
     on_cluster = oddsline.train(ddf, "churn", spec=SPEC, test_size=0)  # the cluster's client is the default
     assert on_cluster.info["engine"]["name"] == "dask" and on_cluster.info["engine"]["partitions"] == 5
-    assert np.max(np.abs(on_cluster.coef - memory.coef)) < 1e-9 * np.max(np.abs(memory.coef))
+    # Both stop at max |gradient| <= 1e-8, on different paths (the streamed one with a fresh Hessian
+    # at every pass): equal to what that tolerance leaves free.
+    assert np.max(np.abs(on_cluster.coef - memory.coef)) < 1e-7 * np.max(np.abs(memory.coef))
     on_threads = oddsline.train(ddf, "churn", spec=SPEC, test_size=0, engine="local")
     assert np.array_equal(on_threads.coef, on_cluster.coef)
 
@@ -136,10 +138,12 @@ def test_the_estimator_fits_dask_arrays_on_the_cluster_as_in_memory(cluster) -> 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(30_000, 12))
     y = np.where(rng.random(30_000) < 1 / (1 + np.exp(-(X @ np.linspace(-1, 1, 12)))), "yes", "no")
-    memory = oddsline.LogisticRegression(C=0.3).fit(X, y)
-    streamed = oddsline.LogisticRegression(C=0.3).fit(da.from_array(X, chunks=(4000, 5)), da.from_array(y, chunks=9000))
+    memory = oddsline.LogisticRegression(C=0.3, tol=1e-12).fit(X, y)
+    streamed = oddsline.LogisticRegression(C=0.3, tol=1e-12).fit(
+        da.from_array(X, chunks=(4000, 5)), da.from_array(y, chunks=9000)
+    )
     assert "dask arrays (8 row blocks)" in streamed.solver_["reason"]
-    assert list(streamed.classes_) == ["no", "yes"] and streamed.n_iter_[0] == memory.n_iter_[0]
+    assert list(streamed.classes_) == ["no", "yes"] and streamed.n_iter_[0] <= memory.n_iter_[0]
     np.testing.assert_allclose(streamed.coef_, memory.coef_, rtol=1e-10)
     lasso = oddsline.LogisticRegression(C=0.01, l1_ratio=1.0, tol=1e-10)
     np.testing.assert_allclose(

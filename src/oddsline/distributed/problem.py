@@ -41,6 +41,8 @@ class StreamedProblem:
         self.l1_ratio = l1_ratio
         # Compute the Hessian in every pass (Newton, CD) or never (L-BFGS on a wide design).
         self.hessians = hessians
+        # Newton then takes a fresh factor at every iterate (core/solvers/newton.py).
+        self.hessian_with_gradient = hessians
         self._rows = n_rows
         self.d_full = n_features
         # Indices of the full theta ([beta..., intercept]) the solver moves; the intercept is always kept.

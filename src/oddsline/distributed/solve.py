@@ -2,7 +2,8 @@
 
 ``Passes`` holds what every pass ships to the partitions (the job, the fitted features, the target, the
 class weights, the out-of-fold tables); ``solve`` starts where the in-memory fit starts (zero
-coefficients, the intercept at the log-odds), identifies an unpenalised fit from the first pass's Gram
+coefficients, the intercept at the log-odds) or, on a source much larger than its row sample, at the
+sample's optimum (``warm_start.py``), identifies an unpenalised fit from the first pass's Gram
 matrix, and runs the in-memory solver on a ``StreamedProblem``: Newton, proximal Newton + CD for L1, or
 L-BFGS past 1500 parameters.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from .._threads import numpy_owns_the_cores
@@ -29,6 +31,7 @@ from .job import Job
 from .kernel import Sums, newton_partition
 from .problem import StreamedProblem
 from .target_folds import TargetFolds
+from .warm_start import SampleStart, sample_start
 
 __all__ = ["SOLVERS", "Passes", "Solved", "choose_solver", "solve", "statistics"]
 
@@ -74,6 +77,7 @@ class Solved:
     problem: StreamedProblem
     solver: str
     reason: str
+    start: SampleStart | None = None
 
 
 def choose_solver(n_params: int, l1_ratio: float) -> tuple[str, str]:
@@ -85,8 +89,17 @@ def choose_solver(n_params: int, l1_ratio: float) -> tuple[str, str]:
 
 
 def solve(
-    passes: Passes, spec: FeatureSpec, counts: tuple[int, int], *, C: float, l1_ratio: float, tol: float
+    passes: Passes,
+    spec: FeatureSpec,
+    counts: tuple[int, int],
+    *,
+    C: float,
+    l1_ratio: float,
+    tol: float,
+    sample: pa.Table | None = None,
 ) -> Solved:
+    """The streamed fit; with a ``sample`` of the training rows, Newton starts from its optimum where the
+    source is large enough for that to save passes (``warm_start.py``)."""
     d = passes.features.n_design
     weights = passes.weights
     total_weight = weights[0] * counts[0] + weights[1] * counts[1]
@@ -94,6 +107,19 @@ def solve(
     theta0 = np.zeros(d + 1)
     theta0[-1] = math.log(rate / (1.0 - rate))
     solver, reason = choose_solver(d + 1, l1_ratio)
+    start = sample_start(
+        passes.features,
+        passes.target,
+        sample,
+        weights,
+        solver=solver,
+        C=C,
+        l1_ratio=l1_ratio,
+        total_weight=total_weight,
+        n_train=sum(counts),
+    )
+    if start is not None:
+        theta0 = start.theta.copy()
     first = passes.evaluate(theta0, solver != "lbfgs" or math.isinf(C), design=True)
     references = reference_levels(spec, passes.features) if math.isinf(C) else {}
     aliased = np.array([], dtype=np.intp)
@@ -117,7 +143,7 @@ def solve(
         result = SOLVERS[solver](problem, theta0[keep], tol=tol, max_iter=_DEFAULT_MAX_ITER[solver])
     at_optimum = problem.sums(result.theta, hessian=True)
     theta = problem.full_theta(result.theta)
-    return Solved(result, theta, first, at_optimum, aliased, references, problem, solver, reason)
+    return Solved(result, theta, first, at_optimum, aliased, references, problem, solver, reason, start)
 
 
 def statistics(solved: Solved) -> dict[str, NDArray[np.float64]]:

@@ -99,7 +99,7 @@ def train_streamed(
     positive_of = dict(zip(labels, binary.encode(pa.table({target: pa.array(labels)})).tolist(), strict=True))
     features, cross_fitted = fit_features_streamed(job.spec, summary, job, run, positive_of)
     passes = Passes(engine, partitions, job, features, binary, weights, cross_fitted)
-    solved = solve(passes, job.spec, counts, C=C, l1_ratio=l1_ratio, tol=tol)
+    solved = solve(passes, job.spec, counts, C=C, l1_ratio=l1_ratio, tol=tol, sample=summary.train_sample)
     if not solved.result.converged:
         warnings.warn(
             f"streamed {solved.solver} stopped after {solved.result.n_iter} iterations with gradient "
@@ -179,6 +179,11 @@ def _model(
             "objective": result.objective if math.isfinite(result.objective) else None,
             "grad_norm": result.grad_norm if math.isfinite(result.grad_norm) else None,
             "passes": solved.problem.passes,
+            "start": (
+                {"from": "sample", "rows": solved.start.rows, "seconds": round(solved.start.seconds, 3)}
+                if solved.start is not None
+                else {"from": "intercept"}
+            ),
         },
         "solver_reason": f"streamed, one pass over the source per evaluated point: {solved.reason}",
         "engine": {"name": passes.engine.name, "workers": passes.engine.workers, "partitions": len(passes.partitions)},

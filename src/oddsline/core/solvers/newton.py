@@ -13,6 +13,9 @@ Hessian is built from every k-th row (reweighted to the full total weight), at 1
 step contracts the gradient faster than the damped phase can, the full Hessian takes over for the
 quadratic finish. Convergence is always judged on the full gradient.
 
+A problem whose every pass yields the Hessian with the gradient (a fit streamed from storage) gets a fresh
+factor at every iterate instead: reuse would save nothing there and cost passes.
+
 Smooth penalties only (L2 or none); L1 goes to the CD solver.
 """
 
@@ -72,6 +75,9 @@ def fit_newton(
     n_hessians = n_sampled = 0
     # A problem streamed from storage (distributed/) has no rows in memory to sample from.
     sample = _row_sample(problem) if isinstance(problem, Problem) else None
+    # Where every gradient comes with its Hessian (a pass over storage computes both), a reused factor
+    # saves nothing and its chord steps converge linearly: refresh it at every iterate.
+    refresh = bool(getattr(problem, "hessian_with_gradient", False))
     for iteration in range(max_iter):
         grad_norm = float(np.max(np.abs(grad)))
         result.objective, result.grad_norm, result.n_iter = f, grad_norm, iteration
@@ -110,7 +116,7 @@ def fit_newton(
             continue
         theta, f, new_grad, full_step = found
         fresh = False
-        if not full_step or float(np.max(np.abs(new_grad))) > _REUSE_CONTRACTION * grad_norm:
+        if refresh or not full_step or float(np.max(np.abs(new_grad))) > _REUSE_CONTRACTION * grad_norm:
             solve = None
         grad = new_grad
     else:
