@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import oddsline
@@ -32,17 +31,12 @@ SPEC = oddsline.FeatureSpec.from_dict(
         ]
     }
 )
-COPIES = 32
 
 
 @pytest.fixture(scope="module")
-def stacked(telco_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Path]:
-    table = pa.concat_tables([telco_table] * COPIES)
-    assert table.num_rows >= warm_start.MIN_SOURCE_TO_SAMPLE * SAMPLE_ROWS
-    folder = tmp_path_factory.mktemp("stacked")
-    for i, start in enumerate(range(0, table.num_rows, 60_000)):
-        pq.write_table(table.slice(start, 60_000), folder / f"part{i}.parquet", row_group_size=20_000)
-    return table, folder
+def stacked(stacked_telco: tuple[pa.Table, Path]) -> tuple[pa.Table, Path]:
+    assert stacked_telco[0].num_rows >= warm_start.MIN_SOURCE_TO_SAMPLE * SAMPLE_ROWS
+    return stacked_telco
 
 
 def _design(model: oddsline.Model, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:

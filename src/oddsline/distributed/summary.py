@@ -31,7 +31,16 @@ from ..sources import Partition
 from .job import Job, row_batches, unit_interval
 from .target_folds import count_levels, fold_of
 
-__all__ = ["SAMPLE_ROWS", "DatetimeSummary", "Moments", "NumericSummary", "Summary", "summarise_partition"]
+__all__ = [
+    "SAMPLE_ROWS",
+    "DatetimeSummary",
+    "Moments",
+    "NumericSummary",
+    "Summary",
+    "sample_width",
+    "samples_complete",
+    "summarise_partition",
+]
 
 SAMPLE_ROWS = 50_000
 
@@ -192,8 +201,12 @@ class Summary:
         return out
 
 
-def summarise_partition(partition: Partition, job: Job, sketch_columns: list[str]) -> Summary:
-    """The summary of one partition's rows (both sides: the held-out rows give the test sample)."""
+def summarise_partition(
+    partition: Partition, job: Job, sketch_columns: list[str], sample_width: float = 1.0
+) -> Summary:
+    """The summary of one partition's rows (both sides: the held-out rows give the test sample). Only the
+    rows within ``sample_width`` of the start of their side are candidates for the samples
+    (``sample_width``)."""
     spec_kinds = {c.name: c for c in job.spec.columns if c.kind != "interaction"}
     out = Summary()
     for batch in row_batches(partition, job, side="all"):
@@ -232,12 +245,43 @@ def summarise_partition(partition: Partition, job: Job, sketch_columns: list[str
                     continue
                 present = out_[:, 1] == 0
                 part.booleans[name] = (int(present.sum()), float(out_[present, 0].sum()))
+        if sample_width < 1.0:
+            train, train_hashes = _candidates(train, train_hashes, job.test_size + sample_width)
+            test, test_hashes = _candidates(test, test_hashes, sample_width)
         part.train_sample, part.train_sample_hash = _bottom(None, np.empty(0, np.uint64), train, train_hashes)
         part.test_sample, part.test_sample_hash = _bottom(None, np.empty(0, np.uint64), test, test_hashes)
         if train.num_rows:
             part.sketch = np.unique(row_hashes(train, sketch_columns))[:SKETCH_SIZE]
         out = out.merge(part)
     return out
+
+
+def sample_width(total_rows: int | None) -> float:
+    """How far into each side of the split (in position-hash units of [0, 1)) the row samples can reach.
+
+    The samples are the rows with the smallest hashes on each side: held-out rows lie in [0, test_size),
+    training rows from test_size up. Of ``total_rows`` rows, about 2 * SAMPLE_ROWS fall within
+    2 * SAMPLE_ROWS / total_rows of a side's start, 200 standard deviations more than a sample needs,
+    so each partition sends only those as candidates instead of up to SAMPLE_ROWS rows. That it held
+    is checked on the merged summary (``samples_complete``). 1.0 (every row a candidate) where the row
+    count is unknown before reading (CSV files, data frames)."""
+    if not total_rows:
+        return 1.0
+    return min(1.0, 2.0 * SAMPLE_ROWS / total_rows)
+
+
+def samples_complete(summary: Summary) -> bool:
+    """Whether each merged sample holds min(SAMPLE_ROWS, rows on its side): then it is the bottom-k."""
+    train = 0 if summary.train_sample is None else summary.train_sample.num_rows
+    test = 0 if summary.test_sample is None else summary.test_sample.num_rows
+    return train == min(SAMPLE_ROWS, summary.rows["train"]) and test == min(SAMPLE_ROWS, summary.rows["test"])
+
+
+def _candidates(table: pa.Table, hashes: NDArray[np.uint64], below: float) -> tuple[pa.Table, NDArray[np.uint64]]:
+    keep = unit_interval(hashes) < below
+    if keep.all():
+        return table, hashes
+    return table.filter(pa.array(keep)), hashes[keep]
 
 
 def _add_counts(a: dict[Any, int], b: dict[Any, int]) -> dict[Any, int]:

@@ -45,7 +45,7 @@ from .job import Job
 from .kernel import encode_labels
 from .solve import Passes, Solved, solve, statistics
 from .spec_sample import SampleRows, sample_partition
-from .summary import SAMPLE_ROWS, Summary, summarise_partition
+from .summary import SAMPLE_ROWS, Summary, sample_width, samples_complete, summarise_partition
 
 __all__ = ["refuse_unstreamed", "train_streamed"]
 
@@ -129,7 +129,12 @@ def _check_options(test_size: float, threshold: Any, l1_ratio: float, C: float, 
 
 
 def _summarise(engine: Engine, partitions: list[Any], job: Job) -> Summary:
-    summary: Summary = engine.fold(summarise_partition, partitions, job, _sketch_columns(job), start=Summary())
+    rows: list[int | None] = [getattr(p, "rows", None) for p in partitions]
+    known = [n for n in rows if n is not None]
+    width = sample_width(sum(known) if len(known) == len(rows) else None)
+    summary: Summary = engine.fold(summarise_partition, partitions, job, _sketch_columns(job), width, start=Summary())
+    if width < 1.0 and not samples_complete(summary):  # many rows left out for a missing target: read again
+        summary = engine.fold(summarise_partition, partitions, job, _sketch_columns(job), 1.0, start=Summary())
     return summary
 
 

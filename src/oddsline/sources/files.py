@@ -30,6 +30,7 @@ class Partition:
     path: str
     row_groups: tuple[int, ...] | None = None  # Parquet only; None: the whole file
     first_row: int = 0  # the partition's first row's number within its file
+    rows: int | None = None  # from the Parquet footer; None where only a read can tell (CSV)
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,11 @@ class FileSource:
                 first = 0
                 for start in range(0, groups, row_groups_per_partition):
                     chosen = tuple(range(start, min(start + row_groups_per_partition, groups)))
-                    parts.append(Partition(len(parts), path, chosen, first))
-                    first += sum(metadata.row_group(g).num_rows for g in chosen)
+                    rows = sum(metadata.row_group(g).num_rows for g in chosen)
+                    parts.append(Partition(len(parts), path, chosen, first, rows))
+                    first += rows
                 if groups == 0:
-                    parts.append(Partition(len(parts), path, ()))
+                    parts.append(Partition(len(parts), path, (), 0, 0))
             else:
                 parts.append(Partition(len(parts), path))
         return parts
