@@ -92,3 +92,31 @@ def test_median_and_linear_quantiles_are_numpys_to_the_bit(n: int) -> None:
     for q in [0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0, *np.linspace(0, 1, 11)[1:-1]]:
         below, above, gamma = quantile_ranks(n, float(q))
         assert linear_quantile(ordered[below], ordered[above], gamma) == np.quantile(values, q)
+
+
+def test_a_reply_from_values_equals_the_reply_from_their_keys() -> None:
+    """Comparing floats with the range's ends (``reply_to_values``) counts what comparing keys does,
+    at signed zeros, infinities and ranges that start or end among NaN bit patterns."""
+    from oddsline.distributed.order_stats import reply_to_values
+
+    rng = np.random.default_rng(3)
+    special = np.array([-0.0, 0.0, np.inf, -np.inf, 5e-324, -5e-324, 1.0, -1.0])
+    values = np.concatenate([rng.normal(size=3000), rng.choice(special, 500), np.round(rng.normal(size=500), 1)])
+    keys = order_key(values)
+    top = (1 << 64) - 1
+    ends = [0, top, *(int(k) for k in order_key(special)), *(int(k) + d for k in order_key(special) for d in (-1, 1))]
+    ends += [int(k) for k in rng.choice(keys, 20)]
+    for low in ends:
+        for high in ends:
+            if not 0 <= low <= high <= top:
+                continue
+            for histogram in (False, True):
+                query = RankQuery(0, low, high)
+                a, b = reply_to_values(query, values, histogram), reply_to(query, keys, histogram)
+                assert a.below == b.below, (low, high)
+                if histogram:
+                    assert np.array_equal(a.histogram, b.histogram), (low, high)
+                else:
+                    assert np.array_equal(a.inside.keys, b.inside.keys) and np.array_equal(
+                        a.inside.counts, b.inside.counts
+                    )

@@ -331,3 +331,35 @@ def test_target_encoding_streams_with_hash_folds(tmp_path: Path) -> None:
     reference = oddsline.LogisticRegression(C=2.0, tol=1e-12).fit(X, y)
     np.testing.assert_allclose(streamed.coef, reference.coef_[0], rtol=1e-9)
     assert streamed.intercept == pytest.approx(reference.intercept_[0], rel=1e-9)
+
+
+class _CountingEngine(LocalEngine):
+    """One thread; counts the passes over the source (``fold`` reads through ``results``)."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.reads = 0
+
+    def map(self, function, partitions, *arguments):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().map(function, partitions, *arguments)
+
+    def results(self, function, partitions, *arguments):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().results(function, partitions, *arguments)
+
+
+def test_the_median_of_a_column_no_training_row_misses_comes_with_the_first_newton_pass(
+    telco: pa.Table, tmp_path: Path
+) -> None:
+    source = open_source(_write_parts(telco, tmp_path / "parts", [0, 3000, 7043]))
+    for column, rounds in (("monthly_charges", 0), ("tenure", 1)):  # tenure has missing values
+        spec = oddsline.FeatureSpec.from_dict(
+            {"columns": [{"name": column, "kind": "numeric"}, {"name": "contract", "kind": "categorical"}]}
+        )
+        engine = _CountingEngine()
+        streamed = train_streamed(source, "churn", engine=engine, spec=spec, test_size=0)
+        # The summary, the median rounds, the first pass and the solver's passes.
+        assert engine.reads == 1 + rounds + 1 + streamed.info["fit"]["passes"], column
+        values = telco.column(column).to_numpy().astype(float)
+        assert streamed.features.columns[0].fill == np.median(values[~np.isnan(values)])

@@ -14,9 +14,10 @@ yet; they are refused by name, with the alternative.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from .._exceptions import SchemaError
 from ..features import FeatureSpec, FittedFeatures
 from ..features.boolean import FittedBoolean
 from ..features.categorical import fit_categorical_counts
-from ..features.datetime_parts import PARTS, FittedDatetime, microseconds, microseconds_of
+from ..features.datetime_parts import PARTS, FittedDatetime, microseconds_of
 from ..features.hashing import FittedHashed
 from ..features.numeric import PASSTHROUGH_OPTIONS, FittedNumeric
 from ..features.values import as_float
@@ -35,19 +36,18 @@ from .job import Job, row_batches
 from .order_stats import (
     RankQuery,
     RoundReply,
-    combine_replies,
     first_range,
     linear_quantile,
     median_of,
     merge_replies,
     order_key,
     quantile_ranks,
-    reply_to,
 )
+from .rank_replies import RankReplies
 from .summary import DatetimeSummary, Moments, NumericSummary, Summary
 from .target_folds import TargetFolds, fit_target_folds
 
-__all__ = ["STREAMED_KINDS", "check_streamable", "fit_features_streamed"]
+__all__ = ["STREAMED_KINDS", "PendingFills", "check_streamable", "fit_features_streamed"]
 
 STREAMED_KINDS = ("numeric", "passthrough", "categorical", "boolean", "hashed", "datetime", "target")
 _DAY_US = 86_400_000_000.0
@@ -85,14 +85,47 @@ class _NumericPlan:
         return min(max(v, self.clip_low), self.clip_high)
 
 
+@dataclass(frozen=True)
+class PendingFills:
+    """Medians that fill numeric columns no training row misses. Their fill reaches only rows scored
+    later, never the training design, so the first Newton pass answers their rank queries beside its
+    sums (``rank_replies.py``) instead of a pass of their own; the features carry the sample's median
+    until ``apply`` puts in the exact one."""
+
+    queries: dict[tuple[str, int], RankQuery] = field(default_factory=dict)
+
+    def apply(
+        self, features: FittedFeatures, replies: dict[tuple[str, int], list[RoundReply]], job: Job, run: MapPartitions
+    ) -> FittedFeatures:
+        """The features with the exact medians, from the first pass's replies (and more rounds, rarely)."""
+        if not self.queries:
+            return features
+        for key, query in self.queries.items():
+            merge_replies(query, replies[key])
+        _run_rounds(self.queries, {}, job, run)
+        ranks: dict[str, list[int]] = {}
+        for name, rank in self.queries:
+            ranks.setdefault(name, []).append(rank)
+        columns = []
+        for column in features.columns:
+            if isinstance(column, FittedNumeric) and column.name in ranks:
+                lower = self.queries[(column.name, min(ranks[column.name]))].answer
+                upper = self.queries[(column.name, max(ranks[column.name]))].answer
+                column = dataclasses.replace(column, fill=median_of(float(lower), float(upper)))  # type: ignore[arg-type]
+            columns.append(column)
+        return FittedFeatures(tuple(columns), features.strict)
+
+
 def fit_features_streamed(
     spec: FeatureSpec,
     summary: Summary,
     job: Job,
     map_partitions: MapPartitions,
     positive: dict[Any, float] | None = None,
-) -> tuple[FittedFeatures, tuple[TargetFolds, ...]]:
-    """(the fitted features, the out-of-fold tables of target-encoded columns for the training design).
+    defer_unused_fills: bool = False,
+) -> tuple[FittedFeatures, tuple[TargetFolds, ...], PendingFills]:
+    """(the fitted features, the out-of-fold tables of target-encoded columns for the training design,
+    the medians left to the first Newton pass when ``defer_unused_fills``: see ``PendingFills``).
     ``positive`` maps each target label to 1.0 or 0.0 (target encoding needs it)."""
     check_streamable(spec)
     cross_fitted: list[TargetFolds] = []
@@ -103,7 +136,7 @@ def fit_features_streamed(
             plans[c.name] = _NumericPlan(c.name, options, summary.numeric.get(c.name, NumericSummary()))
     for plan in plans.values():
         _check_values(plan)
-    _fill_values(plans, summary, job, map_partitions)
+    pending = _fill_values(plans, summary, job, map_partitions, defer_unused_fills)
     stamps = {c.name: c.settings for c in spec.columns if c.kind == "datetime"}
     datetimes = _datetimes(stamps, summary, job, map_partitions)
     quantiles = _quantiles(plans, summary, job, map_partitions)
@@ -138,7 +171,7 @@ def fit_features_streamed(
             fitted.append(FittedBoolean(c.name, indicator=missing > 0, fill=1.0 if trues / present >= 0.5 else 0.0))
         else:
             fitted.append(FittedHashed(c.name, int(c.settings["bits"])))
-    return FittedFeatures(tuple(fitted), spec.strict), tuple(cross_fitted)
+    return FittedFeatures(tuple(fitted), spec.strict), tuple(cross_fitted), pending
 
 
 def _datetimes(
@@ -188,8 +221,11 @@ def _check_values(plan: _NumericPlan) -> None:
         )
 
 
-def _fill_values(plans: dict[str, _NumericPlan], summary: Summary, job: Job, map_partitions: MapPartitions) -> None:
+def _fill_values(
+    plans: dict[str, _NumericPlan], summary: Summary, job: Job, map_partitions: MapPartitions, defer: bool
+) -> PendingFills:
     wanted: dict[tuple[str, int], RankQuery] = {}
+    pending = PendingFills()
     for plan in plans.values():
         impute, s = plan.options["impute"], plan.summary
         if impute == "constant":
@@ -199,14 +235,19 @@ def _fill_values(plans: dict[str, _NumericPlan], summary: Summary, job: Job, map
         elif impute == "mean":
             plan.fill = s.raw.mean
         else:
+            queries = pending.queries if defer and s.missing == 0 else wanted
             for rank in ((s.present - 1) // 2, s.present // 2):
-                wanted.setdefault((plan.name, rank), RankQuery(rank))
+                queries.setdefault((plan.name, rank), RankQuery(rank))
     samples = {name: _sample_values(summary, name) for name in plans}
-    for (name, _), query in wanted.items():
+    for (name, _), query in [*wanted.items(), *pending.queries.items()]:
         first_range(query, plans[name].summary.present, samples[name])
     _run_rounds(wanted, {}, job, map_partitions)
     for plan in plans.values():
-        if plan.options["impute"] == "median":
+        if (plan.name, (plan.summary.present - 1) // 2) in pending.queries:
+            # Provisional: no training row takes it (see PendingFills); within the range, for the checks below.
+            sample = samples[plan.name]
+            plan.fill = float(np.median(sample)) if sample.size else plan.summary.raw.mean
+        elif plan.options["impute"] == "median":
             s = plan.summary
             lower, upper = wanted[(plan.name, (s.present - 1) // 2)], wanted[(plan.name, s.present // 2)]
             plan.fill = median_of(float(lower.answer), float(upper.answer))  # type: ignore[arg-type]
@@ -214,6 +255,7 @@ def _fill_values(plans: dict[str, _NumericPlan], summary: Summary, job: Job, map
             raise SchemaError(
                 f"column {plan.name!r}: log1p needs values > -1, the training rows reach {plan.summary.low!r}"
             )
+    return pending
 
 
 def _quantiles(
@@ -326,18 +368,10 @@ def reply_partition(
     partition: Partition, job: Job, queries: dict[tuple[str, int], RankQuery], kinds: dict[str, str]
 ) -> dict[tuple[str, int], RoundReply]:
     """One partition's replies to every open query (a worker task)."""
-    columns = sorted({name for name, _ in queries})
-    replies: dict[tuple[str, int], RoundReply | None] = dict.fromkeys(queries)
+    replies = RankReplies(queries, kinds)
     for batch in row_batches(partition, job, side="train"):
-        for name in columns:
-            data = batch.table.column(name)
-            values = microseconds(name, data) if kinds.get(name) == "datetime" else as_float(name, data)
-            keys = order_key(values[~np.isnan(values)])
-            for key, query in queries.items():
-                if key[0] == name:
-                    replies[key] = combine_replies(query, replies[key], reply_to(query, keys))
-    empty = np.empty(0, np.uint64)
-    return {key: reply if reply is not None else reply_to(queries[key], empty) for key, reply in replies.items()}
+        replies.add(batch.table)
+    return replies.of_partition()
 
 
 def moments_partition(

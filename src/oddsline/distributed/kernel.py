@@ -8,6 +8,7 @@ timing. The first pass also gathers the design's column moments (the reference p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ from ..features import FittedFeatures, TransformReport
 from ..sources import Partition
 from ..target import BinaryTarget
 from .job import Job, row_batches
+from .order_stats import RankQuery
+from .rank_replies import QueryKey, RankReplies
 from .summary import Moments
 from .target_folds import TargetFolds
 
@@ -41,12 +44,16 @@ class Sums:
     rows: int = 0
     design: list[Moments] | None = None  # per design column, when asked
     report: TransformReport = field(default_factory=TransformReport)
+    ranks: RankReplies | None = None  # replies to rank queries from the same rows, when asked
 
     def merge(self, other: Sums) -> Sums:
+        ranks = (
+            other.ranks if self.ranks is None else self.ranks if other.ranks is None else self.ranks.merge(other.ranks)
+        )
         if not self.rows:
-            return other
+            return dataclasses.replace(other, ranks=ranks)
         if not other.rows:
-            return self
+            return dataclasses.replace(self, ranks=ranks)
         hessian = None if self.hessian is None or other.hessian is None else self.hessian + other.hessian
         design = (
             None
@@ -65,6 +72,7 @@ class Sums:
             self.rows + other.rows,
             design,
             report,
+            ranks,
         )
 
 
@@ -190,15 +198,20 @@ def newton_partition(
     with_hessian: bool = True,
     with_design: bool = False,
     cross_fitted: tuple[TargetFolds, ...] = (),
+    ranks: dict[QueryKey, RankQuery] | None = None,
 ) -> Sums:
     """One partition's training-row sums at ``theta`` (a worker task). Target-encoded columns take
-    their out-of-fold values (``cross_fitted``), as the in-memory training design does."""
+    their out-of-fold values (``cross_fitted``), as the in-memory training design does. With ``ranks``,
+    the partition's replies to those rank queries come along, from the same rows."""
     out = Sums()
+    replies = RankReplies(ranks) if ranks else None
     layout = KernelLayout.of(features)
     theta_k = layout.to_kernel(theta)
     for batch in row_batches(partition, job, side="train"):
         if not batch.table.num_rows:
             continue
+        if replies is not None:
+            replies.add(batch.table)
         report = TransformReport()
         X, one_hot = layout.design(features, batch.table, report)
         for folds in cross_fitted:
@@ -208,6 +221,7 @@ def newton_partition(
         part = batch_sums(X, y, weight, theta_k, with_hessian, one_hot, with_design)
         part.report = report
         out = out.merge(part)
+    out.ranks = replies
     return layout.to_model(out) if out.rows else out
 
 

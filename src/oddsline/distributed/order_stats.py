@@ -35,6 +35,7 @@ __all__ = [
     "order_key",
     "quantile_ranks",
     "reply_to",
+    "reply_to_values",
 ]
 
 MAX_DISTINCT = 1 << 20  # distinct keys one partition sends for one query; beyond it, a histogram
@@ -48,6 +49,10 @@ def order_key(values: NDArray[np.float64]) -> NDArray[np.uint64]:
     bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.uint64)
     negative = (bits >> np.uint64(63)).astype(bool)
     return np.where(negative, ~bits, bits | _SIGN)
+
+
+_MINUS_INF_KEY = int(order_key(np.array([-np.inf]))[0])
+_PLUS_INF_KEY = int(order_key(np.array([np.inf]))[0])
 
 
 def key_value(key: int) -> float:
@@ -101,6 +106,9 @@ class RoundReply:
     inside: KeyCounts | None = None  # the distinct keys in [low, high] with counts, or
     histogram: NDArray[np.int64] | None = None  # counts per bin of (key - low) >> shift
 
+    def _with_below(self, below: int) -> RoundReply:
+        return RoundReply(below, self.inside, self.histogram)
+
     @property
     def n_inside(self) -> int:
         if self.inside is not None:
@@ -119,6 +127,19 @@ def reply_to(query: RankQuery, keys: NDArray[np.uint64], force_histogram: bool =
         if counted.keys.size <= MAX_DISTINCT:
             return RoundReply(below, inside=counted)
     return RoundReply(below, histogram=_histogram(query, inside.astype(np.uint64), np.ones(inside.size, np.int64)))
+
+
+def reply_to_values(query: RankQuery, values: NDArray[np.float64], force_histogram: bool = False) -> RoundReply:
+    """``reply_to`` from the values themselves (no NaN): the range's ends are compared as floats, so
+    only the values inside it are mapped to keys. On a pass over every row this is most of the work."""
+    low, high = max(query.low, _MINUS_INF_KEY), min(query.high, _PLUS_INF_KEY)
+    if low > high:  # a range of NaN bit patterns only: nothing inside, everything on one side
+        below = values.size if query.low > _PLUS_INF_KEY else 0
+        return reply_to(query, np.empty(0, np.uint64), force_histogram)._with_below(below)
+    low_value, high_value = key_value(low), key_value(high)
+    below = int(np.count_nonzero(values < low_value))
+    inside = values[(values >= low_value) & (values <= high_value)]
+    return reply_to(query, order_key(inside), force_histogram)._with_below(below)
 
 
 def combine_replies(query: RankQuery, a: RoundReply | None, b: RoundReply) -> RoundReply:

@@ -10,6 +10,7 @@ L-BFGS past 1500 parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,10 @@ from ..features import FeatureSpec, FittedFeatures
 from ..identification import reference_levels
 from ..target import BinaryTarget
 from .engines import Engine
+from .feature_fit import PendingFills
 from .job import Job
 from .kernel import Sums, newton_partition
+from .order_stats import RankQuery
 from .problem import StreamedProblem
 from .target_folds import TargetFolds
 from .warm_start import SampleStart, sample_start
@@ -48,8 +51,15 @@ class Passes:
     weights: tuple[float, float]  # of the negative and the positive class
     cross_fitted: tuple[TargetFolds, ...] = ()
 
-    def evaluate(self, theta: NDArray[np.float64], hessian: bool, design: bool = False) -> Sums:
-        """Loss, gradient (and Hessian, design moments) summed over every training row at theta."""
+    def evaluate(
+        self,
+        theta: NDArray[np.float64],
+        hessian: bool,
+        design: bool = False,
+        ranks: dict[tuple[str, int], RankQuery] | None = None,
+    ) -> Sums:
+        """Loss, gradient (and Hessian, design moments, replies to rank queries) summed over every
+        training row at theta."""
         sums: Sums = self.engine.fold(
             newton_partition,
             self.partitions,
@@ -61,9 +71,14 @@ class Passes:
             hessian,
             design,
             self.cross_fitted,
+            ranks,
             start=Sums(),
         )
         return sums
+
+    def run(self, function: Any, *arguments: Any) -> list[Any]:
+        """``function(partition, job, *arguments)`` on every partition (a round of rank queries)."""
+        return self.engine.map(function, self.partitions, self.job, *arguments)
 
 
 @dataclass
@@ -77,6 +92,7 @@ class Solved:
     problem: StreamedProblem
     solver: str
     reason: str
+    passes: Passes  # with the features as the fit ends (the exact fills of ``PendingFills``)
     start: SampleStart | None = None
 
 
@@ -97,9 +113,11 @@ def solve(
     l1_ratio: float,
     tol: float,
     sample: pa.Table | None = None,
+    pending: PendingFills | None = None,
 ) -> Solved:
     """The streamed fit; with a ``sample`` of the training rows, Newton starts from its optimum where the
-    source is large enough for that to save passes (``warm_start.py``)."""
+    source is large enough for that to save passes (``warm_start.py``). The first pass also answers the
+    ``pending`` medians."""
     d = passes.features.n_design
     weights = passes.weights
     total_weight = weights[0] * counts[0] + weights[1] * counts[1]
@@ -120,7 +138,11 @@ def solve(
     )
     if start is not None:
         theta0 = start.theta.copy()
-    first = passes.evaluate(theta0, solver != "lbfgs" or math.isinf(C), design=True)
+    queries = pending.queries if pending is not None and pending.queries else None
+    first = passes.evaluate(theta0, solver != "lbfgs" or math.isinf(C), design=True, ranks=queries)
+    if pending is not None and first.ranks is not None:
+        features = pending.apply(passes.features, first.ranks.per_query(), passes.job, passes.run)
+        passes = dataclasses.replace(passes, features=features)
     references = reference_levels(spec, passes.features) if math.isinf(C) else {}
     aliased = np.array([], dtype=np.intp)
     if math.isinf(C):
@@ -143,7 +165,7 @@ def solve(
         result = SOLVERS[solver](problem, theta0[keep], tol=tol, max_iter=_DEFAULT_MAX_ITER[solver])
     at_optimum = problem.sums(result.theta, hessian=True)
     theta = problem.full_theta(result.theta)
-    return Solved(result, theta, first, at_optimum, aliased, references, problem, solver, reason, start)
+    return Solved(result, theta, first, at_optimum, aliased, references, problem, solver, reason, passes, start)
 
 
 def statistics(solved: Solved) -> dict[str, NDArray[np.float64]]:

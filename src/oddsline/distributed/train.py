@@ -97,9 +97,14 @@ def train_streamed(
 
     labels = list(summary.target_counts)
     positive_of = dict(zip(labels, binary.encode(pa.table({target: pa.array(labels)})).tolist(), strict=True))
-    features, cross_fitted = fit_features_streamed(job.spec, summary, job, run, positive_of)
+    features, cross_fitted, pending = fit_features_streamed(
+        job.spec, summary, job, run, positive_of, defer_unused_fills=True
+    )
     passes = Passes(engine, partitions, job, features, binary, weights, cross_fitted)
-    solved = solve(passes, job.spec, counts, C=C, l1_ratio=l1_ratio, tol=tol, sample=summary.train_sample)
+    solved = solve(
+        passes, job.spec, counts, C=C, l1_ratio=l1_ratio, tol=tol, sample=summary.train_sample, pending=pending
+    )
+    passes = solved.passes
     if not solved.result.converged:
         warnings.warn(
             f"streamed {solved.solver} stopped after {solved.result.n_iter} iterations with gradient "
