@@ -445,6 +445,14 @@ def inference_from_information(
     # A column that is zero in every training row carries no information: no estimate, penalty or not.
     aliased = np.union1d(aliased, np.flatnonzero(np.diag(info) <= 0)).astype(np.intp)
     keep = np.setdiff1d(np.arange(d + 1), aliased)
+    if penalised and np.array_equal(hess, info):
+        # A penalty without an L2 part (the lasso) leaves exactly collinear columns (every level of a
+        # categorical beside the intercept) without a unique estimate: aliased, as an unpenalised fit's.
+        sub = hess[np.ix_(keep, keep)]
+        singular = aliased_in_gram(sub, int(np.flatnonzero(keep == d)[0]) if d in keep else None)
+        if singular.size:
+            aliased = np.union1d(aliased, keep[singular]).astype(np.intp)
+            keep = np.setdiff1d(np.arange(d + 1), aliased)
     sub_info, sub_hess = info[np.ix_(keep, keep)], hess[np.ix_(keep, keep)]
     if penalised:
         bread = np.linalg.inv(sub_hess)

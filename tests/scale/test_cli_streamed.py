@@ -111,3 +111,58 @@ def test_monitor_a_folder_gives_the_report_of_the_whole_table(
     assert streamed["mean_score"] == pytest.approx(whole["mean_score"], rel=1e-12)
     refused = _cli("monitor", "--model", str(model_path), "--data", str(folder), "--trigger", "ece > 0.05")
     assert refused.returncode == 2 and "--trigger" in refused.stderr
+
+
+def test_files_that_type_a_column_differently_train_with_the_inferred_spec(
+    telco_table: pa.Table, tmp_path: Path
+) -> None:
+    """A column blank throughout one CSV file (its reader calls it text) stays numeric; text in a numeric
+    column of a later file makes it categorical in every file, spelled the same. Both crashed (exit 70)
+    merging the files' row samples."""
+    blank, texted = tmp_path / "blank", tmp_path / "texted"
+    blank.mkdir(), texted.mkdir()
+    parts = [telco_table.slice(0, 3000), telco_table.slice(3000, 2000), telco_table.slice(5000)]
+    for i, part in enumerate(parts):
+        if i == 1:
+            where = part.schema.get_field_index("monthly_charges")
+            pacsv.write_csv(
+                part.set_column(where, "monthly_charges", pa.nulls(part.num_rows, pa.float64())), blank / "b.csv"
+            )
+            tenure = [str(v) for v in part.column("tenure").to_pylist()]
+            tenure[::400] = ["unknown"] * len(tenure[::400])
+            where = part.schema.get_field_index("tenure")
+            pacsv.write_csv(part.set_column(where, "tenure", pa.array(tenure)), texted / "b.csv")
+        else:
+            pacsv.write_csv(part, blank / f"{'ac'[i // 2]}.csv")
+            pacsv.write_csv(part, texted / f"{'ac'[i // 2]}.csv")
+    for folder, column, kind in ((blank, "monthly_charges", "numeric"), (texted, "tenure", "target")):
+        out = tmp_path / f"{folder.name}.odl"
+        done = _cli("train", str(folder), "--target", "churn", "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        fitted = {c.name: c for c in oddsline.load(out).features.columns}
+        assert fitted[column].kind == kind, (column, fitted[column].kind)
+    levels = fitted["tenure"].levels
+    assert "unknown" in levels and "12" in levels and all(isinstance(v, str) for v in levels)
+
+
+def test_a_source_without_rows_and_a_column_constant_in_the_sample_are_named_plainly(
+    telco_table: pa.Table, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pacsv.write_csv(telco_table.slice(0, 0), empty / "header_only.csv")
+    done = _cli("train", str(empty), "--target", "churn", "--out", str(tmp_path / "e.odl"))
+    assert done.returncode == 2 and "no data rows to train on" in done.stderr, done.stderr
+    constant = tmp_path / "constant"
+    constant.mkdir()
+    table = telco_table.append_column("plan", pa.array(["basic"] * telco_table.num_rows))
+    pacsv.write_csv(table.slice(0, 4000), constant / "a.csv")
+    pacsv.write_csv(table.slice(4000), constant / "b.csv")
+    out = tmp_path / "c.odl"
+    done = _cli("train", str(constant), "--target", "churn", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    # Inference saw a sample; the reason must not claim every row of the source.
+    assert (
+        oddsline.load(out).info["ignored_columns"]["plan"]
+        == "constant: 'basic' in every one of the 7,043 sampled rows"
+    )

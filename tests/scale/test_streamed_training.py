@@ -363,3 +363,36 @@ def test_the_median_of_a_column_no_training_row_misses_comes_with_the_first_newt
         assert engine.reads == 1 + rounds + 1 + streamed.info["fit"]["passes"], column
         values = telco.column(column).to_numpy().astype(float)
         assert streamed.features.columns[0].fill == np.median(values[~np.isnan(values)])
+
+
+def test_an_unpenalised_fit_separated_by_one_column_is_refused_as_in_memory(telco: pa.Table, tmp_path: Path) -> None:
+    """The 11 rows missing total_charges all stayed: both fits refuse, naming the same column, instead
+    of a streamed coefficient of -10 with a standard error of 150."""
+    spec = oddsline.FeatureSpec.from_dict(
+        {"columns": [{"name": "total_charges", "kind": "numeric"}, {"name": "contract", "kind": "categorical"}]}
+    )
+    with pytest.raises(oddsline.SeparationError) as memory:
+        oddsline.train(telco, "churn", spec=spec, test_size=0, C=math.inf)
+    source = open_source(_write_parts(telco, tmp_path / "parts", [0, 3000, 7043]))
+    with pytest.raises(oddsline.SeparationError, match=r"'total_charges=<missing>': its rows are all 'No'") as streamed:
+        train_streamed(source, "churn", engine=LocalEngine(2), spec=spec, test_size=0, C=math.inf)
+    assert streamed.value.columns == memory.value.columns
+    # A penalised fit of the same columns exists, and is not refused.
+    assert train_streamed(source, "churn", engine=LocalEngine(2), spec=spec, test_size=0).info["fit"]["converged"]
+
+
+def test_a_lasso_model_reports_collinear_levels_as_aliased_not_a_singular_matrix(
+    telco: pa.Table, tmp_path: Path
+) -> None:
+    """Without an L2 part the penalised Hessian of every level beside the intercept is singular: `inspect`
+    crashed (exit 70, LinAlgError). Those parameters are aliased (NaN), the others keep their errors."""
+    source = open_source(_write_parts(telco, tmp_path / "parts", [0, 7043]))
+    spec = _spec_without_duplicates()
+    lasso = train_streamed(source, "churn", engine=LocalEngine(2), spec=spec, test_size=0, C=0.01, l1_ratio=1.0)
+    result = lasso.inference()
+    assert "contract=Two year" in result.aliased or "contract=Month-to-month" in result.aliased
+    finite = ~np.isnan(result.bse)
+    assert finite.sum() == len(result.bse) - len(result.aliased) and (result.bse[finite] > 0).all()
+    ridge = train_streamed(source, "churn", engine=LocalEngine(2), spec=spec, test_size=0, C=0.01, l1_ratio=0.5)
+    # An L2 part identifies every level (only the hashed buckets no row falls in stay without an estimate).
+    assert all(name.startswith("tech_support#") for name in ridge.inference().aliased)

@@ -110,7 +110,7 @@ def describe_stream(info: dict[str, Any]) -> str:
     engine = info["engine"]
     return (
         f"streamed on engine {engine['name']} ({engine['workers']} workers, {engine['partitions']} partitions), "
-        f"{info['fit']['passes']} Newton passes; evaluation and reference on samples of "
+        f"{info['fit']['passes']} {info['fit']['solver']} passes; evaluation and reference on samples of "
         f"{info.get('evaluation_sample_rows', 0)} held-out and {info.get('reference_sample_rows', 0)} training rows"
     )
 

@@ -33,6 +33,7 @@ from .job import Job
 from .kernel import Sums, newton_partition
 from .order_stats import RankQuery
 from .problem import StreamedProblem
+from .separation import raise_if_separated
 from .target_folds import TargetFolds
 from .warm_start import SampleStart, sample_start
 
@@ -143,6 +144,8 @@ def solve(
     if pending is not None and first.ranks is not None:
         features = pending.apply(passes.features, first.ranks.per_query(), passes.job, passes.run)
         passes = dataclasses.replace(passes, features=features)
+    if math.isinf(C):
+        raise_if_separated(first, theta0, passes.features, passes.target)
     references = reference_levels(spec, passes.features) if math.isinf(C) else {}
     aliased = np.array([], dtype=np.intp)
     if math.isinf(C):

@@ -18,7 +18,7 @@ from ..batch import as_inferred_type
 from ..sources import FileSource, FrameSource
 from .job import file_key, position_hashes
 
-__all__ = ["SampleRows", "sample_partition"]
+__all__ = ["SampleRows", "concat_rows", "sample_partition"]
 
 
 class SampleRows:
@@ -36,7 +36,7 @@ class SampleRows:
         hashes = np.concatenate(
             [h for t, h in ((self.table, self.hashes), (other.table, other.hashes)) if t is not None and t.num_rows]
         )
-        joined = tables[0] if len(tables) == 1 else _concat(tables)
+        joined = tables[0] if len(tables) == 1 else concat_rows(tables)
         order = np.argsort(hashes, kind="stable")[: self.size]
         return SampleRows(self.size, joined.take(pa.array(order)), hashes[order])
 
@@ -55,9 +55,12 @@ def sample_partition(partition: Any, source: FileSource | FrameSource, seed: int
     return out
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    """Tables whose files typed a column differently (integers in one, decimals in another) promote to a
-    common type; where none exists (numbers in one, text in another) the column becomes text."""
+def concat_rows(tables: list[pa.Table]) -> pa.Table:
+    """Rows of tables whose files typed a column differently, as one table. Integers in one and decimals
+    in another promote to a common type; a column with no value at all in a file (a CSV reader's text or
+    null column) takes the others' type; where no common type exists (numbers in one, text in another)
+    the column becomes text."""
+    tables = [_without_empty_text(t) for t in tables]
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -67,3 +70,11 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
             t.cast(pa.schema([(f.name, pa.string() if f.name in clash else f.type) for f in t.schema])) for t in tables
         ]
         return pa.concat_tables(texted, promote_options="permissive")
+
+
+def _without_empty_text(table: pa.Table) -> pa.Table:
+    for i, field in enumerate(table.schema):
+        column = table.column(i)
+        if pa.types.is_string(field.type) and table.num_rows and column.null_count == table.num_rows:
+            table = table.set_column(i, field.name, pa.nulls(table.num_rows))
+    return table

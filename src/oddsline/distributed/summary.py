@@ -29,6 +29,7 @@ from ..features.values import as_float
 from ..overlap import SKETCH_SIZE, row_hashes
 from ..sources import Partition
 from .job import Job, row_batches, unit_interval
+from .spec_sample import concat_rows
 from .target_folds import count_levels, fold_of
 
 __all__ = [
@@ -299,6 +300,6 @@ def _bottom(
     if not tables:
         return table_a if table_a is not None else table_b, np.empty(0, np.uint64)
     hashes = np.concatenate([h for t, h in ((table_a, hash_a), (table_b, hash_b)) if t is not None and t.num_rows])
-    joined = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    joined = concat_rows(tables) if len(tables) > 1 else tables[0]
     order = np.argsort(hashes, kind="stable")[:SAMPLE_ROWS]
     return joined.take(pa.array(order)), hashes[order]

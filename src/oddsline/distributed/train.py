@@ -305,10 +305,15 @@ def _infer_spec(
     shipped = source.shippable() if isinstance(source, FrameSource) else source
     sample = engine.fold(sample_partition, partitions, shipped, seed, _INFER_ROWS, start=SampleRows(_INFER_ROWS))
     table = sample.table if sample.table is not None else pa.table({})
+    if not table.num_rows:
+        where = source.paths[0] if len(source.paths) == 1 else f"the {len(source.paths)} files of the source"
+        raise SchemaError(f"{where}: no data rows to train on (a header or an empty file only)")
     if target not in table.column_names:
         raise TargetError(f"target column {target!r} is not in {source.paths[0]}; its columns are {table.column_names}")
     spec = FeatureSpec.infer(table, target=target, ignore=ignore)
-    columns, ignored = [], list(spec.ignored)
+    # What inference saw is a sample, not every row: say so where a reason claims every row.
+    sampled = f"every one of the {table.num_rows:,} sampled rows"
+    columns, ignored = [], [(name, reason.replace("every row", sampled)) for name, reason in spec.ignored]
     for c in spec.columns:
         if c.kind in STREAMED_KINDS:
             columns.append(c)
