@@ -163,6 +163,5 @@ def test_a_source_without_rows_and_a_column_constant_in_the_sample_are_named_pla
     assert done.returncode == 0, done.stderr
     # Inference saw a sample; the reason must not claim every row of the source.
     assert (
-        oddsline.load(out).info["ignored_columns"]["plan"]
-        == "constant: 'basic' in every one of the 7,043 sampled rows"
+        oddsline.load(out).info["ignored_columns"]["plan"] == "constant: 'basic' in every one of the 7,043 sampled rows"
     )
