@@ -25,6 +25,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from ..core.objective import Problem
+from ..estimator import cold_start
 from ..features import FittedFeatures
 from ..target import BinaryTarget
 from .kernel import encode_labels
@@ -73,10 +74,7 @@ def sample_start(
     # the penalty weighs the same against the mean loss as it does on the source.
     scaled_C = C * float(w.sum()) / total_weight
     problem = Problem(X, y, w, C=scaled_C, l1_ratio=l1_ratio)
-    theta0 = np.zeros(problem.n_params)
-    rate = float(np.clip(w @ y / problem.total_weight, 1e-12, 1 - 1e-12))
-    theta0[-1] = math.log(rate / (1.0 - rate))
-    result = SOLVERS[solver](problem, theta0, tol=_SAMPLE_TOL, max_iter=50)
+    result = SOLVERS[solver](problem, cold_start(problem), tol=_SAMPLE_TOL, max_iter=50)
     theta = np.asarray(result.theta, dtype=np.float64)
     if not np.all(np.isfinite(theta)):
         return None
