@@ -165,3 +165,10 @@ def test_a_source_without_rows_and_a_column_constant_in_the_sample_are_named_pla
     assert (
         oddsline.load(out).info["ignored_columns"]["plan"] == "constant: 'basic' in every one of the 7,043 sampled rows"
     )
+
+
+def test_a_file_named_twice_is_refused_not_trained_twice(folder: Path, tmp_path: Path) -> None:
+    one = sorted(folder.glob("*.csv"))[0]
+    done = _cli("train", str(folder), str(one), "--target", "churn", "--out", str(tmp_path / "twice.odl"))
+    assert done.returncode == 2 and "is in the source twice" in done.stderr and one.name in done.stderr, done.stderr
+    assert not (tmp_path / "twice.odl").exists()

@@ -117,9 +117,22 @@ def open_source(
             paths.extend(found)
         else:
             raise ReadError(f"{p}: no such file or folder")
+    _refuse_repeats(paths)
     if batch_rows < 1:
         raise ReadError(f"batch_rows must be at least 1, got {batch_rows}")
     return FileSource(tuple(paths), batch_rows, delimiter, encoding, None if na_values is None else tuple(na_values))
+
+
+def _refuse_repeats(paths: list[str]) -> None:
+    """A file named twice (a folder and a file in it, overlapping globs, a link) would train every row twice."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise ReadError(
+                f"{path} is in the source twice (also as {seen[real]}): its rows would count twice; name each file once"
+            )
+        seen[real] = path
 
 
 def _parquet_file(path: str) -> pq.ParquetFile:
