@@ -53,6 +53,15 @@ def cluster():
         yield c, client
 
 
+def test_workers_run_single_threaded_blas_on_glibcs_default_allocator(cluster) -> None:
+    """Dask's default MALLOC_TRIM_THRESHOLD_ pins glibc's mmap threshold (a pass cost ~30% more CPU)."""
+    _, client = cluster
+    environs = client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")})
+    assert len(environs) == 2
+    for environ in environs.values():
+        assert environ == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
+
+
 @pytest.fixture(scope="module")
 def parts(telco_table: pa.Table, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("telco_parts")
