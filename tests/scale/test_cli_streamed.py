@@ -172,3 +172,32 @@ def test_a_file_named_twice_is_refused_not_trained_twice(folder: Path, tmp_path:
     done = _cli("train", str(folder), str(one), "--target", "churn", "--out", str(tmp_path / "twice.odl"))
     assert done.returncode == 2 and "is in the source twice" in done.stderr and one.name in done.stderr, done.stderr
     assert not (tmp_path / "twice.odl").exists()
+
+
+def test_a_folder_trains_on_its_data_files_not_notes_markers_or_checkpoints(
+    folder: Path, tmp_path: Path, telco_table: pa.Table
+) -> None:
+    """What people's export folders hold beside the data: a README, Spark's _SUCCESS and .crc files, a
+    _temporary/ of a job, Jupyter's .ipynb_checkpoints/ with a copy of a CSV (its rows would count twice)."""
+    export = tmp_path / "export"
+    (export / ".ipynb_checkpoints").mkdir(parents=True)
+    (export / "_temporary" / "0").mkdir(parents=True)
+    for part in sorted(folder.glob("*.csv")):
+        (export / part.name).write_bytes(part.read_bytes())
+    pacsv.write_csv(telco_table.slice(0, 2000), export / ".ipynb_checkpoints" / "part0-checkpoint.csv")
+    pacsv.write_csv(telco_table.slice(0, 10), export / "_temporary" / "0" / "part9.csv")
+    (export / "_SUCCESS").write_bytes(b"")
+    (export / ".part0.csv.crc").write_bytes(b"\x00\x01")
+    (export / "README.txt").write_text("Telco churn, exported 2026-12-01.\nOne row per customer.\n")
+    done = _cli("train", str(export), "--target", "churn", "--out", str(tmp_path / "m.odl"), "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)["info"]
+    assert info["n_train"] + info["n_test"] == telco_table.num_rows
+    assert [Path(f).name for f in info["data_fingerprint"]["files"]] == [f"part{i}.csv" for i in range(4)]
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "README.txt").write_text("nothing to train on\n")
+    refused = _cli("train", str(notes), "--target", "churn", "--out", str(tmp_path / "n.odl"))
+    assert refused.returncode == 2 and "holds no CSV, Parquet or Arrow files" in refused.stderr
+    assert "*.txt" in refused.stderr  # how to read .txt tables if that is what they are

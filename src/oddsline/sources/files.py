@@ -19,7 +19,7 @@ from ..io import ARROW_SUFFIXES, CSV_SUFFIXES, PARQUET_SUFFIXES, check_unique_na
 __all__ = ["BATCH_ROWS", "FileSource", "Partition", "open_source"]
 
 BATCH_ROWS = 65_536
-_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES + ARROW_SUFFIXES
+_FOLDER_SUFFIXES = tuple(s for s in CSV_SUFFIXES + PARQUET_SUFFIXES + ARROW_SUFFIXES if s != ".txt")
 
 
 @dataclass(frozen=True)
@@ -104,10 +104,7 @@ def open_source(
         text = os.fspath(item)
         p = Path(text)
         if p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _SUFFIXES)
-            if not found:
-                raise ReadError(f"{p} holds no CSV, Parquet or Arrow files (suffixes {', '.join(_SUFFIXES)})")
-            paths.extend(found)
+            paths.extend(folder_files(p))
         elif p.is_file():
             paths.append(text)
         elif glob.has_magic(text):
@@ -121,6 +118,28 @@ def open_source(
     if batch_rows < 1:
         raise ReadError(f"batch_rows must be at least 1, got {batch_rows}")
     return FileSource(tuple(paths), batch_rows, delimiter, encoding, None if na_values is None else tuple(na_values))
+
+
+def folder_files(folder: Path) -> list[str]:
+    """A folder's table files, sorted, subfolders included. Names that begin with "." or "_" are not
+    data (Spark's ``_SUCCESS`` and ``.crc`` files, ``_temporary/``, ``.ipynb_checkpoints/`` with copies
+    of the CSVs beside it), and ``.txt`` files are too often a README: named alone or by a glob they
+    are read, found in a folder they are not."""
+    found, notes = [], []
+    for f in folder.rglob("*"):
+        if any(part.startswith((".", "_")) for part in f.relative_to(folder).parts) or not f.is_file():
+            continue
+        suffix = f.suffix.lower()
+        if suffix in _FOLDER_SUFFIXES:
+            found.append(str(f))
+        elif suffix == ".txt":
+            notes.append(str(f))
+    if not found:
+        hint = f"; to read its .txt files name them with a glob: '{folder / '*.txt'}'" if notes else ""
+        raise ReadError(
+            f"{folder} holds no CSV, Parquet or Arrow files (suffixes {', '.join(_FOLDER_SUFFIXES)}){hint}"
+        )
+    return sorted(found)
 
 
 def _refuse_repeats(paths: list[str]) -> None:
