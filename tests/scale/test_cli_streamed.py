@@ -201,3 +201,23 @@ def test_a_folder_trains_on_its_data_files_not_notes_markers_or_checkpoints(
     refused = _cli("train", str(notes), "--target", "churn", "--out", str(tmp_path / "n.odl"))
     assert refused.returncode == 2 and "holds no CSV, Parquet or Arrow files" in refused.stderr
     assert "*.txt" in refused.stderr  # how to read .txt tables if that is what they are
+
+
+def test_a_file_with_other_columns_is_the_one_named(telco_table: pa.Table, tmp_path: Path) -> None:
+    """A later export renamed a column: the message names that file and the names on both sides, not
+    the first file for lacking the later file's new name."""
+    import pyarrow.parquet as pq
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(telco_table.slice(0, 4000), parts / "2026-11.parquet")
+    renamed = telco_table.slice(4000).rename_columns(
+        ["Tenure" if n == "tenure" else n for n in telco_table.column_names]
+    )
+    pq.write_table(renamed, parts / "2026-12.parquet")
+    done = _cli("train", str(parts), "--target", "churn", "--out", str(tmp_path / "m.odl"))
+    assert done.returncode == 2, done.stderr
+    message = done.stderr.strip().splitlines()[-1]
+    assert "2026-12.parquet has other columns than" in message and "2026-11.parquet" in message
+    assert "lacks ['tenure']" in message and "has ['Tenure']" in message
+    assert not (tmp_path / "m.odl").exists()

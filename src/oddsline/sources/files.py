@@ -136,9 +136,7 @@ def folder_files(folder: Path) -> list[str]:
             notes.append(str(f))
     if not found:
         hint = f"; to read its .txt files name them with a glob: '{folder / '*.txt'}'" if notes else ""
-        raise ReadError(
-            f"{folder} holds no CSV, Parquet or Arrow files (suffixes {', '.join(_FOLDER_SUFFIXES)}){hint}"
-        )
+        raise ReadError(f"{folder} holds no CSV, Parquet or Arrow files (suffixes {', '.join(_FOLDER_SUFFIXES)}){hint}")
     return sorted(found)
 
 
