@@ -70,13 +70,16 @@ def fit_identified(
     C: float,
     class_weight: str | None,
     prefer: tuple[int, ...] = (),
+    l1_ratio: float = 0.0,
 ) -> IdentifiedFit:
-    """Fit ``LogisticRegression(C)``; when unpenalised, on the identified columns only (see module doc).
+    """Fit ``LogisticRegression(C, l1_ratio)``; when unpenalised, on the identified columns only (see
+    module doc).
 
     ``prefer``: design columns to alias first when a dependency leaves a choice (reference levels).
     """
     if not math.isinf(C):
-        return IdentifiedFit(LogisticRegression(C=C, class_weight=class_weight).fit(X, y), np.array([], np.intp))
+        estimator = LogisticRegression(C=C, l1_ratio=l1_ratio, class_weight=class_weight)
+        return IdentifiedFit(estimator.fit(X, y), np.array([], np.intp))
     d = X.shape[1]
     aliased = aliased_design_columns(X, prefer)
     keep = np.setdiff1d(np.arange(d), aliased)

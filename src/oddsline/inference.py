@@ -426,8 +426,12 @@ def inference_from_information(
     names: list[str],
     C: float,
     level: float = 0.95,
+    l1_ratio: float = 0.0,
 ) -> InferenceResult:
     """Model-based inference from kept information matrices (theta over [beta..., intercept]).
+
+    After an L1/elastic-net fit (``l1_ratio`` > 0) there are no standard errors, as ``inference`` gives
+    none for such an estimator: the table has the coefficients and names those the penalty set to 0.
 
     Aliased parameters (kept by training as ``statistics["aliased"]``, or found here in the
     information matrix of an older unpenalised model) are NaN, as R reports NA; so is any standard
@@ -436,6 +440,8 @@ def inference_from_information(
     info, hess = statistics["fisher_information"], statistics["penalised_hessian"]
     penalised = not math.isinf(C)
     d = len(names)
+    if penalised and l1_ratio > 0:
+        return _selection_table(theta, statistics, names, C, level, l1_ratio)
     if "aliased" in statistics:
         aliased = np.asarray(statistics["aliased"], dtype=np.intp)
     elif not penalised:
@@ -483,6 +489,42 @@ def inference_from_information(
         level=level,
         llf=llf,
         llnull=llnull,
+    )
+
+
+def _selection_table(
+    theta: NDArray[np.float64],
+    statistics: dict[str, NDArray[np.float64]],
+    names: list[str],
+    C: float,
+    level: float,
+    l1_ratio: float,
+) -> InferenceResult:
+    d = len(names)
+    order = [d, *range(d)]
+    params = theta.astype(np.float64)[order]
+    nan = np.full(d + 1, np.nan)
+    llf, llnull, nobs = (float(v) for v in statistics["likelihood"])
+    penalty = "L1" if l1_ratio == 1 else f"elastic-net (l1_ratio={l1_ratio:g})"
+    return InferenceResult(
+        params=params,
+        bse=nan,
+        zvalues=nan.copy(),
+        pvalues=nan.copy(),
+        conf_int=np.full((d + 1, 2), np.nan),
+        cov=np.full((d + 1, d + 1), np.nan),
+        param_names=["intercept", *names],
+        aliased=[],
+        nobs=nobs,
+        df_model=float(np.count_nonzero(theta[:d])),
+        label=f"{penalty}-penalised (C={C:g}): no standard errors or p-values, as the penalty chose the "
+        "columns on these same rows and errors that ignore the choice are too small; for seeded bootstrap "
+        "intervals pass the training rows: model.inference(data=..., ci='bootstrap')",
+        ci="none",
+        level=level,
+        llf=llf,
+        llnull=llnull,
+        not_selected=[names[j] for j in range(d) if theta[j] == 0],
     )
 
 

@@ -117,6 +117,9 @@ class InferenceResult:
     condition: float = math.nan
     extra: dict[str, Any] = field(default_factory=dict)
     reference_levels: list[str] = field(default_factory=list)
+    # After an L1/elastic-net fit: the coefficients the penalty set to 0 (None for other fits, whose
+    # table has standard errors; an L1 fit's has none, see inference_from_information).
+    not_selected: list[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.conf_int, IntervalTable):
@@ -171,6 +174,7 @@ class InferenceResult:
                     "odds_ratio": _num(self.odds_ratios[i]),
                     "aliased": name in self.aliased,
                     "reference_level": name in self.reference_levels,
+                    "not_selected": name in (self.not_selected or ()),
                 }
             )
         return {
@@ -187,6 +191,7 @@ class InferenceResult:
             "vif": {k: _num(v) for k, v in self.extra.get("vif", {}).items()},
             "aliased": list(self.aliased),
             "reference_levels": list(self.reference_levels),
+            "not_selected": self.not_selected,
             "coefficients": rows,
         }
 
@@ -196,6 +201,8 @@ class InferenceResult:
         return pd.DataFrame(self.to_dict()["coefficients"]).set_index("name")
 
     def summary(self) -> str:
+        if self.not_selected is not None:
+            return self._selection_summary()
         width = max(12, *(len(n) for n in self.param_names))
         low, high = f"[{(1 - self.level) / 2:.3f}", f"{1 - (1 - self.level) / 2:.3f}]"
         lines = [
@@ -231,6 +238,25 @@ class InferenceResult:
             )
         if others:
             lines.append(f"\naliased (exact linear combinations of other columns): {', '.join(others)}")
+        return "\n".join(lines)
+
+    def _selection_summary(self) -> str:
+        """An L1/elastic-net fit: its coefficients, which ones the penalty left at 0, and why there are
+        no standard errors beside them."""
+        width = max(12, *(len(n) for n in self.param_names))
+        dropped = set(self.not_selected or ())
+        lines = [
+            f"Logistic regression: {self.nobs:g} observations, {self.label}",
+            f"log-likelihood {self.llf:.4f}  null {self.llnull:.4f}  pseudo-R2 {self.prsquared:.4f}  "
+            f"non-zero coefficients {self.df_model:g} of {len(self.param_names) - 1}",
+            "",
+            f"{'':<{width}} {'coef':>11} {'odds ratio':>11}",
+        ]
+        for i, name in enumerate(self.param_names):
+            if name in dropped:
+                lines.append(f"{name:<{width}} {0.0:>11.4f} {'(not selected)':>11}")
+            else:
+                lines.append(f"{name:<{width}} {_cell(self.params[i], 11)} {_cell(self.odds_ratios[i], 11)}")
         return "\n".join(lines)
 
 

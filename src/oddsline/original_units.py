@@ -25,7 +25,7 @@ def in_original_units(result: InferenceResult, features: FittedFeatures) -> Infe
     """``result`` (intercept first, then the design columns) per raw unit of each numeric column."""
     if result.param_names[0] != "intercept" or len(result.param_names) != features.n_design + 1:
         raise InferenceError("original units need a binary model's table over [intercept, design columns]")
-    if result.ci != "wald":
+    if result.ci not in ("wald", "none"):  # "none": an L1 fit's table, coefficients alone
         raise InferenceError(f"original units are available for Wald intervals, not {result.ci!r} ones")
     k = len(result.param_names)
     A = np.eye(k)

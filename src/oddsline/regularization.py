@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from .core.solvers import SolverResult
 from .estimator import LogisticRegression, cold_start
 from .metrics import log_loss
 
-__all__ = ["LogisticRegressionCV", "RegularizationPath", "regularization_path"]
+__all__ = ["LogisticRegressionCV", "RegularizationPath", "check_l1_ratio", "penalty_name", "regularization_path"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,3 +202,18 @@ def _held_out_log_loss(
     if proba.shape[1] == 2:
         return log_loss((column == 1).astype(float), proba[:, 1], weight)
     return float(-(weight @ np.log(p)) / weight.sum())
+
+
+def check_l1_ratio(l1_ratio: Any, C: float) -> None:
+    """The L1 share of the penalty: a number in [0, 1], and above 0 only with a finite C."""
+    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float)) or not 0 <= l1_ratio <= 1:
+        raise ParameterError(f"l1_ratio must be a number in [0, 1] (0 ridge, 1 lasso), got {l1_ratio!r}")
+    if l1_ratio and math.isinf(C):
+        raise ParameterError(
+            f"l1_ratio={l1_ratio:g} penalises the coefficients, but C=inf asks for no penalty: give a finite C "
+            "(--C 1) or l1_ratio 0"
+        )
+
+
+def penalty_name(l1_ratio: float) -> str:
+    return "l2" if l1_ratio == 0 else "l1" if l1_ratio == 1 else "elasticnet"

@@ -64,6 +64,7 @@ def retrain(
         target=champion.target.name,
         positive=champion.target.positive,
         C=math.inf if C == "inf" else float(C),
+        l1_ratio=float(params.get("l1_ratio", 0.0)),
         test_size=float(params.get("test_size", 0.2)),
         seed=int(params.get("seed", 0)),
         spec=spec,

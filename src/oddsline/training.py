@@ -31,7 +31,7 @@ from .leakage import leakage_warnings, single_column_auc
 from .model import Model
 from .monitor.reference import capture_reference
 from .overlap import training_sketch
-from .regularization import LogisticRegressionCV
+from .regularization import LogisticRegressionCV, check_l1_ratio, penalty_name
 from .splits import SPLITS, group_split, stratified_split, time_split
 from .target import Label, resolve_target
 from .threshold import choose_threshold
@@ -45,6 +45,7 @@ def train(
     positive: Label | None = None,
     *,
     C: float = 1.0,
+    l1_ratio: float = 0.0,
     test_size: float = 0.2,
     seed: int = 0,
     spec: FeatureSpec | None = None,
@@ -77,6 +78,9 @@ def train(
     chooses C among 20 values on the regularisation path by K-fold log loss on the training rows
     (time-ordered folds under a time split); ``C`` is then ignored.
 
+    ``l1_ratio`` is the L1 share of the penalty, ``(1/C) ((1 - l1_ratio)/2 ||beta||^2 + l1_ratio ||beta||_1)``:
+    0 is ridge (the default), 1 the lasso, which sets coefficients to exactly 0; it needs a finite C.
+
     With an inferred spec, columns that cannot help (empty, constant, identifiers; the time column of a
     time split) are left out and listed in ``model.info["ignored_columns"]``, and a column that alone
     nearly separates the classes raises a :class:`LeakageWarning` (also kept in ``model.info["warnings"]``)
@@ -95,6 +99,7 @@ def train(
             engine=engine,
             scheduler=scheduler,
             C=C,
+            l1_ratio=l1_ratio,
             test_size=test_size,
             seed=seed,
             spec=spec,
@@ -108,6 +113,7 @@ def train(
             allow_leaky=allow_leaky,
         )
     started = time.perf_counter()
+    check_l1_ratio(l1_ratio, C if cv is None else 1.0)
     if not (isinstance(test_size, (int, float)) and 0 <= test_size < 1):
         raise ParameterError(f"test_size must be in [0, 1), got {test_size!r}")
     table = to_arrow(data)
@@ -143,14 +149,14 @@ def train(
     selection = None
     if cv is not None:
         search = LogisticRegressionCV(
-            20, cv=cv, time_ordered=split == "time", random_state=seed, class_weight=class_weight
+            20, cv=cv, time_ordered=split == "time", random_state=seed, class_weight=class_weight, l1_ratio=l1_ratio
         )
         search.fit(X, y)
         C = float(search.C_)
         selection = {"cv": cv, "time_ordered": split == "time", "C": C}
     references = reference_levels(spec, features) if math.isinf(C) else {}
     try:
-        identified = fit_identified(X, y, C, class_weight, tuple(references))
+        identified = fit_identified(X, y, C, class_weight, tuple(references), l1_ratio)
     except SeparationError as exc:
         names = ", ".join(repr(features.design_names[j]) for j in exc.columns)
         raise SeparationError(
@@ -160,7 +166,7 @@ def train(
         ) from None
     calibrator, chosen = None, None
     if calibrate is not None or isinstance(threshold, str):
-        p_oof = _cross_fitted(spec, train_table, y, C, class_weight, folds, seed)
+        p_oof = _cross_fitted(spec, train_table, y, C, class_weight, folds, seed, l1_ratio)
         if calibrate is not None:
             calibrator = fit_calibrator(y, p_oof, calibrate)
             p_oof = calibrator.apply(p_oof)
@@ -203,7 +209,8 @@ def train(
             "C": _json_number(C),
             "test_size": test_size,
             "seed": seed,
-            "penalty": "l2",
+            "penalty": penalty_name(l1_ratio),
+            "l1_ratio": float(l1_ratio),
             "class_weight": class_weight,
             "calibrate": calibrate,
             "threshold_rule": chosen.rule if chosen is not None else None,
@@ -302,6 +309,7 @@ def _cross_fitted(
     class_weight: str | None,
     folds: int,
     seed: int,
+    l1_ratio: float = 0.0,
 ) -> NDArray[np.float64]:
     """Out-of-fold raw probabilities of the training rows (features refitted per fold: no leak)."""
     out = np.empty(y.shape[0])
@@ -309,7 +317,7 @@ def _cross_fitted(
         part = table.take(pa.array(fit_rows))
         features, X = spec.fit_transform(part, y[fit_rows])
         prefer = tuple(reference_levels(spec, features)) if math.isinf(C) else ()
-        model = fit_identified(X, y[fit_rows], C, class_weight, prefer).estimator
+        model = fit_identified(X, y[fit_rows], C, class_weight, prefer, l1_ratio).estimator
         out[held] = model.predict_proba(features.transform(table.take(pa.array(held))))[:, 1]
     return out
 

@@ -82,7 +82,15 @@ def add_train(verbs: Subparsers) -> None:
         type=_positive_float,
         default=1.0,
         dest="C",
-        help="inverse L2 penalty strength; 'inf' for none (default 1)",
+        help="inverse penalty strength: smaller C, smaller coefficients; 'inf' for none (default 1)",
+    )
+    p.add_argument(
+        "--l1-ratio",
+        type=_unit_float,
+        default=0.0,
+        metavar="R",
+        help="L1 share of the penalty: 0 ridge (L2, default), 1 lasso (L1: coefficients of columns that do not "
+        "help become exactly 0), between them elastic net; needs a finite --C",
     )
     p.add_argument("--test-size", type=float, default=0.2, help="share of rows held out for evaluation (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
@@ -268,6 +276,7 @@ def run_train(args: argparse.Namespace) -> int:
                 target=args.target,
                 positive=args.positive,
                 C=args.C,
+                l1_ratio=args.l1_ratio,
                 test_size=args.test_size,
                 seed=args.seed,
                 ignore=args.ignore,
@@ -411,7 +420,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     print(f"target   {model.target.name!r}: positive {model.target.positive!r}, negative {model.target.negative!r}")
     print(
         f"trained  {summary['info'].get('created_at')} on {summary['info'].get('n_train')} rows, "
-        f"C={model.params.get('C')}, threshold {model.threshold}"
+        f"C={model.params.get('C')}{_l1_share(model.params)}, threshold {model.threshold}"
     )
     print()
     if model.statistics:
@@ -490,6 +499,21 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number (use 'inf' for no penalty)") from None
     if not value > 0 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"C must be positive, got {text}")
+    return value
+
+
+def _l1_share(params: dict[str, Any]) -> str:
+    ratio = float(params.get("l1_ratio") or 0.0)
+    return f", l1_ratio={ratio:g} ({params.get('penalty')})" if ratio else ""
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give one in [0, 1] (0 ridge, 1 lasso)") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"the L1 share must be in [0, 1] (0 ridge, 1 lasso), got {text}")
     return value
 
 

@@ -31,6 +31,7 @@ _BINARY_ONLY = (
     ("time_column", "--time-column", None),
     ("group_column", "--group-column", None),
     ("cv", "--cv", None),
+    ("l1_ratio", "--l1-ratio", 0.0),
 )
 _METRICS = ("log_loss", "brier", "accuracy", "roc_auc_ovr", "roc_auc_ovr_weighted")
 

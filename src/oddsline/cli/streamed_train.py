@@ -82,6 +82,7 @@ def train_streamed_command(args: argparse.Namespace, read: dict[str, Any]) -> Mo
             args.positive,
             engine=engine,
             C=args.C,
+            l1_ratio=args.l1_ratio,
             test_size=args.test_size,
             seed=args.seed,
             spec=spec,

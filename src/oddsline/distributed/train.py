@@ -37,6 +37,7 @@ from ..features.spec import ColumnSpec
 from ..leakage import leakage_warnings, single_column_auc
 from ..model import Model
 from ..monitor.reference import capture_reference
+from ..regularization import check_l1_ratio, penalty_name
 from ..sources import FileSource, FrameSource
 from ..target import BinaryTarget, Label, resolve_target_counts
 from .engines import Engine
@@ -127,8 +128,7 @@ def _check_options(test_size: float, threshold: Any, l1_ratio: float, C: float, 
             f"a streamed fit takes a number in [0, 1] as threshold, got {threshold!r}: threshold rules need "
             "cross-fitted scores, which are not streamed yet"
         )
-    if not 0 <= l1_ratio <= 1 or (l1_ratio and math.isinf(C)):
-        raise ParameterError(f"l1_ratio must be in [0, 1] with a finite C, got {l1_ratio!r} with C={C!r}")
+    check_l1_ratio(l1_ratio, C)
     if class_weight not in (None, "balanced"):
         raise ParameterError(f"class_weight must be None or 'balanced', got {class_weight!r}")
 
@@ -218,7 +218,7 @@ def _model(
             "C": "inf" if math.isinf(C) else float(C),
             "test_size": options["test_size"],
             "seed": options["seed"],
-            "penalty": "l2" if not options["l1_ratio"] else "elasticnet",
+            "penalty": penalty_name(options["l1_ratio"]),
             "l1_ratio": options["l1_ratio"],
             "class_weight": options["class_weight"],
             "calibrate": None,

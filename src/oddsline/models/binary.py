@@ -220,7 +220,12 @@ class Model:
                 )
             theta = np.r_[self.coef, self.intercept]
             result = inference_from_information(
-                theta, self.statistics, self.design_names, float(self.params.get("C", 1.0)), level
+                theta,
+                self.statistics,
+                self.design_names,
+                float(self.params.get("C", 1.0)),
+                level,
+                float(self.params.get("l1_ratio", 0.0)),
             )
         else:
             table = to_arrow(data)
@@ -248,7 +253,7 @@ class Model:
     def as_estimator(self) -> LogisticRegression:
         """The fitted numeric estimator behind this model (on design matrices, classes 0 and 1)."""
         C = self.params.get("C", 1.0)
-        estimator = LogisticRegression(C=float(C))
+        estimator = LogisticRegression(C=float(C), l1_ratio=float(self.params.get("l1_ratio", 0.0)))
         estimator.classes_ = np.array([0.0, 1.0])
         estimator.coef_ = self.coef.reshape(1, -1).copy()
         estimator.intercept_ = np.array([self.intercept])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,22 +184,36 @@ def _coefficients(model: Model) -> str:
         return f"<h2>Coefficients</h2><p class='sub'>Not available: {html.escape(str(exc))}</p>"
     names = list(result.param_names)
     keep = [i for i, name in enumerate(names) if name != "intercept"]
-    keep = sorted(keep, key=lambda i: -abs(result.zvalues[i]))[:_MAX_COEFFICIENTS]
-    odds = result.odds_ratios[keep]
-    bounds = result.odds_ratio_conf_int[keep]
-    svg = plots.coefficient_plot([names[i] for i in keep], odds, bounds[:, 0], bounds[:, 1])
+    selection = result.not_selected is not None  # an L1 fit: coefficients without standard errors
+    if selection:
+        keep = sorted((i for i in keep if result.params[i] != 0), key=lambda i: -abs(result.params[i]))
+        ranked, caption = "|coefficient|", "Odds ratios of the columns the L1 penalty kept (no intervals after L1)."
+        odds = result.odds_ratios[keep[:_MAX_COEFFICIENTS]]
+        low = high = odds
+    else:
+        keep = sorted(keep, key=lambda i: -abs(result.zvalues[i]))
+        ranked, caption = "|z|", "Odds ratios with 95% confidence intervals."
+        odds = result.odds_ratios[keep[:_MAX_COEFFICIENTS]]
+        bounds = result.odds_ratio_conf_int[keep[:_MAX_COEFFICIENTS]]
+        low, high = bounds[:, 0], bounds[:, 1]
+    keep = keep[:_MAX_COEFFICIENTS]
+    svg = plots.coefficient_plot([names[i] for i in keep], odds, low, high)
     rows = "".join(
-        f"<tr><td>{html.escape(names[i])}</td><td>{result.params[i]:.4f}</td><td>{result.bse[i]:.4f}</td>"
-        f"<td>{result.pvalues[i]:.3g}</td><td>{result.odds_ratios[i]:.3f}</td></tr>"
+        f"<tr><td>{html.escape(names[i])}</td><td>{result.params[i]:.4f}</td><td>{_number(result.bse[i], '.4f')}</td>"
+        f"<td>{_number(result.pvalues[i], '.3g')}</td><td>{result.odds_ratios[i]:.3f}</td></tr>"
         for i in range(len(names))
     )
     return (
         f"<h2>Coefficients</h2><p class='sub'>Covariance: {html.escape(result.label)}. "
-        f"The {len(keep)} largest |z| shown in the chart; every coefficient in the table.</p>"
-        f"<div class='grid'>{_figure(svg, 'Odds ratios with 95% confidence intervals.')}"
+        f"The {len(keep)} largest {ranked} shown in the chart; every coefficient in the table.</p>"
+        f"<div class='grid'>{_figure(svg, caption)}"
         "<table><tr><th>design column</th><th>coef</th><th>SE</th><th>p</th><th>odds ratio</th></tr>"
         f"{rows}</table></div>"
     )
+
+
+def _number(value: float, spec: str) -> str:
+    return format(value, spec) if math.isfinite(value) else "&mdash;"
 
 
 def _lineage(model: Model) -> str:
