@@ -6,8 +6,9 @@ In memory a linear programme over every row decides whether the unpenalised esti
 class: the coefficient then runs to infinity while Newton reports convergence at a tiny gradient. That
 needs only each column's row weight and positive weight, which the first pass gives exactly: at the
 intercept-only start every row has the same p0, so for a 0/1 column j the Hessian's diagonal is
-p0 (1 - p0) W_j and the gradient p0 W_j - P_j. Separation by combinations of columns is not detected
-here; the streamed fit then warns that it did not converge, or ends with very large coefficients.
+p0 (1 - p0) W_j and the gradient p0 W_j - P_j. Separation by combinations of columns is decided next,
+by the linear programme on the row sample and passes that check its direction
+(``separating_direction.py``).
 """
 
 from __future__ import annotations

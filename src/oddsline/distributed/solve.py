@@ -33,6 +33,7 @@ from .job import Job
 from .kernel import Sums, newton_partition
 from .order_stats import RankQuery
 from .problem import StreamedProblem
+from .separating_direction import raise_if_separated_by_columns
 from .separation import raise_if_separated
 from .target_folds import TargetFolds
 from .warm_start import SampleStart, sample_start
@@ -153,6 +154,8 @@ def solve(
         gram = first.hessian / max(float(np.max(np.diag(first.hessian))), 1e-300)
         aliased = np.asarray(aliased_in_gram(gram, d, tuple(references)), dtype=np.intp)
     keep = np.setdiff1d(np.arange(d + 1), aliased)
+    if math.isinf(C):
+        raise_if_separated_by_columns(passes, sample, keep, passes.job.target)
     problem = StreamedProblem(
         passes.evaluate,
         n_features=d,
