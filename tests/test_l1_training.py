@@ -112,7 +112,13 @@ def test_inspect_shows_what_the_lasso_kept_without_standard_errors(telco_path: P
     zeros = [name for name, b in zip(model.design_names, model.coef, strict=True) if b == 0]
     assert as_json["not_selected"] == zeros and zeros
     assert all(row["std_err"] is None for row in as_json["coefficients"])
-    assert _cli("inspect", str(out), "--units", "original").returncode == 0
+    nonzero = int(np.count_nonzero(model.coef)) + 1  # the lasso's degrees of freedom, intercept included
+    assert as_json["aic"] == pytest.approx(-2 * as_json["log_likelihood"] + 2 * nonzero)
+    original = json.loads(_cli("inspect", str(out), "--json", "--units", "original").stdout)
+    assert original["units"] == "original"
+    rows = {row["name"]: row["coef"] for row in original["inference"]["coefficients"]}
+    assert original["intercept"] == rows["intercept"] != model.intercept  # the top level in those units too
+    assert all(original["coefficients"][name] == 0 for name in zeros)
     # With the training rows, bootstrap intervals; Wald ones are refused, as for the estimator.
     table = oddsline.read_table(telco_path)
     with pytest.raises(oddsline.InferenceError, match="post-selection"):
@@ -127,6 +133,8 @@ def test_bad_l1_ratios_are_refused_with_exit_2(telco_path: Path, tmp_path: Path)
     assert unpenalised.returncode == 2 and "finite C" in unpenalised.stderr, unpenalised.stderr
     multinomial = _cli("train", str(telco_path), "--target", "contract", "--l1-ratio", "1", "--out", out)
     assert multinomial.returncode == 2 and "--l1-ratio" in multinomial.stderr, multinomial.stderr
+    both = _cli("train", str(telco_path), "--target", "churn", "--cv", "3", "--C", "0.5", "--out", out)
+    assert both.returncode == 2 and "drop one of them" in both.stderr, both.stderr
     assert not Path(out).exists()
     with pytest.raises(oddsline.ParameterError, match="l1_ratio"):
         oddsline.train(oddsline.read_table(telco_path), "churn", l1_ratio=-0.1)

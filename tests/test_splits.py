@@ -34,6 +34,18 @@ def test_time_split_holds_out_the_latest_rows_and_keeps_ties_together():
     assert np.array_equal(np.sort(np.r_[train, test]), np.arange(len(day)))
 
 
+def test_a_last_timestamp_larger_than_the_test_share_is_held_out_whole():
+    """A monthly export whose last month holds 36% of the rows: that month is held out (it used to go to
+    training, leaving nothing to evaluate on)."""
+    month = np.repeat(["2026-01-01", "2026-02-01", "2026-03-01"], [3200, 3200, 3600])
+    table = pa.table({"month": month, "y": np.arange(month.size) % 2})
+    train, test = time_split(table, "month", 0.2)
+    assert set(month[test]) == {"2026-03-01"} and len(test) == 3600 and len(train) == 6400
+    one_month = pa.table({"month": np.repeat(["2026-01-01"], 100), "y": np.arange(100) % 2})
+    train, test = time_split(one_month, "month", 0.2)
+    assert len(train) == 100 and len(test) == 0  # nothing later to hold out: the CLI says so
+
+
 def test_group_split_never_puts_a_group_on_both_sides():
     table = _table()
     train, test = group_split(table, "customer", 0.3, seed=1)

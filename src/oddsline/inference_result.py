@@ -144,6 +144,8 @@ class InferenceResult:
 
     @property
     def n_params(self) -> int:
+        if self.not_selected is not None:  # an L1 fit: the non-zero coefficients (Zou, Hastie and Tibshirani, 2007)
+            return len(self.params) - len(self.not_selected)
         return int(np.sum(~np.isnan(self.params)))
 
     @property

@@ -207,11 +207,11 @@ def _held_out_log_loss(
 def check_l1_ratio(l1_ratio: Any, C: float) -> None:
     """The L1 share of the penalty: a number in [0, 1], and above 0 only with a finite C."""
     if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, (int, float)) or not 0 <= l1_ratio <= 1:
-        raise ParameterError(f"l1_ratio must be a number in [0, 1] (0 ridge, 1 lasso), got {l1_ratio!r}")
+        raise ParameterError(f"l1_ratio (--l1-ratio) must be a number in [0, 1] (0 ridge, 1 lasso), got {l1_ratio!r}")
     if l1_ratio and math.isinf(C):
         raise ParameterError(
-            f"l1_ratio={l1_ratio:g} penalises the coefficients, but C=inf asks for no penalty: give a finite C "
-            "(--C 1) or l1_ratio 0"
+            f"an L1 share of {l1_ratio:g} (--l1-ratio, l1_ratio=) penalises the coefficients, but C = inf asks for "
+            "no penalty: give a finite C (--C 1, C=1) or an L1 share of 0"
         )
 
 

@@ -51,7 +51,9 @@ def _column(table: pa.Table, name: str | None, option: str) -> pa.ChunkedArray:
 
 
 def time_split(table: pa.Table, column: str | None, test_size: float) -> Indices:
-    """The latest ``test_size`` share of rows by ``column`` are held out (ties stay together)."""
+    """The latest ``test_size`` share of rows by ``column`` are held out. A timestamp shared across the cut
+    goes wholly to the held-out side (the last month of a monthly export holds more than ``test_size`` of
+    the rows: that month is held out), unless it spans every row up to the cut."""
     data = _column(table, column, "--time-column")
     if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
         # Text sorts as text: 08/18/2021 would come before 12/01/2020. Only ISO-8601 text orders as time.
@@ -66,8 +68,14 @@ def time_split(table: pa.Table, column: str | None, test_size: float) -> Indices
     order = np.asarray(pc.sort_indices(data).to_numpy(), dtype=np.int64)
     cut = len(order) - round(test_size * len(order))
     values = data.take(pa.array(order)).to_pylist()
-    while 0 < cut < len(order) and values[cut] == values[cut - 1]:
-        cut += 1  # a timestamp shared across the cut goes wholly to the held-out side
+    start = cut
+    while 0 < start < len(order) and values[start] == values[start - 1]:
+        start -= 1
+    if start > 0:
+        cut = start
+    else:  # the first timestamp reaches the cut: it trains, the later ones are held out
+        while 0 < cut < len(order) and values[cut] == values[cut - 1]:
+            cut += 1
     return np.sort(order[:cut]), np.sort(order[cut:])
 
 

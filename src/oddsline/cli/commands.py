@@ -80,7 +80,7 @@ def add_train(verbs: Subparsers) -> None:
     p.add_argument(
         "--C",
         type=_positive_float,
-        default=1.0,
+        default=None,  # 1, unless --cv chooses it (given both, the command says so rather than drop one)
         dest="C",
         help="inverse penalty strength: smaller C, smaller coefficients; 'inf' for none (default 1)",
     )
@@ -240,6 +240,11 @@ def add_inspect(verbs: Subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.C is not None and args.cv is not None:
+        raise ParameterError(
+            f"--cv {args.cv} chooses C by cross-validation and --C {args.C:g} gives one: drop one of them"
+        )
+    args.C = 1.0 if args.C is None else args.C
     if is_streamed(args):
         with Progress("oddsline train") as step:
             step("streaming passes over the data")
@@ -447,17 +452,24 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def _inspect_summary(model: Model, units: str = "standardised") -> dict[str, Any]:
+    inference = model.inference(units=units).to_dict() if model.statistics else None
+    intercept, coefficients = model.intercept, model.coefficients()
+    if units == "original" and inference is not None:  # the top-level numbers in the units asked for too
+        rows = {row["name"]: row["coef"] for row in inference["coefficients"]}
+        intercept = rows.pop("intercept")
+        coefficients = {name: 0.0 if value is None else value for name, value in rows.items()}
     return {
         "kind": model.kind,
         "target": model.target.to_dict(),
         "classes": model.classes,
-        "intercept": model.intercept,
-        "coefficients": model.coefficients(),
+        "units": units,
+        "intercept": intercept,
+        "coefficients": coefficients,
         "threshold": model.threshold,
         "params": model.params,
         "features": model.features.to_dict(),
         "info": model.info,
-        "inference": model.inference(units=units).to_dict() if model.statistics else None,
+        "inference": inference,
     }
 
 

@@ -64,7 +64,7 @@ def train_multiclass_command(
         given.append(f"--calibrate {args.calibrate}")
     if given:
         raise ParameterError(
-            f"{', '.join(given)} apply to binary models; this is a multinomial fit ({reason}), which predicts "
+            f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to binary models; this is a multinomial fit ({reason}), which predicts "
             "the most probable class and is calibrated by --calibrate temperature. Drop them, or give "
             "--positive VALUE for a binary VALUE-vs-rest model"
         )

@@ -285,7 +285,7 @@ def refuse_unstreamed(*, calibrate: str | None, cv: int | None, split: str, mult
     if named:
         raise ParameterError(
             f"{', '.join(named)}: not available when streaming yet (they need cross-fitted or ordered rows); "
-            "train in memory on one file (--engine memory), or drop the option"
+            "train in memory (--engine memory, on one file that holds all the rows), or drop the option"
         )
 
 

@@ -95,8 +95,13 @@ class FittedFeatures:
         for name in extra:
             report.add("unexpected_column", name, rows)  # rows that carried it, as the row path counts
 
-    def transform(self, table: pa.Table, report: TransformReport | None = None) -> NDArray[np.float64]:
-        """The (n_rows, n_design) float64 design matrix, C-ordered; events are added to ``report``."""
+    def transform(self, table: Any, report: TransformReport | None = None) -> NDArray[np.float64]:
+        """The (n_rows, n_design) float64 design matrix, C-ordered; events are added to ``report``.
+        ``table``: a pyarrow Table, or any table ``oddsline.train`` takes (a pandas or polars DataFrame)."""
+        if not isinstance(table, pa.Table):
+            from ..io import to_arrow
+
+            table = to_arrow(table)
         report = TransformReport() if report is None else report
         self.check_columns(table.column_names, report, table.num_rows)
         report.rows += table.num_rows

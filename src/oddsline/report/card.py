@@ -197,10 +197,13 @@ def _coefficients(model: Model) -> str:
         bounds = result.odds_ratio_conf_int[keep[:_MAX_COEFFICIENTS]]
         low, high = bounds[:, 0], bounds[:, 1]
     keep = keep[:_MAX_COEFFICIENTS]
-    svg = plots.coefficient_plot([names[i] for i in keep], odds, low, high)
+    svg = plots.coefficient_plot([names[i] for i in keep], odds, low, high, "" if selection else "95% CI")
+    dropped = set(result.not_selected or ())
     rows = "".join(
         f"<tr><td>{html.escape(names[i])}</td><td>{result.params[i]:.4f}</td><td>{_number(result.bse[i], '.4f')}</td>"
         f"<td>{_number(result.pvalues[i], '.3g')}</td><td>{result.odds_ratios[i]:.3f}</td></tr>"
+        if names[i] not in dropped
+        else f"<tr><td>{html.escape(names[i])}</td><td colspan='4'>0 (not selected by the L1 penalty)</td></tr>"
         for i in range(len(names))
     )
     return (

@@ -123,7 +123,11 @@ def confusion_plot(confusion: dict[str, float]) -> str:
 
 
 def coefficient_plot(
-    names: list[str], odds: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64]
+    names: list[str],
+    odds: NDArray[np.float64],
+    low: NDArray[np.float64],
+    high: NDArray[np.float64],
+    interval: str = "95% CI",
 ) -> str:
     plt = _pyplot()
     height = max(2.5, 0.22 * len(names) + 0.8)
@@ -133,7 +137,7 @@ def coefficient_plot(
     ax.axvline(1.0, color="grey", ls="--", lw=0.8)
     ax.set_xscale("log")
     ax.set_yticks(positions, names)
-    ax.set(xlabel="odds ratio (log scale), 95% CI", title="Odds ratios")
+    ax.set(xlabel=f"odds ratio (log scale), {interval}" if interval else "odds ratio (log scale)", title="Odds ratios")
     return _svg(fig)
 
 
