@@ -1,4 +1,5 @@
-"""Peak RSS of one fit in a fresh process: python rss_probe.py FOLDER streamed|memory -> prints MiB."""
+"""Peak RSS of one fit in a fresh process: python rss_probe.py FOLDER streamed|memory|wide -> prints MiB
+(``wide``: a streamed fit of WIDE_SPEC, after printing the RSS before it)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ SPEC = oddsline.FeatureSpec.from_dict(
     {"columns": [{"name": f"x{j}", "kind": "numeric"} for j in range(8)] + [{"name": "group", "kind": "categorical"}]}
 )
 
+WIDE_SPEC = oddsline.FeatureSpec.from_dict(
+    {"columns": [{"name": "x", "kind": "numeric"}, {"name": "c", "kind": "categorical"}]}
+)
+
 if __name__ == "__main__":
     folder, how = sys.argv[1], sys.argv[2]
     source = open_source(folder, batch_rows=16_384)
-    if how == "streamed":
+    if how == "wide":
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        train_streamed(source, "y", engine=LocalEngine(2), spec=WIDE_SPEC, test_size=0.2)
+    elif how == "streamed":
         train_streamed(source, "y", engine=LocalEngine(1), spec=SPEC, test_size=0)
     else:
         import pyarrow as pa

@@ -54,3 +54,28 @@ def test_in_memory_peak_grows_with_rows_the_control(sources: tuple[Path, Path]) 
     # The streamed test's own bound fails here: 600k more rows of ten columns and their design matrix
     # (about 100 MiB, 13-14% of this peak). An absolute 100 MiB threshold was met with 1 MiB to spare.
     assert high > 1.10 * low
+
+
+def test_a_wide_streamed_fit_holds_a_few_hessians_not_a_dense_sample_design(tmp_path: Path) -> None:
+    """2,000 one-hot columns: the d x d Hessian is 32 MB, and a fit holds a few of them (a partition's,
+    the merged one, the inference matrices). It used to build the 50,000-row sample's dense design
+    (800 MB) two or three times for the evaluation, and a d x d matrix per batch: 3.8 GB at 4,000 levels."""
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    effects = rng.normal(scale=0.5, size=2_000)
+    for i in range(3):
+        level, x = rng.integers(0, 2_000, 25_000), rng.normal(size=25_000)
+        y = (rng.random(25_000) < 1 / (1 + np.exp(-(effects[level] + 0.5 * x)))).astype(np.int8)
+        table = pa.table({"c": pa.array([f"L{k}" for k in level]), "x": x, "y": y})
+        pq.write_table(table, folder / f"part{i}.parquet", row_group_size=12_500)
+    done = subprocess.run(
+        [sys.executable, str(PROBE), str(folder), "wide"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    before, peak = (float(v) for v in done.stdout.split()[-2:])
+    hessian_mib = 2_002**2 * 8 / 2**20
+    print(
+        f"wide streamed fit: {peak - before:.0f} MiB above the process's {before:.0f} MiB ({hessian_mib:.0f} MiB a Hessian)"
+    )
+    assert peak - before < 12 * hessian_mib

@@ -20,7 +20,7 @@ try:  # the compiled loop (_onehot.c beside this file); optional, like _jsonrows
 except ImportError:  # pragma: no cover - exercised where no C compiler was available
     _onehot = None
 
-__all__ = ["COMPILED", "one_hot_codes", "one_hot_matrix", "one_hot_rows"]
+__all__ = ["COMPILED", "add_one_hot_rows", "mirror_upper", "one_hot_codes", "one_hot_matrix", "one_hot_rows"]
 
 COMPILED = _onehot is not None
 
@@ -39,16 +39,46 @@ def one_hot_rows(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(onehot^T diag(h) X, onehot^T diag(h) onehot) for the one-hot columns of ``codes`` (n x blocks:
     each row's column in each block, blocks of increasing columns, -1 for none). Compiled, or by GEMM
-    on the 0/1 columns when the extension was not built (or ``compiled=False``, as the tests compare)."""
+    on the 0/1 columns when the extension was not built (or ``compiled=False``, as the tests compare).
+    Both are views of one n_columns x (k + n_columns) array."""
+    out = np.zeros((n_columns, X.shape[1] + n_columns))
+    add_one_hot_rows(codes, n_columns, X, h, out, compiled)
+    pairs = out[:, X.shape[1] :]
+    mirror_upper(pairs)
+    return out[:, : X.shape[1]], pairs
+
+
+def add_one_hot_rows(
+    codes: NDArray[np.int32],
+    n_columns: int,
+    X: NDArray[np.float64],
+    h: NDArray[np.float64],
+    out: NDArray[np.float64],
+    compiled: bool = True,
+) -> None:
+    """Add onehot^T diag(h) X to ``out[:, :k]`` and the upper triangle (diagonal included) of
+    onehot^T diag(h) onehot to ``out[:, k:]`` (``out``: n_columns x (k + n_columns), C order). Summed
+    over the batches of a partition in one ``out``, the pairs are mirrored once (``mirror_upper``)."""
     n, k = X.shape
     if compiled and _onehot is not None:
-        out = np.zeros((n_columns, k + n_columns))
         codes = np.ascontiguousarray(codes, dtype=np.int32)
         _onehot.accumulate(codes, np.asfortranarray(X).T, np.ascontiguousarray(h), out, n, k, codes.shape[1], n_columns)
-        upper = out[:, k:]
-        return out[:, :k], upper + np.triu(upper, 1).T
+        return
     M = one_hot_matrix(codes, n_columns)
-    return M.T @ (X * h[:, None]), M.T @ (M * h[:, None])
+    out[:, :k] += M.T @ (X * h[:, None])
+    out[:, k:] += np.triu(M.T @ (M * h[:, None]))
+
+
+def mirror_upper(A: NDArray[np.float64], block: int = 512) -> None:
+    """Fill A's strict lower triangle from its upper one, in place, ``block`` rows at a time: a temporary
+    of block x n rather than the n x n two of ``A + triu(A, 1).T`` (4,000 one-hot columns: 128 MB each)."""
+    n = A.shape[0]
+    for i0 in range(0, n, block):
+        i1 = min(i0 + block, n)
+        A[i0:i1, :i0] = A[:i0, i0:i1].T
+        diagonal = A[i0:i1, i0:i1]
+        lower = np.tril_indices(i1 - i0, -1)
+        diagonal[lower] = diagonal.T[lower]
 
 
 def one_hot_matrix(codes: NDArray[np.int32], n_columns: int) -> NDArray[np.float64]:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from ..core.link import expit
 from ..core.loss import binomial_loss_gradient
-from ..core.one_hot import one_hot_matrix, one_hot_rows
+from ..core.one_hot import add_one_hot_rows, mirror_upper, one_hot_matrix
 from ..features import FittedFeatures, TransformReport
 from ..sources import Partition
 from ..target import BinaryTarget
@@ -54,7 +54,11 @@ class Sums:
             return dataclasses.replace(other, ranks=ranks)
         if not other.rows:
             return dataclasses.replace(self, ranks=ranks)
-        hessian = None if self.hessian is None or other.hessian is None else self.hessian + other.hessian
+        # Added in place: the accumulator of a fold owns its arrays (d x d each; a wide design's are large).
+        hessian = None
+        if self.hessian is not None and other.hessian is not None:
+            self.hessian += other.hessian
+            hessian = self.hessian
         design = (
             None
             if self.design is None or other.design is None
@@ -207,6 +211,8 @@ def newton_partition(
     replies = RankReplies(ranks) if ranks else None
     layout = KernelLayout.of(features)
     theta_k = layout.to_kernel(theta)
+    # The partition's Hessian is summed in one set of arrays across its batches and assembled once.
+    gram = GramParts(layout.n_dense, int(layout.order.size) - layout.n_dense) if with_hessian else None
     for batch in row_batches(partition, job, side="train"):
         if not batch.table.num_rows:
             continue
@@ -218,10 +224,12 @@ def newton_partition(
             X[:, layout.position(folds.name)] = folds.values(batch.table.column(folds.name), batch.position_hash)
         y = encode_labels(target, batch.table.column(job.target))
         weight = np.where(y == 1.0, class_weight[1], class_weight[0])
-        part = batch_sums(X, y, weight, theta_k, with_hessian, one_hot, with_design)
+        part = batch_sums(X, y, weight, theta_k, with_hessian, one_hot, with_design, gram)
         part.report = report
         out = out.merge(part)
     out.ranks = replies
+    if gram is not None and out.rows:
+        out.hessian = gram.matrix()
     return layout.to_model(out) if out.rows else out
 
 
@@ -233,9 +241,11 @@ def batch_sums(
     with_hessian: bool = True,
     one_hot: OneHotCodes | None = None,
     with_design: bool = False,
+    gram: GramParts | None = None,
 ) -> Sums:
     """The sums of one block of rows at theta (the math of every streamed pass). The design is
-    [X, one-hot columns of ``one_hot``], and theta is [beta..., intercept] over it."""
+    [X, one-hot columns of ``one_hot``], and theta is [beta..., intercept] over it. With ``gram`` the
+    Hessian is added to it rather than returned."""
     codes = one_hot or OneHotCodes.none(X.shape[0])
     k, L = X.shape[1], codes.n_columns
     part = Sums()
@@ -251,7 +261,11 @@ def batch_sums(
     part.gradient[d] = g_eta.sum()
     if with_hessian:
         p = expit(eta)
-        part.hessian = _gram(X, weight * (p * (1.0 - p)), codes)
+        h = weight * (p * (1.0 - p))
+        if gram is None:
+            part.hessian = _gram(X, h, codes)
+        else:
+            gram.add(X, h, codes)
     part.weight = float(weight.sum())
     part.weighted_positives = float(weight @ y)
     part.rows = X.shape[0]
@@ -261,24 +275,52 @@ def batch_sums(
 
 
 def _gram(X: NDArray[np.float64], h: NDArray[np.float64], one_hot: OneHotCodes) -> NDArray[np.float64]:
-    """[X, onehot, 1]^T diag(h) [X, onehot, 1]: dense x dense by SYRK on sqrt(h)-scaled rows, the one-hot
-    rows from the codes (``core/one_hot.py``; on 10 blocks of 8 levels beside 30 numbers a quarter of a
-    GEMM on the 0/1 columns)."""
-    k, L = X.shape[1], one_hot.n_columns
-    d = k + L
-    gram = np.zeros((d + 1, d + 1))
-    scaled = X * np.sqrt(h)[:, None]
-    gram[:k, :k] = scaled.T @ scaled
-    gram[d, :k] = h @ X
-    gram[d, d] = h.sum()
-    if L:
-        cross, pairs = one_hot_rows(one_hot.codes, L, X, h)
-        gram[k:d, :k] = cross
-        gram[:k, k:d] = cross.T
-        gram[k:d, k:d] = pairs
-        gram[d, k:d] = np.diag(pairs)
-    gram[:d, d] = gram[d, :d]
-    return gram
+    """[X, onehot, 1]^T diag(h) [X, onehot, 1] of one block of rows."""
+    parts = GramParts(X.shape[1], one_hot.n_columns)
+    parts.add(X, h, one_hot)
+    return parts.matrix()
+
+
+class GramParts:
+    """[X, onehot, 1]^T diag(h) [X, onehot, 1] summed over batches in its parts: the dense x dense block
+    by SYRK on sqrt(h)-scaled rows, the one-hot rows from the codes (``core/one_hot.py``; on 10 blocks of
+    8 levels beside 30 numbers a quarter of a GEMM on the 0/1 columns), their pairs as an upper triangle
+    until ``matrix`` mirrors it. A partition holds one of these and one (d + 1)^2 result, whatever its
+    batches: with 4,000 one-hot columns each is 128 MB, and per-batch matrices and their sums were most
+    of a wide fit's 3.8 GB."""
+
+    def __init__(self, k: int, L: int) -> None:
+        self.k, self.L = k, L
+        self.dense = np.zeros((k, k))
+        self.dense_sums = np.zeros(k)  # h @ X: the intercept's row
+        self.total = 0.0
+        self.one_hot = np.zeros((L, k + L)) if L else None
+
+    def add(self, X: NDArray[np.float64], h: NDArray[np.float64], one_hot: OneHotCodes) -> None:
+        scaled = X * np.sqrt(h)[:, None]
+        self.dense += scaled.T @ scaled
+        self.dense_sums += h @ X
+        self.total += float(h.sum())
+        if self.one_hot is not None:
+            add_one_hot_rows(one_hot.codes, self.L, X, h, self.one_hot)
+
+    def matrix(self) -> NDArray[np.float64]:
+        k, L = self.k, self.L
+        d = k + L
+        gram = np.zeros((d + 1, d + 1))
+        gram[:k, :k] = self.dense
+        gram[d, :k] = self.dense_sums
+        gram[d, d] = self.total
+        if self.one_hot is not None:
+            pairs = self.one_hot[:, k:]
+            mirror_upper(pairs)
+            gram[k:d, :k] = self.one_hot[:, :k]
+            gram[:k, k:d] = self.one_hot[:, :k].T
+            gram[k:d, k:d] = pairs
+            gram[d, k:d] = np.diag(pairs)
+            self.one_hot = None  # assembled once; its memory goes back now
+        gram[:d, d] = gram[d, :d]
+        return gram
 
 
 def _column_moments(X: NDArray[np.float64]) -> list[Moments]:

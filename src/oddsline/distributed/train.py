@@ -237,7 +237,6 @@ def _checks_on_samples(model: Model, summary: Summary, solved: Solved, check_lea
     sample = summary.train_sample
     if sample is None or not sample.num_rows:
         return
-    X_sample = features.transform(sample)
     y_sample = encode_labels(model.target, sample.column(model.target.name))
     scores = model.predict_proba(sample)[:, 1]
     design_std = np.array([m.std for m in solved.first.design or []])
@@ -249,6 +248,7 @@ def _checks_on_samples(model: Model, summary: Summary, solved: Solved, check_lea
         info["evaluation_sample_rows"] = summary.test_sample.num_rows
     if check_leaks:
         held_out_auc = info.get("evaluation", {}).get("roc_auc")
+        X_sample = features.transform(sample)
         info["warnings"] = leakage_warnings(single_column_auc(features, X_sample, y_sample, model.coef), held_out_auc)
         for message in info["warnings"]:
             warnings.warn(message, LeakageWarning, stacklevel=3)

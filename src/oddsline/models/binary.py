@@ -30,6 +30,8 @@ __all__ = ["Explanation", "Model", "OneRow"]
 
 _SCRATCH = TransformReport()  # predict_one without a report: the counts are not wanted
 
+_DESIGN_CELLS = 1 << 22  # of the design built at once when scoring a table (float64: 32 MB)
+
 
 class OneRow(NamedTuple):
     """The score of one row: probability of the positive class, decision at the threshold, its label."""
@@ -84,9 +86,22 @@ class Model:
         return self.features.design_names
 
     def decision_function(self, data: TableLike, report: TransformReport | None = None) -> NDArray[np.float64]:
-        """Log-odds of the positive class for each row; input events (imputed, unseen, ...) go to ``report``."""
-        X = self.features.transform(to_arrow(data), report)
-        return block_log_odds(self.features, X, self.coef, self.intercept)
+        """Log-odds of the positive class for each row; input events (imputed, unseen, ...) go to ``report``.
+        The design is built a slice of rows at a time (about 32 MB of it): a wide model's whole design
+        would be rows x thousands of doubles."""
+        table = to_arrow(data)
+        step = max(1, _DESIGN_CELLS // max(self.features.n_design, 1))
+        if table.num_rows <= step:
+            return block_log_odds(self.features, self.features.transform(table, report), self.coef, self.intercept)
+        report = TransformReport() if report is None else report
+        return np.concatenate(
+            [
+                block_log_odds(
+                    self.features, self.features.transform(table.slice(at, step), report), self.coef, self.intercept
+                )
+                for at in range(0, table.num_rows, step)
+            ]
+        )
 
     def predict_proba(
         self, data: TableLike, report: TransformReport | None = None, *, raw: bool = False
