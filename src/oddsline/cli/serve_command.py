@@ -76,8 +76,8 @@ def add_serve(verbs: Subparsers) -> None:
         type=int,
         default=500,
         metavar="N",
-        help="measure drift once a worker has N recent rows of a model (default 500; each of --workers keeps its "
-        "own, up to 5,000); fewer rows make a noisier PSI, and no drift series exists before the first measurement",
+        help="measure drift once the server has N recent rows of a model (default 500; the last 5,000, pooled "
+        "across --workers); fewer rows make a noisier PSI, and no drift series exists before the first measurement",
     )
     p.add_argument(
         "--remember-predictions",

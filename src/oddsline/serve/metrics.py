@@ -126,6 +126,13 @@ class ServiceMetrics:
         self.score_psi = Gauge(
             "oddsline_score_psi", "PSI of the score", ["model"], registry=r, multiprocess_mode="livemax"
         )
+        self.drift_rows = Gauge(
+            "oddsline_drift_rows",
+            "rows the last drift measurement read (the recent rows of every worker)",
+            ["model"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         # 1 for the version each model is served at (0 once replaced); a dead worker's value goes with it.
         self.model_info = Gauge(
             "oddsline_model_info",

@@ -8,6 +8,7 @@ mounted and tested on their own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from .protocol import on_refusal
 from .recent import Recent
 from .rows_table import rows_table
 from .settings import Settings
+from .shared_rows import SharedRows
 
 __all__ = ["OTHER_COLUMN", "Service", "read_body", "service_of"]
 
@@ -67,6 +69,11 @@ class Service:
         )
         remembered = self.settings.remembered_predictions
         self.recent = Recent(max_predictions=remembered, max_rows=self.settings.drift_window_rows)
+        # With several workers (their metrics in one folder), drift is measured on all their rows.
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self.shared_rows = (
+            SharedRows(shared, self.settings.drift_seconds) if shared and self.settings.drift_seconds > 0 else None
+        )
         # Labels for predictions this process did not make (another worker's, or before a restart).
         self.logged = LoggedPredictions(folder, max_predictions=remembered) if folder else None
         self.draining = False
@@ -82,6 +89,8 @@ class Service:
     def close(self) -> None:
         if self.log is not None:
             self.log.close()
+        if self.shared_rows is not None:
+            self.shared_rows.close()
 
     def reload(self) -> dict[str, Any]:
         """Load every served reference again; a version that fails verification is rejected, the old
@@ -128,10 +137,16 @@ class Service:
 
         metrics = self.metrics
         for served in self.models.snapshot().values():
-            rows = self.recent.take_rows(served.name)
-            if len(rows) < self.settings.drift_min_rows or not served.model.info.get("reference"):
+            if not served.model.info.get("reference"):
                 continue
-            report = drift_report(served.model, rows_table(rows, served.numeric_columns))
+            rows = self.recent.take_rows(served.name)
+            table = rows_table(rows, served.numeric_columns) if rows else None
+            if self.shared_rows is not None:
+                table = self.shared_rows.pool(served.name, table, self.settings.drift_window_rows)
+            if table is None or table.num_rows < self.settings.drift_min_rows:
+                continue
+            metrics.child(metrics.drift_rows, served.name).set(table.num_rows)
+            report = drift_report(served.model, table)
             for column, result in report["columns"].items():
                 if result.get("psi") is not None:
                     metrics.child(metrics.drift_psi, served.name, column).set(result["psi"])
