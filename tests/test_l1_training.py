@@ -25,6 +25,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "oddsline", *args], capture_output=True, text=True, check=False)
 
 
+def _train(data: Path, options: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return _cli("train", str(data), *options.split(), "--out", str(out))
+
+
 def _assert_optimal(model: oddsline.Model, table: pa.Table) -> None:
     """0 is in the subgradient of sum logloss + (1/C)((1 - r)/2 ||b||^2 + r ||b||_1) at the model."""
     X, y = model.features.transform(table), model.target.encode(table)
@@ -42,8 +46,7 @@ def test_cli_trains_the_lasso_and_elastic_net_to_their_optimum(
     telco_path: Path, telco_table: pa.Table, tmp_path: Path, l1_ratio: str, C: str, penalty: str
 ) -> None:
     out = tmp_path / "m.odl"
-    options = f"--target churn --test-size 0 --l1-ratio {l1_ratio} --C {C} --json".split()
-    done = _cli("train", str(telco_path), *options, "--out", str(out))
+    done = _train(telco_path, f"--target churn --test-size 0 --l1-ratio {l1_ratio} --C {C} --json", out)
     assert done.returncode == 0, done.stderr
     model = oddsline.load(out)
     assert model.params["penalty"] == penalty and model.params["l1_ratio"] == float(l1_ratio)
@@ -62,7 +65,7 @@ def test_a_streamed_folder_trains_the_lasso_to_its_optimum(telco_table: pa.Table
     for i, (a, b) in enumerate([(0, 3000), (3000, 7043)]):
         pacsv.write_csv(telco_table.slice(a, b - a), parts / f"part{i}.csv")
     out = tmp_path / "s.odl"
-    done = _cli("train", str(parts), *"--target churn --test-size 0 --l1-ratio 1 --C 0.02".split(), "--out", str(out))
+    done = _train(parts, "--target churn --test-size 0 --l1-ratio 1 --C 0.02", out)
     assert done.returncode == 0, done.stderr
     model = oddsline.load(out)
     assert model.params["streamed"] and model.params["penalty"] == "l1"
@@ -71,7 +74,7 @@ def test_a_streamed_folder_trains_the_lasso_to_its_optimum(telco_table: pa.Table
 
 def test_inspect_shows_what_the_lasso_kept_without_standard_errors(telco_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.odl"
-    trained = _cli("train", str(telco_path), *"--target churn --l1-ratio 1 --C 0.01".split(), "--out", str(out))
+    trained = _train(telco_path, "--target churn --l1-ratio 1 --C 0.01", out)
     assert trained.returncode == 0, trained.stderr
     model = oddsline.load(out)
     text = _cli("inspect", str(out))
