@@ -128,6 +128,46 @@ def test_sighup_with_two_workers_reloads_in_each_worker_and_refuses_an_unsigned_
         process.wait(timeout=60)
 
 
+def test_admin_reload_with_two_workers_reloads_both(telco_model, unsigned_retrained, tmp_path):
+    """/admin/reload reaches one worker; it used to reload only that one and answer "reloaded", leaving
+    the other serving the old version (requests split between the two). It now asks the supervisor to
+    reload the others, and skips the SIGHUP that comes back to it."""
+    import re
+
+    import httpx2 as httpx
+
+    from serve_process import start_server
+
+    path = telco_model.save(tmp_path / "live.odl")
+    options = ["--workers", "2", "--prediction-log", "none", "--labels", "none", "--watch-seconds", "0"]
+    process, base = start_server([str(path), *options, "--drift-seconds", "0"], {"ODDSLINE_ADMIN_TOKEN": "s3cret"})
+
+    def loads() -> float:
+        found = re.search(
+            r'oddsline_model_loads_total{model="live",outcome="loaded"} (\S+)', httpx.get(f"{base}/metrics").text
+        )
+        return float(found.group(1)) if found else 0.0
+
+    def versions() -> set[str]:  # what 40 requests, each on a new connection, were answered by
+        return {httpx.get(f"{base}/v1/models/live").json()["version"] for _ in range(40)}
+
+    try:
+        before = versions()
+        path.write_bytes(unsigned_retrained.read_bytes())
+        answer = httpx.post(f"{base}/admin/reload", headers={"Authorization": "Bearer s3cret"})
+        assert answer.status_code == 200 and answer.json()["live"]["reloaded"]
+        deadline = time.time() + 20
+        while loads() < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # a second reload in the asking worker would show here
+        assert loads() == 2  # once in each worker
+        after = versions()
+        assert len(after) == 1 and after != before
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 def test_a_moved_alias_to_an_unsigned_version_is_refused(telco_model, unsigned_retrained, keys, tmp_path, monkeypatch):
     from oddsline.registry import Registry
 

@@ -137,6 +137,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..serve.models import load_served
     from ..serve.protocol import CONNECTION_LIMITS_ENV
     from ..serve.settings import Settings
+    from ..serve.supervisor import SUPERVISOR_ENV
 
     # Fail here, with the CLI's one-line error, before any worker starts.
     loaded = [load_served(reference, args.trust_key) for reference in args.models]
@@ -192,6 +193,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Each worker writes its metrics to files here; /metrics sums them (see serve/metrics.py).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oddsline-metrics-")
+        os.environ[SUPERVISOR_ENV] = str(os.getpid())  # the supervisor runs in this process
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal to the handler it found
     # installed: this one turns that drained shutdown into exit status 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -226,6 +228,7 @@ def run_serve(args: argparse.Namespace) -> int:
     finally:
         if args.workers > 1:
             shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
+            os.environ.pop(SUPERVISOR_ENV, None)
     return 0
 
 

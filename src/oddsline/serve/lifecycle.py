@@ -24,7 +24,7 @@ def lifespan(service: Service) -> Callable[[Any], contextlib.AbstractAsyncContex
     @contextlib.asynccontextmanager
     async def run(_app: Any) -> AsyncIterator[None]:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not in the main thread
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, service.reload)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, service.on_hangup)
             signal.signal(signal.SIGTERM, drain_then(service, signal.getsignal(signal.SIGTERM)))
         settle_heap()
         tasks = [

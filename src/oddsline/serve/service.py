@@ -9,6 +9,8 @@ mounted and tested on their own.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,7 @@ from .recent import Recent
 from .rows_table import rows_table
 from .settings import Settings
 from .shared_rows import SharedRows
+from .supervisor import SUPERVISOR_ENV
 
 __all__ = ["OTHER_COLUMN", "Service", "read_body", "service_of"]
 
@@ -77,6 +80,12 @@ class Service:
         # Labels for predictions this process did not make (another worker's, or before a restart).
         self.logged = LoggedPredictions(folder, max_predictions=remembered) if folder else None
         self.draining = False
+        # Several workers: /admin/reload reaches one of them, which asks the supervisor to reload the
+        # others (it forwards SIGHUP to every worker; the asking one skips the SIGHUP it caused).
+        supervisor = os.environ.get(SUPERVISOR_ENV)
+        self.supervisor_pid = int(supervisor) if supervisor and supervisor.isdigit() else None
+        self._own_hangups = 0
+        self._hangups_lock = threading.Lock()
 
     def ready(self) -> bool:
         return bool(self.models.snapshot()) and not self.draining
@@ -117,6 +126,27 @@ class Service:
             self.metrics.model_loads.labels(fresh.name, "loaded").inc()
             self.metrics.serving(fresh.name, fresh.version, fresh.sha256, previous=(current.version, current.sha256))
             outcome[fresh.name] = {"reloaded": True, "version": fresh.version, "previous": current.version}
+        return outcome
+
+    def on_hangup(self) -> None:
+        """SIGHUP: reload, unless this worker sent it through the supervisor after reloading already."""
+        with self._hangups_lock:
+            if self._own_hangups:
+                self._own_hangups -= 1
+                return
+        self.reload()
+
+    def reload_everywhere(self) -> dict[str, Any]:
+        """``reload`` here, then in the other workers of ``--workers N`` (through the supervisor)."""
+        outcome = self.reload()
+        if self.supervisor_pid is not None:
+            with self._hangups_lock:
+                self._own_hangups += 1
+            try:
+                os.kill(self.supervisor_pid, signal.SIGHUP)
+            except ProcessLookupError:  # the supervisor is gone: this worker is on its way out too
+                with self._hangups_lock:
+                    self._own_hangups -= 1
         return outcome
 
     def alias_moved(self) -> bool:

@@ -24,7 +24,10 @@ import signal
 from prometheus_client.multiprocess import mark_process_dead
 from uvicorn.supervisors import Multiprocess
 
-__all__ = ["ReloadingMultiprocess"]
+__all__ = ["SUPERVISOR_ENV", "ReloadingMultiprocess"]
+
+# Set for the workers: the supervisor's pid, which /admin/reload signals to reload the other workers.
+SUPERVISOR_ENV = "ODDSLINE_SUPERVISOR_PID"
 
 _log = logging.getLogger("oddsline.serve")
 

@@ -18,7 +18,8 @@ router = APIRouter()
 
 @router.post(
     "/admin/reload",
-    summary="reload every served model (bearer token); a bad version is rejected; 503 while the registry is locked",
+    summary="reload every served model in every worker (bearer token); a bad version is rejected; 503 while the "
+    "registry is locked",
 )
 def reload(request: Request) -> Any:
     service = service_of(request)
@@ -28,7 +29,7 @@ def reload(request: Request) -> Any:
     given = request.headers.get("authorization", "")
     if not secrets.compare_digest(given.encode(), f"Bearer {expected}".encode()):
         raise ServiceError(401, "admin routes need 'Authorization: Bearer <token>'", "authorization")
-    outcome = service.reload()
+    outcome = service.reload_everywhere()  # with --workers N, every worker reloads, not the one asked
     if any(model.get("retry") for model in outcome.values()):
         # The registry was locked past its busy timeout: the same call is likely to succeed shortly.
         return JSONResponse(outcome, status_code=503, headers={"retry-after": "1"})
