@@ -5,6 +5,7 @@ equal to scikit-learn's metrics on the joined rows; the server's /v1/labels and 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -121,7 +122,7 @@ def test_the_server_joins_posted_labels_counts_them_and_stores_them(telco_model,
         body = {"labels": [{"id": s["request_id"], "label": t} for s, t in zip(scored, truth, strict=True)]}
         body["labels"].append({"id": "nobody", "label": "No"})
         answer = client.post("/v1/labels", json=body).json()
-        assert answer == {"received": 11, "matched": 10, "unknown": 1, "invalid": 0, "stored": True}
+        assert answer == {"received": 11, "matched": 10, "unknown": 1, "invalid": 0, "repeated": 0, "stored": True}
         bad = client.post("/v1/labels", json={"labels": [{"id": "x"}]})
         assert bad.status_code == 422 and bad.json()["field"] == "labels"
         text = client.get("/metrics").text
@@ -131,6 +132,26 @@ def test_the_server_joins_posted_labels_counts_them_and_stores_them(telco_model,
     assert f'oddsline_labelled_positive_total{{model="churn",version="{version}"}} {float(positives)}' in text
     assert 'oddsline_labels_total{outcome="unknown"} 1.0' in text
     assert read_labels(tmp_path / "labels").num_rows == 11
+
+
+def test_a_label_posted_again_is_not_counted_again_and_an_early_time_is_no_negative_delay(
+    telco_model, telco_table, tmp_path
+):
+    """A client that resends a batch of labels (a retry after a timeout) used to count each label again
+    in the live calibration and log loss; a label time before its prediction made the delay negative."""
+    path = telco_model.save(tmp_path / "churn.odl")
+    rows = telco_table.drop(["churn"]).slice(0, 5).to_pylist()
+    with TestClient(create_app([load_served(str(path))], Settings())) as client:
+        ids = [client.post("/v1/models/churn/predict", json=r).json()["request_id"] for r in rows]
+        body = {"labels": [{"id": i, "label": "Yes", "time": "2020-01-01T00:00:00Z"} for i in ids]}
+        first = client.post("/v1/labels", json=body).json()
+        again = client.post("/v1/labels", json=body).json()
+        text = client.get("/metrics").text
+    assert first["matched"] == 5 and first["repeated"] == 0
+    assert again == {"received": 5, "matched": 0, "unknown": 0, "invalid": 0, "repeated": 5, "stored": False}
+    assert re.search(r'oddsline_labelled_total\{model="churn",version="[^"]+"\} 5.0', text)
+    assert 'oddsline_labels_total{outcome="repeated"} 5.0' in text
+    assert "oddsline_label_delay_seconds_sum 0.0" in text
 
 
 def test_a_label_is_read_by_its_spelling_never_silently_negative(telco_model, telco_table, tmp_path):
@@ -154,7 +175,7 @@ def test_a_label_is_read_by_its_spelling_never_silently_negative(telco_model, te
         ids = [client.post("/v1/models/churn/predict", json=r).json()["request_id"] for r in rows]
         body = {"labels": [{"id": i, "label": t} for i, t in zip(ids, ["yes", "TRUE", "no", "perhaps"], strict=True)]}
         answer = client.post("/v1/labels", json=body).json()
-        assert answer == {"received": 4, "matched": 3, "unknown": 0, "invalid": 1, "stored": False}
+        assert answer == {"received": 4, "matched": 3, "unknown": 0, "invalid": 1, "repeated": 0, "stored": False}
         metrics = client.get("/metrics").text
     assert 'oddsline_labels_total{outcome="invalid"} 1.0' in metrics
     assert 'oddsline_labelled_positive_total{model="churn"' in metrics

@@ -85,7 +85,8 @@ class ServiceMetrics:
         # Labels (POST /v1/labels) joined to the predictions this process made recently.
         self.labels = Counter(
             "oddsline_labels",
-            "labels received by outcome (matched; unknown: no such prediction; invalid: neither class)",
+            "labels received by outcome (matched; unknown: no such prediction; invalid: neither class; "
+            "repeated: its prediction was labelled already)",
             ["outcome"],
             registry=r,
         )
@@ -154,7 +155,7 @@ class ServiceMetrics:
         for name in models:
             for outcome in ("loaded", "rejected"):
                 self.child(self.model_loads, name, outcome)
-        for outcome in ("matched", "unknown", "invalid"):
+        for outcome in ("matched", "unknown", "invalid", "repeated"):
             self.child(self.labels, outcome)
         for outcome in ("written", "dropped", "recovered"):
             self.child(self.logged_rows, outcome)

@@ -49,6 +49,9 @@ class Recent:
         self.rows: dict[str, collections.deque[RequestRows]] = {}
         self._n_rows: dict[str, int] = {}
         self.max_rows = max_rows
+        # Prediction ids already labelled here: a label posted again (a retry, a resend) is not counted
+        # again in the live performance metrics. As many as predictions are remembered, oldest forgotten.
+        self.labelled: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def remember(
         self,
@@ -94,6 +97,15 @@ class Recent:
         if batch is not None and isinstance(batch[3], list) and int(row) < len(batch[3]):
             return Remembered(batch[0], batch[1], batch[2], batch[3][int(row)])
         return None
+
+    def first_label(self, prediction_id: str) -> bool:
+        """Whether this is the first label of that prediction here (and remember that it is labelled)."""
+        if prediction_id in self.labelled:
+            return False
+        self.labelled[prediction_id] = None
+        while len(self.labelled) > self.max_predictions:
+            self.labelled.popitem(last=False)
+        return True
 
     def take_rows(self, model: str) -> list[dict[str, Any]]:
         """The model's most recent rows, at most ``max_rows``, oldest first."""

@@ -29,7 +29,7 @@ async def post_labels(request: Request) -> dict[str, Any]:
         logged = service.logged
         await asyncio.to_thread(logged.refresh)
         found = [seen or logged.find(record["id"]) for seen, record in zip(found, records, strict=True)]
-    matched, invalid = join_labels(service, records, found)
+    matched, invalid, repeated = join_labels(service, records, found)
     folder = service.settings.labels_folder
     if folder:
         from ...monitor.labels import store_labels
@@ -38,18 +38,23 @@ async def post_labels(request: Request) -> dict[str, Any]:
     return {
         "received": len(records),
         "matched": matched,
-        "unknown": len(records) - matched - invalid,
+        "unknown": len(records) - matched - invalid - repeated,
         "invalid": invalid,
+        "repeated": repeated,
         "stored": bool(folder),
     }
 
 
-def join_labels(service: Service, records: list[dict[str, Any]], found: list[Remembered | None]) -> tuple[int, int]:
+def join_labels(
+    service: Service, records: list[dict[str, Any]], found: list[Remembered | None]
+) -> tuple[int, int, int]:
     """Each label against the prediction it names, into the live calibration and log-loss metrics;
-    the counts of labels matched and of labels naming neither class."""
+    the counts of labels matched, of labels naming neither class, and of labels of a prediction this
+    worker had counted a label for already (not counted again: a resent batch would weigh twice; the
+    label store keeps every copy, and ``labels performance`` takes the latest)."""
     metrics = service.metrics
     now = dt.datetime.now(dt.UTC)
-    matched = invalid = 0
+    matched = invalid = repeated = 0
     for record, seen in zip(records, found, strict=True):
         served = service.models.snapshot().get(seen.model) if seen else None
         # Only binary predictions are remembered (score_and_record); the kind check says so to the type checker.
@@ -61,9 +66,14 @@ def join_labels(service: Service, records: list[dict[str, Any]], found: list[Rem
             invalid += 1
             metrics.child(metrics.labels, "invalid").inc()
             continue
+        if not service.recent.first_label(record["id"]):
+            repeated += 1
+            metrics.child(metrics.labels, "repeated").inc()
+            continue
         matched += 1
         metrics.child(metrics.labels, "matched").inc()
-        metrics.label_delay.observe((record["labelled_at"] or now).timestamp() - seen.time)
+        # A label time before its prediction (another machine's clock) is a delay of 0, not a negative one.
+        metrics.label_delay.observe(max(0.0, (record["labelled_at"] or now).timestamp() - seen.time))
         q = min(max(seen.probability, 1e-15), 1 - 1e-15)
         metrics.child(metrics.labelled, seen.model, seen.version).inc()
         metrics.child(metrics.labelled_positive, seen.model, seen.version).inc(1.0 if positive else 0.0)
@@ -73,4 +83,4 @@ def join_labels(service: Service, records: list[dict[str, Any]], found: list[Rem
         )
     if matched:  # labels that match no prediction say nothing about whether labels flow
         metrics.last_label.set(now.timestamp())
-    return matched, invalid
+    return matched, invalid, repeated
