@@ -228,3 +228,17 @@ def test_monitor_reads_a_log_row_the_server_accepted_with_text_for_a_number(telc
     table = logged_table(read_predictions(log).column("features").to_pylist(), telco_model.features)
     tenure = table.column("tenure").to_pylist()
     assert table.column("tenure").type == pa.float64() and math.isnan(tenure[0]) and tenure[1] == 12.0
+
+
+def test_a_boolean_spelled_otherwise_than_in_training_is_no_drift(telco_table, telco_model):
+    """telco's senior_citizen is 0/1 in the file; a client sending "Yes"/"No" gets the same scores, and
+    used to raise a drift alarm (PSI 18: every value an unknown level)."""
+    rows = telco_table.slice(0, 2000)
+    at = rows.column_names.index("senior_citizen")
+    spelled = rows.set_column(
+        at, "senior_citizen", pa.array(["Yes" if v else "No" for v in rows.column("senior_citizen").to_pylist()])
+    )
+    assert telco_model.predict_proba(spelled).tolist() == telco_model.predict_proba(rows).tolist()
+    as_trained = drift_report(telco_model, rows)["columns"]["senior_citizen"]
+    as_sent = drift_report(telco_model, spelled)["columns"]["senior_citizen"]
+    assert as_sent["psi"] == as_trained["psi"] and not as_sent["drift"]

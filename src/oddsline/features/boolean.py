@@ -22,11 +22,16 @@ from .partial import BatchScore, Rows, finish_batch, partial_sum, row_by_row
 from .report import TransformReport
 from .values import as_category, category_of, distinct_levels
 
-__all__ = ["BOOLEAN_DEFAULTS", "FittedBoolean", "fit_boolean", "looks_boolean"]
+__all__ = ["BOOLEAN_DEFAULTS", "FittedBoolean", "fit_boolean", "looks_boolean", "truth_of"]
 
 BOOLEAN_DEFAULTS: dict[str, Any] = {}
 
 _TRUTH = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0, "1": 1.0, "0": 0.0, "t": 1.0, "f": 0.0}
+
+
+def truth_of(level: str) -> float | None:
+    """1.0 or 0.0 for an accepted spelling of true or false (any case), None otherwise."""
+    return _TRUTH.get(level.lower())
 
 
 def _truth(name: str, level: str) -> float:

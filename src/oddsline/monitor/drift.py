@@ -26,7 +26,8 @@ import pyarrow as pa
 from scipy.stats import chi2
 
 from .._exceptions import ParameterError
-from ..features.categorical import level_counts
+from ..features.boolean import truth_of
+from ..features.categorical import MISSING_LEVEL, level_counts
 from ..features.values import as_float
 from ..models import Model
 from .reference import histogram
@@ -139,6 +140,7 @@ def _reference(model: Any) -> dict[str, Any]:
 def drift_counts(model: Any, table: pa.Table) -> DriftCounts:
     """The counts of ``table``'s rows in the reference's bins (one batch of a stream, or a whole table)."""
     reference = _reference(model)
+    booleans = {c.name for c, _ in model.features.blocks() if c.kind == "boolean"}
     columns: dict[str, list[float] | None] = {}
     for name, ref in reference["columns"].items():
         if name not in table.column_names:
@@ -150,12 +152,31 @@ def drift_counts(model: Any, table: pa.Table) -> DriftCounts:
         else:
             current = level_counts(data)
             known = ref["levels"][:-1]
+            if name in booleans:
+                current = _in_reference_spelling(current, known)
             counts = [float(current.get(level, 0)) for level in known]
             counts.append(float(sum(n for level, n in current.items() if level not in known)))
             columns[name] = counts
     scores = score_of(model, table)
     score = [float(v) for v in histogram(scores, reference["score"]["edges"])]
     return DriftCounts(int(table.num_rows), columns, score, float(scores.sum()))
+
+
+def _in_reference_spelling(current: dict[str, int], known: list[str]) -> dict[str, int]:
+    """A boolean column's counts with each spelling the encoder reads as true or false ("Yes", "1",
+    "TRUE") counted under the training rows' spelling of that value: the model sees no difference, and
+    a client sending "Yes" for the 1 of the training file is no drift."""
+    spelling: dict[float, str] = {}
+    for level in known:
+        truth = truth_of(level)
+        if truth is not None:
+            spelling.setdefault(truth, level)
+    out: dict[str, int] = {}
+    for level, n in current.items():
+        truth = truth_of(level) if level != MISSING_LEVEL else None
+        key = spelling.get(truth, level) if truth is not None else level
+        out[key] = out.get(key, 0) + n
+    return out
 
 
 def drift_report(model: Any, table: pa.Table, thresholds: DriftThresholds | None = None) -> dict[str, Any]:
