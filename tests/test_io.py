@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import oddsline
 from oddsline import DataError, ParameterError, ReadError, read_table
 from oddsline.csv_dialect import SAMPLE_BYTES, CsvDialect, sniff_dialect
 from oddsline.csv_numbers import parse_numbers
@@ -254,3 +255,17 @@ def test_atomic_path_creates_files_as_the_umask_says_unless_private(tmp_path, um
         os.umask(old)
     assert target.stat().st_mode & 0o777 == mode
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_dict_rows_arrow_cannot_type_in_one_go_score_as_the_server_reads_them(telco_model, telco_table):
+    """An integer past int64 raised a raw OverflowError from predict_proba (the server, predict_one and
+    the CLI clip it); a column mixing numbers and numeric text raised ArrowInvalid."""
+    rows = telco_table.slice(0, 2).drop(["churn"]).to_pylist()
+    huge = [{**rows[0], "tenure": 10**30}, rows[1]]
+    as_float = [{**rows[0], "tenure": 1e30}, rows[1]]
+    assert telco_model.predict_proba(huge).tolist() == telco_model.predict_proba(as_float).tolist()
+    mixed = [{**rows[0], "tenure": "12"}, {**rows[1], "tenure": 5}]
+    same = [{**rows[0], "tenure": 12.0}, {**rows[1], "tenure": 5.0}]
+    assert telco_model.predict_proba(mixed).tolist() == telco_model.predict_proba(same).tolist()
+    with pytest.raises(oddsline.SchemaError, match="tenure"):
+        telco_model.predict_proba([{**rows[0], "tenure": "abc"}, rows[1]])

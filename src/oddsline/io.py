@@ -212,11 +212,33 @@ def _to_arrow(data: TableLike) -> pa.Table:
     if isinstance(data, Sequence) and all(isinstance(row, Mapping) for row in data):
         if not data:
             raise DataError("the list of rows is empty; give at least one row")
-        return pa.Table.from_pylist(list(data))
+        try:
+            return pa.Table.from_pylist(list(data))
+        except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+            return _rows_column_by_column(list(data))
     raise DataError(
         f"cannot use {type(data).__name__} as a table; give a CSV/Parquet path, a pandas or polars "
         "DataFrame, a pyarrow Table, a list of dict rows or a 2-d numpy array"
     )
+
+
+def _rows_column_by_column(rows: list[Mapping[str, Any]]) -> pa.Table:
+    """Dict rows Arrow will not type in one go, as the server reads them: an integer past int64 becomes
+    a float (then clipped or refused by the column's range check, as on every route), and a column that
+    mixes numbers and text becomes text (a numeric feature parses it, naming the column if it cannot)."""
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        try:
+            columns[name] = pa.array(values)
+        except OverflowError:
+            columns[name] = pa.array(
+                [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return pa.table(columns)
 
 
 def _from_pandas(frame: Any) -> pa.Table:
