@@ -22,6 +22,7 @@ PASS_V1 = GateRecord(True, 1, "v1")
     ("record", "current", "refused"),
     [
         (None, 1, "never validated"),
+        (None, None, "never validated"),  # a first model: the fix validates it without a champion
         (GateRecord(False, 1, "v1"), 1, "last validation failed against v1"),
         (PASS_V1, 1, None),
         (PASS_V1, 3, "passed the gate against v1, but churn@champion is now version 3"),
@@ -38,8 +39,9 @@ def test_a_promotion_is_refused_unless_the_latest_pass_was_against_the_current_c
     if refused is None:
         assert why is None
     else:
-        assert why is not None and refused in why
-        assert "oddsline validate --challenger churn@2 --champion churn@champion" in why and "--force" in why
+        assert why is not None and refused in why and "--force" in why
+        against = "" if current is None else " --champion churn@champion"  # none to compare with yet
+        assert f"oddsline validate --challenger churn@2{against} --data HOLDOUT" in why
 
 
 @pytest.fixture(scope="module")

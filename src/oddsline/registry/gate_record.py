@@ -47,8 +47,9 @@ def promotion_refusal(
     It may when its latest gate passed against the version the alias points at now (or against no
     champion while the alias is unset), or when the alias already points at it (nothing is replaced).
     """
+    against = f" --champion {name}@{alias}" if current is not None else ""  # a first model: no champion yet
     fix = (
-        f"re-run `oddsline validate --challenger {name}@{version} --champion {name}@{alias} --data HOLDOUT`, "
+        f"re-run `oddsline validate --challenger {name}@{version}{against} --data HOLDOUT`, "
         "or promote with --force (audited)"
     )
     if record is None or not record.passed:
