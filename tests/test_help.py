@@ -49,3 +49,18 @@ def test_top_level_help_documents_the_exit_codes(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert EXIT_CODES_HELP.split(":")[0] in out and "70 an internal error" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["registry", "rollback", "churn", "champion"], "oddsline registry rollback"),
+        (["inspect", "m.odl", "x"], "oddsline inspect"),
+    ],
+)
+def test_a_stray_argument_is_reported_by_the_command_it_was_given_to(argv, command, capsys):
+    """It was "oddsline: error: unrecognized arguments" (the top-level parser), naming no command."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert f"{command}: error: unrecognized arguments: {argv[-1]} (see {command} --help)" in capsys.readouterr().err

@@ -83,12 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
         observe_command.add_observe,
     ):
         register(verbs)
+    _remember_parsers(parser)
     return parser
+
+
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)command's parser in its namespace, so that a stray argument is reported by the command
+    it was given to, with that command's usage, not by the top-level parser as "oddsline: error"."""
+    parser.set_defaults(_parser=parser)
+    for action in parser._actions:  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _remember_parsers(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command = getattr(args, "_parser", parser)
+        command.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
