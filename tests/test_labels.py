@@ -110,6 +110,24 @@ def test_windowed_performance_equals_scikit_learn_on_the_joined_rows(served, tel
     assert sum(w["rows"] for w in hourly) == 45
 
 
+def test_monitor_prints_the_performance_by_window_in_text_too(served, telco_model):
+    """With --labels, only --json showed the performance; the text output left it out."""
+    import subprocess
+    import sys
+
+    ids, label_of, log, labels, path = served
+    table = pa.Table.from_pylist([{"id": i, "label": label_of[i]} for i in ids])
+    ingest_labels(table, id_column="id", label_column="label", log_folder=log, labels_folder=labels)
+    (window,) = windowed_performance(labelled_predictions(log, labels), target=telco_model.target, threshold=0.5)
+    command = [sys.executable, "-m", "oddsline", "monitor", "--model", str(path), "--log", str(log)]
+    done = subprocess.run([*command, "--labels", str(labels)], capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    header = next(line for line in done.stdout.splitlines() if line.startswith("window start"))
+    assert "log loss" in header and "AUC" in header
+    row = done.stdout.splitlines()[done.stdout.splitlines().index(header) + 1]
+    assert f" {window['rows']} " in row and f"{window['log_loss']:.4f}" in row and f"{window['roc_auc']:.4f}" in row
+
+
 def test_the_server_joins_posted_labels_counts_them_and_stores_them(telco_model, telco_table, tmp_path):
     from oddsline.monitor.labels import read_labels
 

@@ -138,6 +138,8 @@ def run_monitor(args: argparse.Namespace) -> int:
         print(
             f"{'(score)' if binary else '(confidence)':<24} {s['psi']:>8.4f} {s['js']:>7.4f} {s['p_value']:>9.2g} {'':>10}  {'YES' if s['drift'] else '-'}"
         )
+        if performance is not None:
+            _print_performance(performance)
         for t in report.get("triggers", []):
             state = "FIRED" if t["fired"] else ("active" if t.get("active") else "-")
             print(f"trigger {t['rule']!r}: value {t['value']}, threshold {t['threshold']}: {state}")
@@ -146,6 +148,22 @@ def run_monitor(args: argparse.Namespace) -> int:
     if rules:
         return 1 if any(t["fired"] for t in report["triggers"]) else 0
     return 1 if report["any_drift"] else 0
+
+
+def _print_performance(windows: list[dict[str, Any]]) -> None:
+    """Performance of the labelled predictions by window and version (``--labels``)."""
+    if not windows:
+        print("performance: no logged prediction has a label yet")
+        return
+    print(
+        f"\n{'window start':<26} {'version':>8} {'rows':>7} {'positives':>9} {'mean p':>7} {'log loss':>9} {'AUC':>7} {'ECE':>7}"
+    )
+    for w in windows:
+        auc = "-" if w["roc_auc"] is None else f"{w['roc_auc']:.4f}"
+        print(
+            f"{w['window_start']:<26} {w['version']!s:>8} {w['rows']:>7} {w['positive_rate']:>9.3f} "
+            f"{w['mean_prediction']:>7.3f} {w['log_loss']:>9.4f} {auc:>7} {w['ece']:>7.4f}"
+        )
 
 
 def _from_log(args: argparse.Namespace, model: Any) -> tuple[Any, dict[str, Any]]:
