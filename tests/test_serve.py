@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -102,6 +103,23 @@ def test_every_mlflow_payload_format(client, rows, telco_model, telco_table, pay
     expected = telco_model.predict_proba(telco_table.slice(0, 5))[:, 1]
     np.testing.assert_allclose(response.json()["predictions"], expected, rtol=1e-12)
     assert client.get("/ping").status_code == 200 and client.get("/version").text
+
+
+def test_a_csv_body_reads_missing_values_as_a_training_csv_does(client, rows, telco_model, telco_table):
+    """NaN, NA, NULL in a CSV body were a 422 ("not an allowed number"), while "NaN" in a JSON string
+    was a missing value and the training CSV read them as missing."""
+    columns = list(rows[0])
+    spelled = [{**r, "total_charges": spelling} for r, spelling in zip(rows[:3], ["NaN", "NA", "NULL"], strict=True)]
+    lines = [",".join(columns)] + [",".join("" if r[c] is None else str(r[c]) for c in columns) for r in spelled]
+    answer = client.post("/invocations", content="\n".join(lines).encode(), headers={"content-type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    missing = telco_table.slice(0, 3).set_column(
+        telco_table.column_names.index("total_charges"), "total_charges", pa.nulls(3, pa.float64())
+    )
+    np.testing.assert_allclose(answer.json()["predictions"], telco_model.predict_proba(missing)[:, 1], rtol=1e-12)
+    infinite = [",".join(columns), ",".join("inf" if c == "total_charges" else str(rows[0][c]) for c in columns)]
+    refused = client.post("/invocations", content="\n".join(infinite).encode(), headers={"content-type": "text/csv"})
+    assert refused.status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from ..io import NULL_VALUES
 from .duplicate_keys import duplicate_key
 from .errors import ServiceError
 
@@ -157,8 +158,13 @@ def _csv_rows(body: bytes) -> list[dict[str, Any]]:
     return rows
 
 
+_CSV_MISSING = frozenset(NULL_VALUES)
+
+
 def _csv_value(text: str | None) -> Any:
-    if text is None or text == "":
+    # The spellings of a missing value a CSV file is read with in training (NaN, NA, NULL, #N/A, ...)
+    # are missing here too, as "NaN" in a JSON string is: not a number to refuse.
+    if text is None or text == "" or text in _CSV_MISSING:
         return None
     try:
         number = float(text)
