@@ -155,6 +155,14 @@ def test_a_ragged_file_names_the_delimiter_it_was_read_with(reference, tmp_path)
         one_line_error(cli(*verb), "ragged.csv", "Expected 14 columns, got 3", "delimiter ','", "--delimiter")
 
 
+def test_a_header_repeated_mid_file_is_refused_naming_its_row(tmp_path):
+    """Two exports joined with their headers: the second header turned every numeric column into text
+    and "churn" into a third class of a multinomial model, with exit 0."""
+    rows = rows_of("telco_churn")
+    data = write_rows(tmp_path / "joined.csv", [*rows[:3001], rows[0], *rows[3001:]])
+    one_line_error(cli("train", data, "--target", "churn"), "joined.csv", "data row 3001 repeats the header")
+
+
 def test_missing_value_markers(reference, tmp_path):
     markers = ["?", "NA", "", "NULL"]  # NA, NULL and the empty field are Arrow's defaults; ? is not
     rows = rows_of("credit_scoring")

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -152,10 +153,27 @@ def _read_csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None) -> 
                 f"{p}: column {name!r} holds text that is not {dialect.encoding}; give the file's encoding "
                 "with --encoding, e.g. --encoding cp1252"
             )
+    _refuse_repeated_header(table, str(p))
     if dialect.decimal_comma:
         table = convert_decimal_commas(table)
     check_placeholders(table, str(p), decimal_comma=dialect.decimal_comma)
     return table
+
+
+def _refuse_repeated_header(table: pa.Table, source: str) -> None:
+    """A data row that repeats the header (CSV files concatenated with their headers) turns every numeric
+    column into text and the target's name into a class: refused, naming the row."""
+    if not table.num_rows or not table.num_columns:
+        return
+    names = table.column_names
+    first = pc.equal(pc.cast(table.column(0), pa.string()), names[0])
+    for at in np.flatnonzero(np.asarray(pc.fill_null(first, False).to_numpy(zero_copy_only=False))):
+        row = [table.column(j)[int(at)].as_py() for j in range(table.num_columns)]
+        if [None if v is None else str(v) for v in row] == names:
+            raise DataError(
+                f"{source}: data row {int(at) + 1} repeats the header (files joined with their headers?); "
+                "remove that line"
+            )
 
 
 def check_unique_names(names: Sequence[str], source: str) -> None:
