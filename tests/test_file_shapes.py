@@ -321,3 +321,18 @@ def test_registry_store_and_label_log_stay_private_under_an_open_umask(reference
         os.umask(old)
     assert (tmp_path / "store").joinpath("sha256", sha[:2], f"{sha}.odl").stat().st_mode & 0o777 == 0o600
     assert labels.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_totals_row_making_a_one_row_class_is_warned_about(tmp_path):
+    """A totals row at the end of an export made "Total" a class of its own (a multinomial model of
+    three classes, or a silent negative with --positive), with no word about it."""
+    rows = rows_of("telco_churn")
+    totals = [""] * len(rows[0])
+    totals[rows[0].index("churn")] = "Total"
+    data = write_rows(tmp_path / "totals.csv", [*rows, totals])
+    for flags in ([], ["--positive", "Yes"]):
+        code, _, err = cli("train", data, "--target", "churn", "--out", tmp_path / "m.odl", *flags)
+        assert code == 0, err
+        assert "warning: 'churn' has 'Total' in a single row: a totals row" in err
+    code, _, err = cli("train", DATA / "telco_churn.csv", "--target", "churn", "--out", tmp_path / "clean.odl")
+    assert code == 0 and "single row" not in err

@@ -260,6 +260,7 @@ def run_train(args: argparse.Namespace) -> int:
     with Progress("oddsline train") as step:
         step("reading data")
         table = read_table(args.data, **read_options(args))
+        stray = _single_row_classes(table, args.target)
         spec = FeatureSpec.load(args.spec) if args.spec else None
         step("fitting")
         reason = multiclass_reason(args, table)
@@ -273,6 +274,7 @@ def run_train(args: argparse.Namespace) -> int:
                 sign_file(written, args.sign_key)
             step.clear()
             print_trained(multinomial, str(written), reason, args.json)
+            _warn_single_row_classes(stray, args.target)
             return 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LeakageWarning)  # printed below, after the summary
@@ -303,7 +305,32 @@ def run_train(args: argparse.Namespace) -> int:
             from ..signing import sign_file
 
             sign_file(path, args.sign_key)
+    _warn_single_row_classes(stray, args.target)
     return _report_trained(args, model, path)
+
+
+def _single_row_classes(table: Any, target: str) -> list[str]:
+    """Target values held by one row, among three or more values: a totals row, a stray header or a typo
+    makes a class of its own (a multinomial model of a one-row class) or a silent negative."""
+    if target not in table.column_names:
+        return []
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(table.column(target)).to_pylist()
+    values = [c for c in counts if c["values"] is not None]
+    if len(values) < 3:
+        return []
+    return [str(c["values"]) for c in values if c["counts"] == 1]
+
+
+def _warn_single_row_classes(stray: list[str], target: str) -> None:
+    if stray:
+        listed = ", ".join(repr(v) for v in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        print(
+            f"oddsline train: warning: {target!r} has {listed} in a single row{' each' if len(stray) > 1 else ''}: "
+            "a totals row, a stray header or a typo? drop such rows (or check the file) unless they are real classes",
+            file=sys.stderr,
+        )
 
 
 def _report_trained(args: argparse.Namespace, model: Model, path: Any) -> int:
