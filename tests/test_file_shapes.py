@@ -190,6 +190,32 @@ def test_predict_reads_a_european_file_as_the_clean_one(reference, tmp_path):
     assert pq.read_table(tmp_path / "eu.parquet").equals(pq.read_table(tmp_path / "clean.parquet"))
 
 
+def formatted(row: list[str], header: list[str]) -> list[str]:
+    """telco's charges as a spreadsheet formats them: ``$29.85`` and ``1,889.50`` (quoted by csv)."""
+    out = list(row)
+    for j, name in enumerate(header):
+        if name == "monthly_charges" and out[j]:
+            out[j] = f"${out[j]}"
+        elif name == "total_charges" and out[j]:
+            out[j] = f"{float(out[j]):,.2f}"
+    return out
+
+
+def test_currency_signs_and_thousands_commas_give_the_clean_model_and_scores(reference, tmp_path):
+    """Read as text, "$29.85" became a target-encoded categorical of 1,585 levels and "1,889.50" an
+    identifier left out, with exit 0."""
+    rows = rows_of("telco_churn")
+    data = write_rows(tmp_path / "sheet.csv", [rows[0], *(formatted(r, rows[0]) for r in rows[1:])])
+    text = data.read_text()
+    assert ",$29.85," in text and '"1,889.50"' in text
+    assert_same_model(trained(data, "churn", tmp_path / "m.odl"), reference["telco_churn"])
+    model = reference["telco_churn"].save(tmp_path / "clean.odl")
+    for source, out in ((data, tmp_path / "sheet.parquet"), (DATA / "telco_churn.csv", tmp_path / "clean.parquet")):
+        code, _, err = cli("predict", model, source, "--out", out)
+        assert code == 0 and err == "", err
+    assert pq.read_table(tmp_path / "sheet.parquet").equals(pq.read_table(tmp_path / "clean.parquet"))
+
+
 # -- shapes refused: exit 2, one line, the problem and the flag --------------------------------------------
 
 

@@ -8,8 +8,16 @@ done only when the comma is not the delimiter. The conversion drops the thousand
 comma as the point, so ``1.889,50`` gives exactly the float64 of ``1889.50``. A column of numbers with
 dots only (``1.234``) is read by Arrow as 1.234: nothing in such a file says the dot groups thousands.
 
+Spreadsheets also export formatted numbers: ``$1,234.50``, ``€29.85``, ``1,234`` (a thousands comma,
+quoted in a comma-separated file). ``convert_formatted_numbers`` turns a text column back into float64
+when every value is a number so written, with a currency sign (``$ € £``) or thousands commas in at
+least one; plain numbers beside them are fine. Read as text, such a column became a categorical of one
+level per amount, or was left out as an identifier. Not in decimal-comma files, where the comma is the
+decimal mark, and not percentages (``15%`` may mean 15 or 0.15).
+
 ``parse_numbers`` is the per-value version for batch scoring, which must count the values that are
-not numbers rather than fail on the first.
+not numbers rather than fail on the first; it reads both spellings too, so that a file scores as it
+trained.
 """
 
 from __future__ import annotations
@@ -21,12 +29,14 @@ from numpy.typing import NDArray
 
 from ._exceptions import DataError
 
-__all__ = ["check_placeholders", "convert_decimal_commas", "parse_numbers"]
+__all__ = ["check_placeholders", "convert_decimal_commas", "convert_formatted_numbers", "parse_numbers"]
 
 # Arrow's float grammar: sign, digits with an optional point, exponent; inf/infinity/nan in any case.
 _NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 _DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 _PLACEHOLDER = r"^[^\w\s]+$"  # punctuation only: ?, -, --, ., *
+_FORMATTED = r"^[+-]?[$€£]?\s?[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
+_DECORATION = r"[$€£,\s]"  # what a formatted number loses to become a plain one
 
 
 def _from_decimal_comma(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -44,6 +54,24 @@ def convert_decimal_commas(table: pa.Table) -> pa.Table:
         if pc.any(pc.match_substring(column, ",")).as_py():
             table = table.set_column(i, name, _from_decimal_comma(pc.utf8_trim_whitespace(column)))
     return table
+
+
+def convert_formatted_numbers(table: pa.Table) -> pa.Table:
+    """``table`` with every text column of currency- or thousands-formatted numbers as float64."""
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        if not pa.types.is_string(column.type) or column.null_count == len(column):
+            continue
+        trimmed = pc.utf8_trim_whitespace(column)
+        if not pc.all(pc.match_substring_regex(trimmed, _FORMATTED)).as_py():
+            continue
+        if pc.any(pc.match_substring_regex(trimmed, r"[$€£,]")).as_py():
+            table = table.set_column(i, name, _from_formatted(trimmed))
+    return table
+
+
+def _from_formatted(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    return pc.cast(pc.replace_substring_regex(strings, _DECORATION, ""), pa.float64())
 
 
 def check_placeholders(table: pa.Table, source: str, *, decimal_comma: bool) -> None:
@@ -92,6 +120,10 @@ def parse_numbers(strings: pa.Array, *, decimal_comma: bool) -> tuple[pa.Array, 
         comma = pc.and_(pc.invert(plain), pc.fill_null(pc.match_substring_regex(trimmed, _DECIMAL_COMMA), False))
         values = pc.if_else(comma, _from_decimal_comma(pc.if_else(comma, trimmed, missing)), values)
         numbers = pc.or_(plain, comma)
+    else:
+        formatted = pc.and_(pc.invert(plain), pc.fill_null(pc.match_substring_regex(trimmed, _FORMATTED), False))
+        values = pc.if_else(formatted, _from_formatted(pc.if_else(formatted, trimmed, missing)), values)
+        numbers = pc.or_(plain, formatted)
     bad = np.asarray(pc.invert(numbers).to_numpy(zero_copy_only=False), dtype=bool)
     return values, bad
 

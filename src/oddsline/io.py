@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from ._exceptions import DataError, ReadError
 from .csv_dialect import CsvDialect, sniff_dialect
-from .csv_numbers import check_placeholders, convert_decimal_commas
+from .csv_numbers import check_placeholders, convert_decimal_commas, convert_formatted_numbers
 
 __all__ = [
     "NULL_VALUES",
@@ -154,8 +154,7 @@ def _read_csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None) -> 
                 "with --encoding, e.g. --encoding cp1252"
             )
     _refuse_repeated_header(table, str(p))
-    if dialect.decimal_comma:
-        table = convert_decimal_commas(table)
+    table = convert_decimal_commas(table) if dialect.decimal_comma else convert_formatted_numbers(table)
     check_placeholders(table, str(p), decimal_comma=dialect.decimal_comma)
     return table
 
