@@ -29,7 +29,13 @@ from numpy.typing import NDArray
 
 from ._exceptions import DataError
 
-__all__ = ["check_placeholders", "convert_decimal_commas", "convert_formatted_numbers", "parse_numbers"]
+__all__ = [
+    "check_placeholders",
+    "convert_decimal_commas",
+    "convert_formatted_numbers",
+    "formatted_numbers",
+    "parse_numbers",
+]
 
 # Arrow's float grammar: sign, digits with an optional point, exponent; inf/infinity/nan in any case.
 _NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
@@ -68,6 +74,17 @@ def convert_formatted_numbers(table: pa.Table) -> pa.Table:
         if pc.any(pc.match_substring_regex(trimmed, r"[$€£,]")).as_py():
             table = table.set_column(i, name, _from_formatted(trimmed))
     return table
+
+
+def formatted_numbers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
+    """A text column of numbers, plain or formatted, as float64; None if a value is not one. For a
+    batch of a file whose column is text as a whole (another batch holds ``$1,234.50``)."""
+    if column.null_count == len(column):
+        return None
+    trimmed = pc.utf8_trim_whitespace(column)
+    if not pc.all(pc.match_substring_regex(trimmed, _FORMATTED)).as_py():
+        return None
+    return _from_formatted(trimmed)
 
 
 def _from_formatted(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

@@ -221,3 +221,28 @@ def test_a_file_with_other_columns_is_the_one_named(telco_table: pa.Table, tmp_p
     assert "2026-12.parquet has other columns than" in message and "2026-11.parquet" in message
     assert "lacks ['tenure']" in message and "has ['Tenure']" in message
     assert not (tmp_path / "m.odl").exists()
+
+
+def test_currency_and_thousands_formatted_files_stream_as_numbers(telco_table: pa.Table, tmp_path: Path) -> None:
+    """As in memory ($29.85 and "1,889.50" are numbers): a folder of such exports inferred them as a
+    target-encoded text column and an identifier."""
+    import pyarrow.compute as pc
+
+    parts = tmp_path / "sheets"
+    parts.mkdir()
+    sheet = telco_table.set_column(
+        telco_table.column_names.index("monthly_charges"),
+        "monthly_charges",
+        pc.binary_join_element_wise("$", pc.cast(telco_table.column("monthly_charges"), pa.string()), ""),
+    )
+    totals = [None if v is None else f"{v:,.2f}" for v in telco_table.column("total_charges").to_pylist()]
+    sheet = sheet.set_column(sheet.column_names.index("total_charges"), "total_charges", pa.array(totals))
+    for i, (a, b) in enumerate([(0, 3500), (3500, 7043)]):
+        pacsv.write_csv(sheet.slice(a, b - a), parts / f"part{i}.csv")
+    assert "$29.85" in (parts / "part0.csv").read_text()
+    done = _cli("train", str(parts), "--target", "churn", "--out", str(tmp_path / "m.odl"), "--json")
+    assert done.returncode == 0, done.stderr
+    model = oddsline.load(tmp_path / "m.odl")
+    kinds = {c.name: c.kind for c, _ in model.features.blocks()}
+    assert kinds["monthly_charges"] == "numeric" and kinds["total_charges"] == "numeric"
+    assert "total_charges" not in model.info["ignored_columns"]

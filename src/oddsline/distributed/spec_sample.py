@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from .._exceptions import ReadError
 from ..batch import as_inferred_type
+from ..csv_numbers import formatted_numbers
 from ..sources import FileSource, FrameSource
 from .job import file_key, position_hashes
 
@@ -77,12 +78,16 @@ def sample_partition(partition: Any, source: FileSource | FrameSource, seed: int
     out = SampleRows(size)
     key = file_key(partition.path, seed)
     row = partition.first_row
-    for batch, _dialect, inferred in source.batches(partition):
+    for batch, dialect, inferred in source.batches(partition):
         if out.header is None:
             out.header = (partition.path, tuple(batch.column_names))
         for i, name in enumerate(batch.column_names):
             if pa.types.is_string(batch.schema.field(i).type) and name in inferred.names:
                 batch = batch.set_column(i, name, as_inferred_type(batch.column(i), inferred.field(name).type))
+            if pa.types.is_string(batch.schema.field(i).type) and not (dialect is not None and dialect.decimal_comma):
+                numbers = formatted_numbers(batch.column(i))  # $1,234.50 as read_table reads it
+                if numbers is not None:
+                    batch = batch.set_column(i, name, numbers)
         out = out.merge(SampleRows(size, batch, position_hashes(key, row, batch.num_rows), out.header))
         row += batch.num_rows
     return out
