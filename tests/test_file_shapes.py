@@ -362,3 +362,25 @@ def test_a_totals_row_making_a_one_row_class_is_warned_about(tmp_path):
         assert "warning: 'churn' has 'Total' in a single row: a totals row" in err
     code, _, err = cli("train", DATA / "telco_churn.csv", "--target", "churn", "--out", tmp_path / "clean.odl")
     assert code == 0 and "single row" not in err
+
+
+def test_whole_numbers_with_thousands_dots_in_a_decimal_comma_file_are_thousands(tmp_path):
+    """A European export writes 1507 as 1.507 where its decimals have commas: it was read as 1.507 in
+    training and in scoring (5,431 of 7,043 scores moved, the column's effect lost), without a word."""
+    rows = rows_of("telco_churn")
+    at = rows[0].index("total_charges")
+    whole = [rows[0], *([*r[:at], str(round(float(r[at]))) if r[at] else "", *r[at + 1 :]] for r in rows[1:])]
+    clean = write_rows(tmp_path / "clean.csv", whole)
+
+    def dotted(value: str) -> str:
+        return f"{int(value):,}".replace(",", ".") if value.isdigit() else european(value)
+
+    data = write_rows(tmp_path / "export.csv", [whole[0], *([dotted(v) for v in r] for r in whole[1:])], delimiter=";")
+    text = data.read_text()
+    assert ";6.844\n" in text and ";29,85;" in text  # thousands dots, decimal commas elsewhere
+    reference = trained(clean, "churn", tmp_path / "clean.odl")
+    assert_same_model(trained(data, "churn", tmp_path / "eu.odl"), reference)
+    for source, out in ((data, tmp_path / "eu.parquet"), (clean, tmp_path / "clean.parquet")):
+        code, _, err = cli("predict", tmp_path / "clean.odl", source, "--out", out)
+        assert code == 0 and err == "", err
+    assert pq.read_table(tmp_path / "eu.parquet").equals(pq.read_table(tmp_path / "clean.parquet"))

@@ -5,8 +5,10 @@ groups thousands, ``,`` marks the decimals) with ``;`` between fields, and Arrow
 text. ``convert_decimal_commas`` turns a text column back into float64 when every value is written
 that way (``29,85``, ``1.889,50`` or a plain integer ``70``) and at least one has a comma; this is
 done only when the comma is not the delimiter. The conversion drops the thousands dots and reads the
-comma as the point, so ``1.889,50`` gives exactly the float64 of ``1889.50``. A column of numbers with
-dots only (``1.234``) is read by Arrow as 1.234: nothing in such a file says the dot groups thousands.
+comma as the point, so ``1.889,50`` gives exactly the float64 of ``1889.50``. In such a file a column of
+whole numbers with thousands dots only (``1.507``, ``850``) is 1507 and 850, not 1.507: the file's
+decimal mark is the comma, and Arrow, which knows only the point, read it as decimals
+(``thousands_dots``); a column whose dotted values are not all grouped in threes is left as Arrow reads it.
 
 Spreadsheets also export formatted numbers: ``$1,234.50``, ``€29.85``, ``1,234`` (a thousands comma,
 quoted in a comma-separated file). ``convert_formatted_numbers`` turns a text column back into float64
@@ -35,12 +37,15 @@ __all__ = [
     "convert_formatted_numbers",
     "formatted_numbers",
     "parse_numbers",
+    "thousands_dots",
 ]
 
 # Arrow's float grammar: sign, digits with an optional point, exponent; inf/infinity/nan in any case.
 _NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])$"
 _DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 _PLACEHOLDER = r"^[^\w\s]+$"  # punctuation only: ?, -, --, ., *
+_THOUSANDS = r"^[+-]?\d{1,3}(\.\d{3})+$"
+_INTEGER = r"^[+-]?\d+$"
 _FORMATTED = r"^[+-]?[$€£]?\s?[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
 _DECORATION = r"[$€£,\s]"  # what a formatted number loses to become a plain one
 
@@ -74,6 +79,19 @@ def convert_formatted_numbers(table: pa.Table) -> pa.Table:
         if pc.any(pc.match_substring_regex(trimmed, r"[$€£,]")).as_py():
             table = table.set_column(i, name, _from_formatted(trimmed))
     return table
+
+
+def thousands_dots(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
+    """A decimal-comma file's text column of whole numbers grouped by dots (``1.507``, ``850``) as
+    float64; None unless every value is so written and one has a dot."""
+    if column.null_count == len(column):
+        return None
+    trimmed = pc.utf8_trim_whitespace(column)
+    grouped = pc.match_substring_regex(trimmed, _THOUSANDS)
+    whole = pc.or_(grouped, pc.match_substring_regex(trimmed, _INTEGER))
+    if not pc.all(whole).as_py() or not pc.any(grouped).as_py():
+        return None
+    return pc.cast(pc.replace_substring(trimmed, ".", ""), pa.float64())
 
 
 def formatted_numbers(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array | None:
@@ -121,9 +139,14 @@ def parse_numbers(strings: pa.Array, *, decimal_comma: bool) -> tuple[pa.Array, 
     """(float64 values, null where missing or not a number; mask of the values that are not numbers).
 
     With ``decimal_comma``, a value that is not a plain number but is written ``1.234,56`` counts as
-    one; ``1.234`` stays 1.234 (a single value cannot say its dot groups thousands).
+    one, and a batch of whole numbers grouped by dots (``1.507``, ``850``) is read as ``thousands_dots``
+    reads a column.
     """
     trimmed = pc.utf8_trim_whitespace(strings)
+    if decimal_comma:
+        grouped = thousands_dots(trimmed)
+        if grouped is not None:
+            return grouped, np.zeros(len(strings), dtype=bool)
     try:
         return pc.cast(trimmed, pa.float64()), np.zeros(len(strings), dtype=bool)
     except pa.ArrowInvalid:

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from ._exceptions import DataError, ReadError
 from .csv_dialect import CsvDialect, sniff_dialect
-from .csv_numbers import check_placeholders, convert_decimal_commas, convert_formatted_numbers
+from .csv_numbers import check_placeholders, convert_decimal_commas, convert_formatted_numbers, thousands_dots
 
 __all__ = [
     "NULL_VALUES",
@@ -154,8 +154,33 @@ def _read_csv(p: Path, dialect: CsvDialect, na_values: Iterable[str] | None) -> 
                 "with --encoding, e.g. --encoding cp1252"
             )
     _refuse_repeated_header(table, str(p))
-    table = convert_decimal_commas(table) if dialect.decimal_comma else convert_formatted_numbers(table)
+    if dialect.decimal_comma:
+        table = _regroup_thousands(convert_decimal_commas(table), p, csv_read_options(dialect), parse, convert)
+    else:
+        table = convert_formatted_numbers(table)
     check_placeholders(table, str(p), decimal_comma=dialect.decimal_comma)
+    return table
+
+
+def _regroup_thousands(
+    table: pa.Table, p: Path, read: pacsv.ReadOptions, parse: pacsv.ParseOptions, convert: pacsv.ConvertOptions
+) -> pa.Table:
+    """In a decimal-comma file, the columns Arrow read as decimals that are whole numbers with thousands
+    dots (``1.507`` is 1507 there): read again as text for ``thousands_dots`` to decide."""
+    decimals = [n for n, t in zip(table.column_names, table.schema.types, strict=True) if pa.types.is_floating(t)]
+    if not decimals:
+        return table
+    as_text = pacsv.ConvertOptions(
+        null_values=convert.null_values,
+        strings_can_be_null=True,
+        include_columns=decimals,
+        column_types={name: pa.string() for name in decimals},
+    )
+    text = pacsv.read_csv(p, read_options=read, parse_options=parse, convert_options=as_text)
+    for name in decimals:
+        grouped = thousands_dots(text.column(name))
+        if grouped is not None:
+            table = table.set_column(table.column_names.index(name), name, grouped)
     return table
 
 
