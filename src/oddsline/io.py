@@ -43,6 +43,7 @@ __all__ = [
     "TableLike",
     "atomic_path",
     "check_unique_names",
+    "concat_rows",
     "csv_null_values",
     "csv_read_options",
     "drop_pandas_positions",
@@ -379,3 +380,30 @@ def file_sha256(path: Path) -> str:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def concat_rows(tables: list[pa.Table]) -> pa.Table:
+    """Rows of tables that typed a column differently (files of one source, the recent rows of several
+    server workers), as one table. Integers in one and decimals in another promote to a common type; a
+    column with no value at all in one (a CSV reader's text or null column) takes the others' type; where
+    no common type exists (numbers in one, text in another) the column becomes text. A column missing
+    from some tables is null in their rows."""
+    tables = [_without_empty_text(t) for t in tables]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        names = list(dict.fromkeys(n for t in tables for n in t.column_names))
+        types = {n: {t.schema.field(n).type for t in tables if n in t.column_names} - {pa.null()} for n in names}
+        clash = {n for n, kinds in types.items() if len(kinds) > 1}
+        texted = [
+            t.cast(pa.schema([(f.name, pa.string() if f.name in clash else f.type) for f in t.schema])) for t in tables
+        ]
+        return pa.concat_tables(texted, promote_options="permissive")
+
+
+def _without_empty_text(table: pa.Table) -> pa.Table:
+    for i, field in enumerate(table.schema):
+        column = table.column(i)
+        if pa.types.is_string(field.type) and table.num_rows and column.null_count == table.num_rows:
+            table = table.set_column(i, field.name, pa.nulls(table.num_rows))
+    return table

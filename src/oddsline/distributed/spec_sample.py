@@ -17,10 +17,11 @@ from numpy.typing import NDArray
 from .._exceptions import ReadError
 from ..batch import as_inferred_type
 from ..csv_numbers import formatted_numbers
+from ..io import concat_rows
 from ..sources import FileSource, FrameSource
 from .job import file_key, position_hashes
 
-__all__ = ["SampleRows", "concat_rows", "sample_partition"]
+__all__ = ["SampleRows", "sample_partition"]
 
 
 class SampleRows:
@@ -91,28 +92,3 @@ def sample_partition(partition: Any, source: FileSource | FrameSource, seed: int
         out = out.merge(SampleRows(size, batch, position_hashes(key, row, batch.num_rows), out.header))
         row += batch.num_rows
     return out
-
-
-def concat_rows(tables: list[pa.Table]) -> pa.Table:
-    """Rows of tables whose files typed a column differently, as one table. Integers in one and decimals
-    in another promote to a common type; a column with no value at all in a file (a CSV reader's text or
-    null column) takes the others' type; where no common type exists (numbers in one, text in another)
-    the column becomes text."""
-    tables = [_without_empty_text(t) for t in tables]
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        names = tables[0].column_names
-        clash = {n for n in names if len({t.schema.field(n).type for t in tables if n in t.column_names}) > 1}
-        texted = [
-            t.cast(pa.schema([(f.name, pa.string() if f.name in clash else f.type) for f in t.schema])) for t in tables
-        ]
-        return pa.concat_tables(texted, promote_options="permissive")
-
-
-def _without_empty_text(table: pa.Table) -> pa.Table:
-    for i, field in enumerate(table.schema):
-        column = table.column(i)
-        if pa.types.is_string(field.type) and table.num_rows and column.null_count == table.num_rows:
-            table = table.set_column(i, field.name, pa.nulls(table.num_rows))
-    return table

@@ -26,10 +26,10 @@ from ..features.boolean import FittedBoolean
 from ..features.categorical import level_counts
 from ..features.datetime_parts import datetime_parts, microseconds
 from ..features.values import as_float
+from ..io import concat_rows
 from ..overlap import SKETCH_SIZE, row_hashes
 from ..sources import Partition
 from .job import Job, row_batches, unit_interval
-from .spec_sample import concat_rows
 from .target_folds import count_levels, fold_of
 
 __all__ = [

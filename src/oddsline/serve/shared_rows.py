@@ -21,6 +21,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from ..io import concat_rows
+
 __all__ = ["SharedRows"]
 
 
@@ -53,7 +55,7 @@ class SharedRows:
             except (FileNotFoundError, pa.ArrowInvalid):  # removed, or a write from before a crash
                 continue
             tables.append(table.slice(max(0, table.num_rows - share)))
-        return _concat(tables) if tables else None
+        return concat_rows(tables) if tables else None
 
     def close(self) -> None:
         for path in self._written:
@@ -67,18 +69,3 @@ class SharedRows:
             writer.write_table(table)
         os.replace(partial, path)
         self._written.add(path)
-
-
-def _concat(tables: list[pa.Table]) -> pa.Table:
-    """The workers' tables as one: a column typed differently in two of them (text in one, numbers or
-    only nulls in another) becomes text, as a drift report reads a categorical column anyway."""
-    try:
-        return pa.concat_tables(tables, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        names = list(dict.fromkeys(n for t in tables for n in t.column_names))
-        types = {n: {t.schema.field(n).type for t in tables if n in t.column_names} for n in names}
-        clash = {n for n, kinds in types.items() if len(kinds - {pa.null()}) > 1}
-        texted = [
-            t.cast(pa.schema([(f.name, pa.string() if f.name in clash else f.type) for f in t.schema])) for t in tables
-        ]
-        return pa.concat_tables(texted, promote_options="permissive")
