@@ -485,6 +485,8 @@ def _inspect_summary(model: Model, units: str = "standardised") -> dict[str, Any
         rows = {row["name"]: row["coef"] for row in inference["coefficients"]}
         intercept = rows.pop("intercept")
         coefficients = {name: 0.0 if value is None else value for name, value in rows.items()}
+    elif inference is None:
+        units = "standardised"  # no information kept, no conversion: say what the numbers are
     return {
         "kind": model.kind,
         "target": model.target.to_dict(),
