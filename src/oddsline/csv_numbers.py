@@ -48,6 +48,7 @@ _THOUSANDS = r"^[+-]?\d{1,3}(\.\d{3})+$"
 _INTEGER = r"^[+-]?\d+$"
 _FORMATTED = r"^[+-]?[$€£]?\s?[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
 _DECORATION = r"[$€£,\s]"  # what a formatted number loses to become a plain one
+_SIGNS = r"[$€£,]"  # at least one of these: the column is formatted, not plain numbers read as text
 
 
 def _from_decimal_comma(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -68,16 +69,15 @@ def convert_decimal_commas(table: pa.Table) -> pa.Table:
 
 
 def convert_formatted_numbers(table: pa.Table) -> pa.Table:
-    """``table`` with every text column of currency- or thousands-formatted numbers as float64."""
+    """``table`` with every text column of currency- or thousands-formatted numbers as float64 (a column
+    of plain numbers in text stays text: something else in the file made Arrow read it so)."""
     for i, name in enumerate(table.column_names):
         column = table.column(i)
-        if not pa.types.is_string(column.type) or column.null_count == len(column):
+        if not pa.types.is_string(column.type) or not pc.any(pc.match_substring_regex(column, _SIGNS)).as_py():
             continue
-        trimmed = pc.utf8_trim_whitespace(column)
-        if not pc.all(pc.match_substring_regex(trimmed, _FORMATTED)).as_py():
-            continue
-        if pc.any(pc.match_substring_regex(trimmed, r"[$€£,]")).as_py():
-            table = table.set_column(i, name, _from_formatted(trimmed))
+        numbers = formatted_numbers(column)
+        if numbers is not None:
+            table = table.set_column(i, name, numbers)
     return table
 
 
