@@ -2,6 +2,7 @@
 10x what it admits, with the load generator on the other core.
 
     cd benchmarks && ../.venv/bin/python overload.py [--seconds 10] [--repeats 3] [--connections 40]
+                                                     [--shed-delays 0,0.05]
 
 Needs wrk (Debian: ``apt-get install wrk``) and 2 cores. ``oddsline serve`` (one worker,
 ``--max-in-flight 4``, no prediction log) is pinned to core 0; wrk (the crowd: 200-row POSTs back to
@@ -122,6 +123,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--connections", type=int, default=40)
+    parser.add_argument(
+        "--shed-delays",
+        type=lambda text: [float(v) for v in text.split(",")],
+        default=[0.0, 0.05],
+        help="the servers' --shed-delay values, each measured in every round (default 0,0.05)",
+    )
     args = parser.parse_args()
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("needs 2 cores: the server on one, the load on the other")
@@ -134,26 +141,34 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-        port = free_port()
         rows = [{k: v for k, v in r.items() if k != "churn"} for r in _rows(200)]
         body = json.dumps(rows)
-        url = f"http://127.0.0.1:{port}/v1/models/churn/predict"
-        command = ["taskset", "-c", "0", oddsline, "serve", str(model), "--port", str(port)]
-        command += ["--max-in-flight", str(LIMIT), "--prediction-log", "none", "--labels", "none"]
-        server = start(command, port, {}, ("/v1/models/churn/predict", body))
-        try:
-            rounds = [one_round(url, body, args.seconds, args.connections) for _ in range(args.repeats)]
-        finally:
-            server.terminate()
-            server.wait(30)
+        rounds: dict[float, list[dict[str, float]]] = {delay: [] for delay in args.shed_delays}
+        for _ in range(args.repeats):
+            for delay in args.shed_delays:  # interleaved: the machine's noise falls on each alike
+                port = free_port()
+                url = f"http://127.0.0.1:{port}/v1/models/churn/predict"
+                command = ["taskset", "-c", "0", oddsline, "serve", str(model), "--port", str(port)]
+                command += ["--max-in-flight", str(LIMIT), "--prediction-log", "none", "--labels", "none"]
+                command += ["--shed-delay", str(delay)]
+                server = start(command, port, {}, ("/v1/models/churn/predict", body))
+                try:
+                    rounds[delay].append(one_round(url, body, args.seconds, args.connections))
+                finally:
+                    server.terminate()
+                    server.wait(30)
     print(f"# admitted latency under overload\nmachine: {machine()}\nversions: {versions('uvicorn', 'fastapi')}")
     print(f"server: 1 worker on core 0, --max-in-flight {LIMIT}; crowd: wrk -c{args.connections} on core 1")
-    for key in rounds[0]:
-        values = [r[key] for r in rounds]
-        print(f"{key:>22}: median {statistics.median(values):10.2f}   rounds {', '.join(f'{v:.2f}' for v in values)}")
-    for where in ("client", "server"):
-        ratios = [r[f"overload_{where}_p99"] / r[f"unloaded_{where}_p99"] for r in rounds]
-        print(f"admitted p99 / unloaded p99 ({where}): median {statistics.median(ratios):.1f}x (goal <= 3x)")
+    for delay, results in rounds.items():
+        print(f"\n## --shed-delay {delay:g}")
+        for key in results[0]:
+            values = [r[key] for r in results]
+            print(
+                f"{key:>22}: median {statistics.median(values):10.2f}   rounds {', '.join(f'{v:.2f}' for v in values)}"
+            )
+        for where in ("client", "server"):
+            ratios = [r[f"overload_{where}_p99"] / r[f"unloaded_{where}_p99"] for r in results]
+            print(f"admitted p99 / unloaded p99 ({where}): median {statistics.median(ratios):.1f}x (goal <= 3x)")
 
 
 def _rows(n: int) -> list[dict[str, object]]:

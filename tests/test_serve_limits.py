@@ -146,6 +146,16 @@ def test_serve_refuses_a_limit_below_one_or_a_timeout_of_zero(model_path, option
     assert done.returncode == 2 and option in done.stderr
 
 
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_serve_refuses_a_shed_delay_outside_0_to_1(model_path, value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "oddsline", "serve", str(model_path), "--shed-delay", value],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "--shed-delay must be between 0 and 1" in done.stderr
+
+
 def test_the_series_alerts_read_exist_from_the_start(model_path, rows) -> None:
     """increase() drops a new series' first sample: the first 504 or rejected reload would be lost."""
     import time

@@ -3,7 +3,8 @@ is in flight, the next is answered 503 with Retry-After by the protocol itself a
 arrives (no Server-Timing: the app never saw it), its body is discarded as it arrives, the same
 connection then serves the next request, and /metrics counts each refusal under its route template
 as the app counts its own. A client that asked to close, or that waits for ``100 Continue``, is
-answered accordingly."""
+answered accordingly. A client that comes back sooner than Retry-After on the same connection gets
+its next 503 held, longer each time, and answers stay in order."""
 
 from __future__ import annotations
 
@@ -192,4 +193,37 @@ def test_probes_and_scrapes_pass_while_the_limit_is_reached(server, body):
     holder = _Holder(server, body)
     assert httpx.get(f"{server}/v2/health/live").status_code == 200
     assert httpx.get(f"{server}/metrics").status_code == 200
+    holder.release()
+
+
+def _refused_after(s: socket.socket, body: bytes) -> float:
+    """Seconds from sending a request to its 503."""
+    started = time.perf_counter()
+    s.sendall(_head(PREDICT, len(body)) + body)
+    assert _answer(s)[0] == 503
+    return time.perf_counter() - started
+
+
+def test_a_client_retrying_at_once_waits_longer_for_each_503_and_not_after_waiting_as_told(server, body):
+    holder = _Holder(server, body)
+    with _connect(server) as s:
+        waits = [_refused_after(s, body) for _ in range(6)]
+        # Held 0, 10, 20, 40, 80, 160 ms: each a lower bound (a busy machine only adds to it).
+        for wait, held in zip(waits[1:], (0.01, 0.02, 0.04, 0.08, 0.16), strict=True):
+            assert wait >= held, waits
+        time.sleep(1.05)  # Retry-After: 1, as told
+        assert _refused_after(s, body) < 0.16, "a client that waited as told was held as if it had not"
+    with _connect(server) as other:  # a hold is per connection: another client's first 503 is not held
+        assert _refused_after(other, body) < 0.16
+    holder.release()
+
+
+def test_a_request_sent_while_a_503_is_held_is_answered_after_it(server, body):
+    holder = _Holder(server, body)
+    with _connect(server) as s:
+        _refused_after(s, body)
+        ready = b"GET /v2/health/ready HTTP/1.1\r\nHost: test\r\n\r\n"
+        s.sendall(_head(PREDICT, len(body)) + body + ready)  # the 503 of the first is held, the GET follows
+        assert _answer(s)[0] == 503
+        assert _answer(s)[0] == 200
     holder.release()

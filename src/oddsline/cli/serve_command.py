@@ -105,6 +105,16 @@ def add_serve(verbs: Subparsers) -> None:
         help="its body within S seconds of the head: 408 and closed past it (30)",
     )
     p.add_argument(
+        "--shed-delay",
+        type=float,
+        default=0.25,
+        metavar="S",
+        help="past --max-in-flight a request is refused (503, Retry-After: 1) at once; a client that comes back "
+        "sooner than told on the same connection gets its next 503 held 10 ms, then twice as long each time up "
+        "to S seconds, so that clients retrying at once do not crowd out the admitted requests (0: never "
+        "held; at most 1; default 0.25)",
+    )
+    p.add_argument(
         "--keep-alive",
         type=float,
         default=5.0,
@@ -164,6 +174,8 @@ def run_serve(args: argparse.Namespace) -> int:
     for option in ("header_timeout", "body_timeout", "keep_alive", "request_timeout"):
         if not getattr(args, option) > 0:
             raise ParameterError(f"--{option.replace('_', '-')} must be a positive number of seconds")
+    if not 0 <= args.shed_delay <= 1:
+        raise ParameterError(f"--shed-delay must be between 0 and 1 second (Retry-After is 1), got {args.shed_delay}")
     if not 0 <= args.canary_percent <= 100:
         raise ParameterError(f"--canary-percent must be in 0..100, got {args.canary_percent}")
     settings = Settings(
@@ -188,7 +200,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     os.environ[ENV] = json.dumps({"models": args.models, "challenger": args.challenger, "settings": settings.to_json()})
     os.environ[CONNECTION_LIMITS_ENV] = json.dumps(
-        {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout}
+        {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout, "shed_delay": args.shed_delay}
     )
     if args.workers > 1:
         # Each worker writes its metrics to files here; /metrics sums them (see serve/metrics.py).

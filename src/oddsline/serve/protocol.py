@@ -19,8 +19,9 @@ system calls and two TCP segments, and the client reads twice. The writes of one
 gathered here and written once at its end: the same bytes, in the same order, in one segment.
 
 Admission: the concurrency limit counts a request from the moment its head is parsed to the moment
-its response is written, and a request over the limit is answered 503 here, at once, its body
-discarded as it arrives. Counted only inside the app, the limit would not see a queue: the app
+its response is written, and a request over the limit is answered 503 here, its body discarded as
+it arrives: at once, unless its connection came back sooner than the Retry-After of its last 503
+(then held, see ``_hold_for``). Counted only inside the app, the limit would not see a queue: the app
 scores most requests without yielding to the event loop, so a server flooded by a thousand
 connections holds one request "in flight" while the others wait in the loop and the socket
 buffers, their latency growing with the crowd. Refused by the app instead, each refusal would cost
@@ -69,6 +70,7 @@ _SHED_HEAD = (
     + str(len(_SHED_BODY)).encode()
     + b"\r\nretry-after: 1\r\n"
 )
+_RETRY_AFTER = 1.0  # seconds, as the 503 says
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class ConnectionLimits:
     max_headers: int = 100
     max_header_bytes: int = 8192  # one header line, name and value
     max_head_bytes: int = 65536  # request line and all headers
+    shed_delay: float = 0.25  # the longest a refused request's 503 is held (see _hold_for); at most Retry-After
 
     @classmethod
     def from_env(cls) -> ConnectionLimits:
@@ -214,6 +217,11 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         self._refusal: tuple[int, str, str] | None = None  # set by a parser callback that stops the parse
         self._shedding = False  # the request being read was answered 503 here; its body is discarded
         self._admitted = 0  # requests of this connection counted by the admission and not yet answered
+        self._shed_answer: bytes | None = None  # the 503 of a refused request, written after shed_delay
+        self._shed_close = False  # and the connection closed after it
+        self._shed_timer: asyncio.TimerHandle | None = None
+        self._hold = 0.0  # how long this connection's last refusal was held
+        self._last_shed = -math.inf  # and when its 503 was written
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -226,6 +234,9 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._shed_timer is not None:
+            self._shed_timer.cancel()
+            self._shed_answer = self._shed_timer = None
         self._release(self._admitted)  # its requests will not be answered
         super().connection_lost(exc)
 
@@ -255,6 +266,8 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
     # Parser callbacks. Raising in one stops the parse; uvicorn then calls send_400_response, which
     # answers the refusal recorded here instead.
     def on_message_begin(self) -> None:
+        if self._shed_answer is not None:  # a request after a refused one: answers stay in order
+            self._send_shed()
         super().on_message_begin()
         self._phase, self._head_bytes = _HEAD, 0
 
@@ -284,6 +297,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         verdict = admission.admit(self.parser.get_method().decode("latin-1"), path)
         if verdict is True:
             self._admitted += 1
+            self._hold = 0.0
             return False
         if verdict is False:
             return False
@@ -294,16 +308,47 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         keep_alive = (
             self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive() and not self.expect_100_continue
         )
-        self.transport.write(
+        self._shed_answer = (
             _SHED_HEAD
             + b"x-request-id: "
             + verdict.encode("latin-1")
             + (b"\r\n\r\n" if keep_alive else b"\r\nconnection: close\r\n\r\n")
             + _SHED_BODY
         )
-        if not keep_alive:
-            self.transport.close()
+        self._shed_close = not keep_alive
+        hold = self._hold = self._hold_for(self.loop.time())
+        if hold > 0:
+            self._shed_timer = self.loop.call_later(hold, self._send_shed)
+        else:
+            self._send_shed()
         return True
+
+    def _hold_for(self, now: float) -> float:
+        """How long this refusal's 503 waits. A client told to come back after 1 s (Retry-After) that
+        comes back sooner on the same connection (counted from the 503 it got) is held: 10 ms, then twice as long each time, up to
+        shed_delay. A crowd that retries as soon as it is refused (load generators, clients that
+        ignore Retry-After) otherwise fills every turn of the event loop with refusals, each reading
+        and discarding a body, and the admitted requests wait behind them; refusals made cheaper only
+        came back faster (docs/operations.md, "Overload"). Held, a connection sends nothing until its
+        answer. A first refusal, and one of a client that waited as told, is answered at once: a
+        balancer can try another server without delay."""
+        if now - self._last_shed >= _RETRY_AFTER or self.limits.shed_delay <= 0:
+            return 0.0
+        return min(max(2 * self._hold, 0.01), self.limits.shed_delay)
+
+    def _send_shed(self) -> None:
+        answer, self._shed_answer = self._shed_answer, None
+        if self._shed_timer is not None:
+            self._shed_timer.cancel()
+            self._shed_timer = None
+        if answer is None or self.transport.is_closing():
+            return
+        self._last_shed = self.loop.time()
+        self.transport.write(answer)
+        if self._shed_close:
+            self.transport.close()
+        else:
+            self._gathering.flush()  # from a timer, no other answer of this turn to gather it with
 
     def on_response_complete(self) -> None:
         if self.loop.time() - _last_refusal < _OVERLOAD_SECONDS:
@@ -365,6 +410,8 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         a second status line would corrupt it, or answer a request twice)."""
         self._disarm()
         self._count(reason)
+        if self._shed_answer is not None:  # the refusal comes first, and is the only answer
+            self._send_shed()
         if self.transport.is_closing():
             return
         answered = self._shedding or (
