@@ -203,6 +203,23 @@ def test_a_folder_trains_on_its_data_files_not_notes_markers_or_checkpoints(
     assert "*.txt" in refused.stderr  # how to read .txt tables if that is what they are
 
 
+def test_a_glob_over_an_export_skips_its_markers_unless_it_names_them(folder: Path, tmp_path: Path) -> None:
+    """``out/*`` over a Spark export matches _SUCCESS and the .crc files too: skipped as in a folder."""
+    export = tmp_path / "out"
+    (export / "_temporary" / "0").mkdir(parents=True)
+    for part in sorted(folder.glob("*.csv")):
+        (export / part.name).write_bytes(part.read_bytes())
+        (export / f".{part.name}.crc").write_bytes(b"\x00\x01")
+    (export / "_SUCCESS").write_bytes(b"")
+    (export / "_temporary" / "0" / "part9.csv").write_bytes((folder / "part0.csv").read_bytes())
+    done = _cli("train", str(export / "**" / "*"), "--target", "churn", "--out", str(tmp_path / "m.odl"), "--json")
+    assert done.returncode == 0, done.stderr
+    files = json.loads(done.stdout)["info"]["data_fingerprint"]["files"]
+    assert [Path(f).name for f in files] == [f"part{i}.csv" for i in range(4)]
+    named = _cli("train", str(export / "_*"), "--target", "churn", "--out", str(tmp_path / "n.odl"))
+    assert named.returncode == 2 and "_SUCCESS" in named.stderr  # named by the pattern: read, and refused as empty
+
+
 def test_a_file_with_other_columns_is_the_one_named(telco_table: pa.Table, tmp_path: Path) -> None:
     """A later export renamed a column: the message names that file and the names on both sides, not
     the first file for lacking the later file's new name."""

@@ -108,10 +108,7 @@ def open_source(
         elif p.is_file():
             paths.append(text)
         elif glob.has_magic(text):
-            found = sorted(f for f in glob.glob(text, recursive=True) if Path(f).is_file())
-            if not found:
-                raise ReadError(f"the pattern {text!r} matches no files")
-            paths.extend(found)
+            paths.extend(glob_files(text))
         else:
             raise ReadError(f"{p}: no such file or folder")
     _refuse_repeats(paths)
@@ -138,6 +135,32 @@ def folder_files(folder: Path) -> list[str]:
         hint = f"; to read its .txt files name them with a glob: '{folder / '*.txt'}'" if notes else ""
         raise ReadError(f"{folder} holds no CSV, Parquet or Arrow files (suffixes {', '.join(_FOLDER_SUFFIXES)}){hint}")
     return sorted(found)
+
+
+def glob_files(pattern: str) -> list[str]:
+    """The files a glob pattern matches, sorted, without the markers a folder skips too (``_SUCCESS``,
+    ``.crc``, anything under ``_temporary/``: ``out/*`` over a Spark export) unless the pattern names
+    them itself (its part there begins with "_" or ".")."""
+    wanted = Path(pattern).parts
+    literal = next((at for at, part in enumerate(wanted) if glob.has_magic(part)), len(wanted))
+    aligned = "**" not in wanted  # the matches' parts are the pattern's, one for one
+
+    def marker(path: str) -> bool:
+        parts = Path(path).parts
+        for at in range(literal, len(parts)):
+            own = wanted[at] if aligned else (wanted[-1] if at == len(parts) - 1 else "")
+            if parts[at].startswith(("_", ".")) and not own.startswith(("_", ".")):
+                return True
+        return False
+
+    found, skipped = [], []
+    for f in sorted(glob.glob(pattern, recursive=True)):
+        if Path(f).is_file():
+            (skipped if marker(f) else found).append(f)
+    if not found:
+        also = f" other than markers such as {Path(skipped[0]).name!r}" if skipped else ""
+        raise ReadError(f"the pattern {pattern!r} matches no files{also}")
+    return found
 
 
 def _refuse_repeats(paths: list[str]) -> None:
