@@ -153,7 +153,8 @@ def glob_files(pattern: str) -> list[str]:
                 return True
         return False
 
-    found, skipped = [], []
+    found: list[str] = []
+    skipped: list[str] = []
     for f in sorted(glob.glob(pattern, recursive=True)):
         if Path(f).is_file():
             (skipped if marker(f) else found).append(f)
