@@ -133,3 +133,41 @@ def test_a_timestamp_that_does_not_parse_is_a_bad_value(tmp_path):
     )
     with pytest.raises(oddsline.SchemaError, match="column 'when', data row 5: 'yesterday' is not an ISO-8601"):
         score_file(model, path, tmp_path / "s.parquet", on_bad_value="error")
+
+
+def _with_column(table: pa.Table, name: str, values: list[object]) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, pa.array(values))
+
+
+def test_a_column_with_not_one_readable_value_is_refused_by_default_and_leaves_no_output(
+    telco_model, telco_table, tmp_path
+):
+    """Another export's format ("12 months" for tenure): every score would rest on an imputed tenure."""
+    rows = telco_table.slice(0, 300)
+    months = [f"{v} months" for v in rows.column("tenure").to_pylist()]
+    path = tmp_path / "months.csv"
+    pacsv.write_csv(_with_column(rows, "tenure", months), path)
+    model = telco_model.save(tmp_path / "m.odl")
+    out = tmp_path / "scores.csv"
+    code, _, stderr = cli("predict", model, path, "--out", out, "--batch-rows", "64")
+    assert code == 2, stderr
+    assert "not one value of column 'tenure' could be read as a number (300 value(s), such as '1 months')" in stderr
+    assert "--on-bad-value missing" in stderr
+    assert not out.exists() and not list(tmp_path.glob(".scores*"))
+    # Asked for, it is scored imputed, and counted.
+    count, report = score_file(telco_model, path, out, on_bad_value="missing")
+    assert count == 300 and report.counts[BAD_VALUE] == {"tenure": 300}
+    expected = telco_model.predict_proba(_with_column(rows, "tenure", [None] * 300))[:, 1]
+    np.testing.assert_allclose(pacsv.read_csv(out).column("probability").to_numpy(), expected, rtol=1e-12)
+
+
+def test_a_column_readable_in_some_batches_is_scored_with_its_bad_values_missing(telco_model, telco_table, tmp_path):
+    """Readable values in the first batch, none in the last: stray values, not another format."""
+    rows = telco_table.slice(0, 300)
+    tenure = [str(v) for v in rows.column("tenure").to_pylist()]
+    tenure[250:] = ["unknown yet"] * 50
+    empty = [None] * 300  # a column all missing is not unreadable: imputed as ever
+    path = tmp_path / "late.csv"
+    pacsv.write_csv(_with_column(_with_column(rows, "tenure", tenure), "monthly_charges", empty), path)
+    count, report = score_file(telco_model, path, tmp_path / "s.parquet", batch_rows=64)
+    assert count == 300 and report.counts[BAD_VALUE] == {"tenure": 50}

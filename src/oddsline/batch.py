@@ -9,7 +9,10 @@ Bad values: a value the model's features cannot read (``abc`` in a numeric colum
 boolean one, a timestamp that does not parse) follows ``on_bad_value``: ``missing`` scores it as
 missing (imputed as the model imputes) and counts it under the event ``bad_value`` of the report's
 ``counts``, by column; ``error`` stops at the first with the column, the data row (1 is the row after
-the header) and the value. The ``--id`` column is copied, not scored: it is not an unexpected column.
+the header) and the value. The default (None) is ``missing`` for stray values, but a column of which
+not one value can be read is refused, and no output is left: that is a file whose column is not what
+the model was trained on (another export's format, a shifted column), and every row's score would
+rest on an imputed value. The ``--id`` column is copied, not scored: it is not an unexpected column.
 
 Output columns: a binary model writes ``probability`` (of the positive class) and ``prediction`` (the
 label at its threshold); a multinomial model ``probability_CLASS`` for each class, in the model's class
@@ -63,7 +66,7 @@ def score_file(
     *,
     id_column: str | None = None,
     batch_rows: int = 65_536,
-    on_bad_value: str = "missing",
+    on_bad_value: str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
     na_values: Iterable[str] | None = None,
@@ -72,7 +75,7 @@ def score_file(
     target = Path(out)
     if target.suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"{target}: choose an output ending in .csv or .parquet")
-    if on_bad_value not in ON_BAD_VALUE:
+    if on_bad_value is not None and on_bad_value not in ON_BAD_VALUE:
         raise ParameterError(f"on_bad_value must be 'missing' or 'error', got {on_bad_value!r}")
     if batch_rows < 1:
         raise ParameterError(f"--batch-rows must be at least 1, got {batch_rows}")
@@ -111,6 +114,8 @@ def score_file(
                     writer = _writer(tmp, target, scores.schema)
                 writer.write_table(scores)
                 rows += raw.num_rows
+            if on_bad_value is None:
+                reader.refuse_unreadable_columns()
             if writer is None:  # a header and no rows: the output has the columns and no rows
                 fields = [] if id_column is None else [file.schema.field(id_column)]
                 scored = ["probability"] if isinstance(model, Model) else probability_columns(model)
@@ -155,11 +160,24 @@ class ChunkReader:
 
     file: BatchFile
     features: FittedFeatures
-    on_bad_value: str
+    on_bad_value: str | None
 
     def __post_init__(self) -> None:
         self.kinds = source_kinds(self.features)
         self.checked = {c.sources[0]: c for c in self.features.columns if c.kind in ("boolean", "datetime")}
+        self.readable: dict[str, int] = {}  # per column checked here: values read (not missing, not bad)
+        self.bad: dict[str, tuple[int, Any]] = {}  # and those that could not be: count, the first
+
+    def refuse_unreadable_columns(self) -> None:
+        """Raise if a column's values, not missing, could none of them be read."""
+        for name, (count, example) in self.bad.items():
+            if not self.readable.get(name):
+                kind = self.kinds[name]
+                raise SchemaError(
+                    f"{self.file.path}: not one value of column {name!r} could be read as {_EXPECTED[kind]} "
+                    f"({count} value(s), such as {example!r}): the column is not what the model was trained on; "
+                    "fix the file, or give --on-bad-value missing to score every row with it imputed"
+                )
 
     def read(self, chunk: pa.Table, first_row: int, report: TransformReport) -> pa.Table:
         decimal_comma = self.file.dialect is not None and self.file.dialect.decimal_comma
@@ -176,14 +194,19 @@ class ChunkReader:
                 values = as_inferred_type(column, inferred)
                 if kind == "text" or (kind == "datetime" and not pa.types.is_string(values.type)):
                     chunk = chunk.set_column(i, name, values)  # categories; or timestamps, all of them read
+                    self.readable[name] = self.readable.get(name, 0) + len(values) - values.null_count
                     continue
                 bad = _refused(self.checked[name], values)
             if bad.any():
                 where = int(np.flatnonzero(bad)[0])
                 if first_bad is None or where < first_bad[0]:
                     first_bad = (where, name, column[where].as_py(), kind)
-                report.add(BAD_VALUE, name, int(bad.sum()))
+                n_bad = int(bad.sum())
+                report.add(BAD_VALUE, name, n_bad)
+                seen = self.bad.get(name)
+                self.bad[name] = (n_bad + (seen[0] if seen else 0), seen[1] if seen else column[where].as_py())
                 values = pc.if_else(pa.array(bad), pa.scalar(None, values.type), values)
+            self.readable[name] = self.readable.get(name, 0) + len(values) - values.null_count
             chunk = chunk.set_column(i, name, values)
         if first_bad is not None and self.on_bad_value == "error":
             where, name, value, kind = first_bad

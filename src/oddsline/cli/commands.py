@@ -204,9 +204,10 @@ def add_predict(verbs: Subparsers) -> None:
     p.add_argument(
         "--on-bad-value",
         choices=("missing", "error"),
-        default="missing",
+        default=None,
         help="a value a feature cannot read (text in a numeric column): score it as missing and count it per "
-        "column (default), or stop with its column, row and value",
+        "column, or stop with its column, row and value. Default: missing, but a column of which not one "
+        "value can be read is refused (exit 2, no output): give 'missing' to score it imputed anyway",
     )
     p.add_argument("--json", action="store_true", help="print the row count and the input counts as JSON")
     add_read_options(p)

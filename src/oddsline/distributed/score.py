@@ -30,7 +30,7 @@ def score_source(
     *,
     engine: Engine,
     id_column: str | None = None,
-    on_bad_value: str = "missing",
+    on_bad_value: str | None = None,
 ) -> tuple[int, TransformReport, list[str]]:
     """(rows scored, input report, the output files) for every file of ``source``."""
     target = Path(out)
