@@ -167,6 +167,18 @@ def test_the_series_alerts_read_exist_from_the_start(model_path, rows) -> None:
             assert requests[f'{{route="/v1/models/{{name}}/predict",status="{status}"}}'] == 0.0
         assert _series(client, "oddsline_model_loads_total")['{model="churn",outcome="rejected"}'] == 0.0
         assert _series(client, "oddsline_labels_total")['{outcome="unknown"}'] == 0.0
+        # The served model's own series: its decisions, its labelled predictions (calibration and log
+        # loss read their increase), the unseen and out-of-range inputs of each column (InputAnomalies).
+        version = client.get("/v1/models").json()[0]["version"]
+        own = f'model="churn",version="{version}"'
+        for name in ("labelled", "labelled_positive", "labelled_probability", "labelled_log_loss"):
+            assert _series(client, f"oddsline_{name}_total") == {f"{{{own}}}": 0.0}, name
+        decisions = _series(client, "oddsline_predictions_total")
+        assert decisions == {f'{{decision="{d}",{own}}}': 0.0 for d in ("negative", "positive")}
+        events = _series(client, "oddsline_input_events_total")
+        assert events['{column="contract",event="unseen",model="churn"}'] == 0.0
+        assert events['{column="tenure",event="out_of_range",model="churn"}'] == 0.0
+        assert len(events) == 2 * len(rows[0]), sorted(events)[:4]
         # The label clock starts at the start (label lag is not 56 years), and labels that match no
         # prediction do not move it.
         started = _value(client, "oddsline_last_label_timestamp_seconds")

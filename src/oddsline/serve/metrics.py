@@ -13,11 +13,25 @@ import time
 from typing import Any
 
 import numpy as np
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from ..models import Model
 from ..monitor.observe import LATENCY_BUCKETS
+from .models import Served
 from .protocol import REFUSAL_REASONS
+
+# The ``_created`` series exist in one process's registry but not in the files several workers share:
+# without them the exposition is the same with 1 worker or N (and half as long).
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 __all__ = ["ServiceMetrics"]
 
@@ -163,11 +177,24 @@ class ServiceMetrics:
             self.child(self.connections_refused, reason)
         self.last_label.set(time.time())
 
-    def serving(self, model: str, version: str, sha256: str, previous: tuple[str, str] | None = None) -> None:
-        """Record which version of ``model`` this process serves (``oddsline_model_info``)."""
+    def serving(self, served: Served, previous: tuple[str, str] | None = None) -> None:
+        """Record which version of a model this process serves (``oddsline_model_info``), and make the
+        series its alerts read at 0 (see ``start``): its decisions, its labelled predictions, and the
+        unseen and out-of-range inputs of each of its columns."""
+        model, version, sha256 = served.name, served.version, served.sha256
         if previous is not None and previous != (version, sha256):
             self.model_info.labels(model, *previous).set(0)
         self.model_info.labels(model, version, sha256).set(1)
+        binary = served.model.kind == Model.kind
+        decisions = ("positive", "negative") if binary else tuple(str(c) for c in served.model.classes)
+        for decision in decisions:
+            self.child(self.predictions, model, version, decision)
+        if binary:
+            for metric in (self.labelled, self.labelled_positive, self.labelled_probability, self.labelled_log_loss):
+                self.child(metric, model, version)
+        for event in ("unseen", "out_of_range"):
+            for column in served.source_columns:
+                self.child(self.input_events, model, event, column)
 
     def connection_refused(self, reason: str) -> None:
         self.child(self.connections_refused, reason).inc()

@@ -56,7 +56,7 @@ class Service:
         metrics.start([s.name for s in served])
         on_refusal(metrics.connection_refused)
         for s in served:
-            metrics.serving(s.name, s.version, s.sha256)
+            metrics.serving(s)
         # Whether requests are in flight: the gate's answer once it exists (the log's writer waits them out).
         self.busy: Callable[[], bool] = lambda: False
         folder = self.settings.prediction_log
@@ -124,7 +124,7 @@ class Service:
                 continue
             self.models.swap(fresh)
             self.metrics.model_loads.labels(fresh.name, "loaded").inc()
-            self.metrics.serving(fresh.name, fresh.version, fresh.sha256, previous=(current.version, current.sha256))
+            self.metrics.serving(fresh, previous=(current.version, current.sha256))
             outcome[fresh.name] = {"reloaded": True, "version": fresh.version, "previous": current.version}
         return outcome
 
