@@ -344,6 +344,11 @@ def test_the_server_exports_every_metric_the_rules_and_dashboards_read(telco_mod
         ({"availability": 0.0}, "--availability is a share"),
         ({"latency_seconds": 0.07}, "--latency 0.07 is not a bound of the server's latency histogram"),
         ({"psi": 0.0}, "--psi must be a positive number"),
+        ({"psi": float("inf")}, "--psi must be a positive number"),
+        ({"label_lag_hours": float("inf")}, "--label-lag-hours must be a positive number"),
+        ({"calibration_gap": 5.0}, "--calibration-gap is a difference of rates, strictly between 0 and 1"),
+        ({"input_anomaly_rate": 2.0}, "--input-anomaly-rate is a share of scored rows"),
+        ({"performance_window": "foo"}, "--window"),
     ],
 )
 def test_objectives_no_rule_could_use_are_refused(telco_model, options, message):
@@ -354,6 +359,23 @@ def test_objectives_no_rule_could_use_are_refused(telco_model, options, message)
         prometheus_rules(telco_model, "churn", **options)
     for bound in LATENCY_BUCKETS:  # every bound of the server's histogram is a valid objective
         assert prometheus_rules(telco_model, "churn", latency_seconds=bound)["groups"]
+
+
+def test_the_dashboards_read_labelled_performance_over_their_own_window(telco_model):
+    """Not from series recorded by rules that may have been generated with another --window."""
+    from oddsline import ParameterError
+
+    queries = [
+        target["expr"]
+        for board in grafana_dashboards("churn", "90m").values()
+        for panel in board["panels"]
+        for target in panel.get("targets", [])
+    ]
+    labelled = [q for q in queries if "oddsline_labelled" in q]
+    assert len(labelled) == 2 and all("[1h30m]" in q for q in labelled), labelled
+    assert not [q for q in queries if "oddsline:labelled" in q]
+    with pytest.raises(ParameterError, match="--window"):
+        grafana_dashboards("churn", "foo")
 
 
 def test_every_alert_has_a_summary_a_description_and_a_runbook_link(telco_model):

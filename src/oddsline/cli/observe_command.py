@@ -31,7 +31,11 @@ def add_observe(verbs: Subparsers) -> None:
     common.add_argument(
         "--name", help="the name the model is served under (default: the registry name or the file's stem)"
     )
-    common.add_argument("--window", default="6h", help="window of the labelled-performance rules (default 6h)")
+    common.add_argument(
+        "--window",
+        default="6h",
+        help="window of the labelled log loss and calibration, in rules and panels (default 6h)",
+    )
     rules = kinds.add_parser("prometheus", parents=[common], help="recording and alerting rules (YAML)")
     rules.add_argument("--out", required=True, metavar="FILE")
     rules.add_argument("--availability", type=float, default=0.999, help="availability objective (0.999)")

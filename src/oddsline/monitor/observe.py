@@ -11,6 +11,7 @@ reloads and overload.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -52,9 +53,13 @@ def _check_objectives(
             f"--latency {latency_seconds!r} is not a bound of the server's latency histogram, so no rule could "
             f"measure it; choose one of {bounds} (seconds)"
         )
-    for flag, value in (("--psi", psi), ("--calibration-gap", calibration_gap), ("--label-lag-hours", label_lag_hours)):
-        if not value > 0:
+    for flag, value in (("--psi", psi), ("--label-lag-hours", label_lag_hours)):
+        if not 0 < value < math.inf:  # an infinite threshold is an alert that can never fire
             raise ParameterError(f"{flag} must be a positive number, got {value!r}")
+    if not 0 < calibration_gap < 1:
+        raise ParameterError(
+            f"--calibration-gap is a difference of rates, strictly between 0 and 1 (e.g. 0.05), got {calibration_gap!r}"
+        )
 
 
 def _bound_label(bound: float) -> str:
@@ -106,8 +111,11 @@ def prometheus_rules(
     (recorded series keep their nominal names, so the dashboards read them unchanged): a rehearsal of
     the rules against a live Prometheus, as tests/observability does, then takes minutes."""
     _check_objectives(availability, latency_seconds, latency_objective, psi, calibration_gap, label_lag_hours)
-    if not 0 < input_anomaly_rate:
-        raise ParameterError(f"--input-anomaly-rate must be a positive share of rows, got {input_anomaly_rate!r}")
+    if not 0 < input_anomaly_rate < 1:
+        raise ParameterError(
+            f"--input-anomaly-rate is a share of scored rows, strictly between 0 and 1 (e.g. 0.05), got "
+            f"{input_anomaly_rate!r}"
+        )
     if job is not None and not re.fullmatch(r"[^\"\\\n]+", job):
         raise ParameterError(f"--job must be a Prometheus job name without quotes or backslashes, got {job!r}")
     if not 1 <= speedup <= 60:
@@ -397,7 +405,19 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
     here = 'job=~"$job",instance=~"$instance"'  # the dashboard's job and instance variables
     m = f'model="{name}",{here}'
     own = f'{{model="{name}",job=~"$job"}}'  # this model's recorded series (summed over instances)
-    pw = performance_window
+    pw = duration(seconds(performance_window, "--window"))
+    # The labelled performance over the window, from the counters themselves: recorded series would
+    # exist only if the rules were generated with the same --window.
+    labelled = f'model="{name}",job=~"$job"'
+
+    def per_labelled(numerator: str) -> str:
+        return f"{numerator} / sum by (model, job) (increase(oddsline_labelled_total{{{labelled}}}[{pw}]))"
+
+    log_loss = per_labelled(f"sum by (model, job) (increase(oddsline_labelled_log_loss_total{{{labelled}}}[{pw}]))")
+    calibration_gap = per_labelled(
+        f"abs(sum by (model, job) (increase(oddsline_labelled_positive_total{{{labelled}}}[{pw}]))"
+        f" - sum by (model, job) (increase(oddsline_labelled_probability_total{{{labelled}}}[{pw}])))"
+    )
     executive = _dashboard(
         name,
         f"oddsline-{name}-executive",
@@ -410,10 +430,10 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
                 "reqps",
             ),
             ("Availability (30 min)", [f"1 - oddsline:scoring_errors:ratio_rate30m{own}"], "stat", "percentunit"),
-            ("Labelled log loss", [f"oddsline:labelled_log_loss:mean{pw}{own}"], "timeseries", "short"),
+            ("Labelled log loss", [log_loss], "timeseries", "short"),
             (
                 "Calibration gap (observed - predicted)",
-                [f"oddsline:labelled_calibration_gap:{pw}{own}"],
+                [calibration_gap],
                 "timeseries",
                 "percentunit",
             ),
