@@ -140,7 +140,15 @@ def test_the_server_joins_posted_labels_counts_them_and_stores_them(telco_model,
         body = {"labels": [{"id": s["request_id"], "label": t} for s, t in zip(scored, truth, strict=True)]}
         body["labels"].append({"id": "nobody", "label": "No"})
         answer = client.post("/v1/labels", json=body).json()
-        assert answer == {"received": 11, "matched": 10, "unknown": 1, "invalid": 0, "repeated": 0, "stored": True}
+        assert answer == {
+            "received": 11,
+            "matched": 10,
+            "unknown": 1,
+            "invalid": 0,
+            "repeated": 0,
+            "pending": 0,
+            "stored": True,
+        }
         bad = client.post("/v1/labels", json={"labels": [{"id": "x"}]})
         assert bad.status_code == 422 and bad.json()["field"] == "labels"
         text = client.get("/metrics").text
@@ -166,7 +174,15 @@ def test_a_label_posted_again_is_not_counted_again_and_an_early_time_is_no_negat
         again = client.post("/v1/labels", json=body).json()
         text = client.get("/metrics").text
     assert first["matched"] == 5 and first["repeated"] == 0
-    assert again == {"received": 5, "matched": 0, "unknown": 0, "invalid": 0, "repeated": 5, "stored": False}
+    assert again == {
+        "received": 5,
+        "matched": 0,
+        "unknown": 0,
+        "invalid": 0,
+        "repeated": 5,
+        "pending": 0,
+        "stored": False,
+    }
     assert re.search(r'oddsline_labelled_total\{model="churn",version="[^"]+"\} 5.0', text)
     assert 'oddsline_labels_total{outcome="repeated"} 5.0' in text
     assert "oddsline_label_delay_seconds_sum 0.0" in text
@@ -193,7 +209,15 @@ def test_a_label_is_read_by_its_spelling_never_silently_negative(telco_model, te
         ids = [client.post("/v1/models/churn/predict", json=r).json()["request_id"] for r in rows]
         body = {"labels": [{"id": i, "label": t} for i, t in zip(ids, ["yes", "TRUE", "no", "perhaps"], strict=True)]}
         answer = client.post("/v1/labels", json=body).json()
-        assert answer == {"received": 4, "matched": 3, "unknown": 0, "invalid": 1, "repeated": 0, "stored": False}
+        assert answer == {
+            "received": 4,
+            "matched": 3,
+            "unknown": 0,
+            "invalid": 1,
+            "repeated": 0,
+            "pending": 0,
+            "stored": False,
+        }
         metrics = client.get("/metrics").text
     assert 'oddsline_labels_total{outcome="invalid"} 1.0' in metrics
     assert 'oddsline_labelled_positive_total{model="churn"' in metrics

@@ -208,6 +208,60 @@ def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp
         process.wait(timeout=60)
 
 
+def test_labels_posted_before_the_other_worker_logged_their_predictions_join_when_it_does(
+    model_path, telco_table, tmp_path
+):
+    """A label posted right after its prediction, to the worker that did not make it, finds nothing yet
+    (the other worker writes its log within 5 s): it waits, is tried again, and joins then; none is
+    counted unknown."""
+    process, base = _start(
+        [str(model_path), "--workers", "2", "--prediction-log", str(tmp_path / "log"), *("--labels", "none")]
+    )
+
+    def counts() -> dict[str, float]:
+        text = httpx.get(f"{base}/metrics").text
+        return {o: float(v) for o, v in re.findall(r'^oddsline_labels_total\{outcome="(\w+)"\} (\S+)$', text, re.M)}
+
+    try:
+        rows = telco_table.drop(["churn"]).slice(0, 80).to_pylist()
+        truth = telco_table.column("churn").to_pylist()[:80]
+        pending = 0
+        for row, label in zip(rows, truth, strict=True):  # a new connection each: either worker
+            scored = httpx.post(f"{base}{PREDICT}", json=row).json()
+            answer = httpx.post(f"{base}/v1/labels", json={"labels": [{"id": scored["request_id"], "label": label}]})
+            pending += answer.json()["pending"]
+            assert answer.json()["pending"] == answer.json()["unknown"], answer.json()
+        assert pending > 0, "every label reached the worker that made its prediction; the test proves nothing"
+        deadline = time.time() + 30
+        while time.time() < deadline and counts().get("matched", 0) < 80:
+            time.sleep(0.5)
+        assert counts() == {"matched": 80.0, "unknown": 0.0, "invalid": 0.0, "repeated": 0.0}
+        metrics = httpx.get(f"{base}/metrics").text
+        labelled = sum(float(v) for v in re.findall(r"^oddsline_labelled_total\{[^}]*\} (\S+)$", metrics, re.M))
+        assert labelled == 80
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_a_label_that_names_no_prediction_is_counted_unknown_once_its_wait_is_over(model_path, tmp_path):
+    from oddsline.serve.label_join import PENDING_SECONDS, retry_pending
+
+    def unknown(client: TestClient) -> str | None:
+        found = re.search(r'^oddsline_labels_total\{outcome="unknown"\} (\S+)$', client.get("/metrics").text, re.M)
+        return found and found.group(1)
+
+    settings = Settings(prediction_log=str(tmp_path / "log"), labels_folder=None, drift_seconds=0)
+    with TestClient(create_app([load_served(str(model_path))], settings)) as client:
+        answer = client.post("/v1/labels", json={"labels": [{"id": "nobody", "label": "Yes"}]}).json()
+        assert answer["unknown"] == 1 and answer["pending"] == 1
+        service = client.app.state.service
+        retry_pending(service)
+        assert unknown(client) == "0.0" and len(service.pending_labels) == 1  # still waiting
+        retry_pending(service, now=time.monotonic() + PENDING_SECONDS + 1)
+        assert unknown(client) == "1.0" and len(service.pending_labels) == 0
+
+
 def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path, telco_table):
     """The supervisor replaces killed workers and marks them dead for the metrics: their requests in
     flight stop counting (prometheus_client keeps a dead process's live gauges otherwise)."""

@@ -86,7 +86,7 @@ def test_labels_route_alone_joins_what_the_scoring_steps_remembered(served, rows
         "/v1/labels",
         json=[{"id": "r1:0", "label": positive}, {"id": "r1:1", "label": negative}, {"id": "x", "label": positive}],
     ).json()
-    assert answer == {"received": 3, "matched": 2, "unknown": 1, "invalid": 0, "repeated": 0, "stored": False}
+    assert answer == {"received": 3, "matched": 2, "unknown": 1, "invalid": 0, "repeated": 0, "pending": 0, "stored": False}
     q = np.clip(scores.probability, 1e-15, 1 - 1e-15)
     logged = service.metrics.child(service.metrics.labelled_log_loss, "churn", served.version)._value.get()
     assert logged == pytest.approx(-np.log(q[0]) - np.log1p(-q[1]), rel=1e-12)

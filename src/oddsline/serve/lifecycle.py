@@ -1,5 +1,6 @@
 """A worker's life around its requests: what starts with it (signal handlers, the alias watcher, the
-drift measurement, a frozen heap) and what stops with it (the prediction log, flushed)."""
+drift measurement, the retries of labels waiting for their prediction, a frozen heap) and what stops
+with it (the prediction log, flushed)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from .label_join import retry_pending
 from .service import Service
 
 __all__ = ["lifespan"]
@@ -35,6 +37,7 @@ def lifespan(service: Service) -> Callable[[Any], contextlib.AbstractAsyncContex
             )
             if seconds > 0
         ]
+        tasks.append(asyncio.create_task(retry_labels(service)))
         yield
         for task in tasks:
             task.cancel()
@@ -73,6 +76,18 @@ async def every(seconds: float, work: Callable[[], None]) -> None:
         await asyncio.sleep(seconds)
         with contextlib.suppress(Exception):  # a registry hiccup or odd traffic must not stop the loop
             await asyncio.to_thread(work)
+
+
+async def retry_labels(service: Service, seconds: float = 1.0) -> None:
+    """Every ``seconds``, while labels wait for their prediction: read the log's new files (on a
+    thread), then join what they hold (on the loop, as a request's labels are)."""
+    while True:
+        await asyncio.sleep(seconds)
+        if service.logged is None or not len(service.pending_labels):
+            continue
+        with contextlib.suppress(Exception):  # a log file removed meanwhile must not stop the loop
+            await asyncio.to_thread(service.logged.refresh)
+            retry_pending(service)
 
 
 def settle_heap() -> None:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from .._exceptions import ParameterError, RegistryBusyError
 from ..models import Model
 from .errors import ServiceError, error_body, status_of
+from .label_join import PendingLabels
 from .logged_predictions import LoggedPredictions
 from .metrics import ServiceMetrics
 from .models import ModelSet, Served, load_served
@@ -79,6 +80,7 @@ class Service:
         )
         # Labels for predictions this process did not make (another worker's, or before a restart).
         self.logged = LoggedPredictions(folder, max_predictions=remembered) if folder else None
+        self.pending_labels = PendingLabels()  # labels whose prediction was not in the log yet
         self.draining = False
         # Several workers: /admin/reload reaches one of them, which asks the supervisor to reload the
         # others (it forwards SIGHUP to every worker; the asking one skips the SIGHUP it caused).
