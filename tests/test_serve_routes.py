@@ -67,6 +67,25 @@ def test_oip_routes_alone(served, rows, telco_model, telco_table):
     assert client.get("/v2/models/churn/versions/nope").status_code == 404
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"inputs": "x"}',
+        '{"inputs": ["x"]}',
+        '{"inputs": [1]}',
+        '{"inputs": {"tenure": 1}}',
+        '{"inputs": [{"name": "tenure", "parameters": "x"}]}',
+        '{"inputs": [{"name": "tenure", "parameters": {"binary_data_size": "8"}}]}',
+        "[]",
+    ],
+)
+def test_an_oip_body_of_the_wrong_shape_is_a_400_naming_inputs(served, body):
+    """Not a list of tensor objects: answered 400 by the checks, not a 500 from the binary-data step."""
+    client = alone(oip.router, Service([served]))
+    answer = client.post("/v2/models/churn/infer", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["field"] in ("inputs", "tenure"), answer.text
+
+
 def test_mlflow_routes_alone(served, rows, telco_model, telco_table):
     client = alone(mlflow.router, Service([served]))
     answer = client.post("/invocations", json={"dataframe_records": rows[:3]}).json()
@@ -86,7 +105,15 @@ def test_labels_route_alone_joins_what_the_scoring_steps_remembered(served, rows
         "/v1/labels",
         json=[{"id": "r1:0", "label": positive}, {"id": "r1:1", "label": negative}, {"id": "x", "label": positive}],
     ).json()
-    assert answer == {"received": 3, "matched": 2, "unknown": 1, "invalid": 0, "repeated": 0, "pending": 0, "stored": False}
+    assert answer == {
+        "received": 3,
+        "matched": 2,
+        "unknown": 1,
+        "invalid": 0,
+        "repeated": 0,
+        "pending": 0,
+        "stored": False,
+    }
     q = np.clip(scores.probability, 1e-15, 1 - 1e-15)
     logged = service.metrics.child(service.metrics.labelled_log_loss, "churn", served.version)._value.get()
     assert logged == pytest.approx(-np.log(q[0]) - np.log1p(-q[1]), rel=1e-12)

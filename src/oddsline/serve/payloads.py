@@ -238,8 +238,11 @@ def attach_binary(payload: Any, blob: bytes) -> None:
     import numpy as np
 
     offset = 0
-    for tensor in payload.get("inputs", []) if isinstance(payload, dict) else []:
-        size = (tensor.get("parameters") or {}).get("binary_data_size")
+    inputs = payload.get("inputs") if isinstance(payload, dict) else None
+    # Anything but a list of objects is left to the request's own checks, which answer 400.
+    for tensor in inputs if isinstance(inputs, list) else []:
+        parameters = tensor.get("parameters") if isinstance(tensor, dict) else None
+        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
         if size is None:
             continue
         if not isinstance(size, int) or size < 0 or offset + size > len(blob):
