@@ -19,9 +19,9 @@ PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool not found (Debian package prometheus; .ci/install-system-packages installs it)"
 )
-PREDICT = 'oddsline_requests_total{route="/v1/models/{name}/predict",status="%s"}'
-BUCKET = 'oddsline_request_duration_seconds_bucket{route="/v1/models/{name}/predict",le="%s"}'
-COUNT = 'oddsline_request_duration_seconds_count{route="/v1/models/{name}/predict"}'
+PREDICT = 'oddsline_requests_total{model="churn",route="/v1/models/{name}/predict",status="%s"}'
+BUCKET = 'oddsline_request_duration_seconds_bucket{model="churn",route="/v1/models/{name}/predict",le="%s"}'
+COUNT = 'oddsline_request_duration_seconds_count{model="churn",route="/v1/models/{name}/predict"}'
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +233,7 @@ def test_two_models_rules_side_by_side_fire_only_on_their_own_job_and_on_a_vanis
     on = {job: f',job="{job}"' for job in ("churn-svc", "fraud-svc")}
 
     def requests(job: str, errors: str) -> dict[str, str]:
-        route = 'route="/v1/models/{name}/predict"'
+        route = f'model="{job.removesuffix("-svc")}",route="/v1/models/{{name}}/predict"'
         return {
             f'oddsline_requests_total{{{route},status="200"{on[job]}}}': "0+540x100",
             f'oddsline_requests_total{{{route},status="500"{on[job]}}}': errors,
@@ -265,6 +265,30 @@ def test_two_models_rules_side_by_side_fire_only_on_their_own_job_and_on_a_vanis
             ],
         )
     ]
+    (tmp_path / "tests.yml").write_text(
+        yaml.safe_dump(
+            {"rule_files": ["churn.yml", "fraud.yml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False
+        )
+    )
+    done = subprocess.run([PROMTOOL, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_promtool
+def test_two_models_of_one_server_burn_only_their_own_error_budget_without_a_job(telco_model, tmp_path):
+    """churn and fraud served by one server (one job, no --job): churn's errors page churn only."""
+    for name in ("churn", "fraud"):
+        (tmp_path / f"{name}.yml").write_text(yaml.safe_dump(prometheus_rules(telco_model, name), sort_keys=False))
+    series = {}
+    for name, errors in (("churn", "0+60x100"), ("fraud", "0+0x100")):
+        route = f'model="{name}",route="/v1/models/{{name}}/predict",job="svc",instance="a:8000"'
+        series[f'oddsline_requests_total{{{route},status="200"}}'] = "0+540x100"
+        series[f'oddsline_requests_total{{{route},status="500"}}'] = errors
+        series[f'oddsline_request_duration_seconds_bucket{{{route},le="0.05"}}'] = "0+600x100"
+        series[f"oddsline_request_duration_seconds_count{{{route}}}"] = "0+600x100"
+    churn = prometheus_rules(telco_model, "churn")
+    burn = _expect(churn, "OddslineErrorBudgetFastBurn", 0.1, job="svc")
+    tests = [_case(series, [("20m", "OddslineErrorBudgetFastBurn", [burn])])]
     (tmp_path / "tests.yml").write_text(
         yaml.safe_dump(
             {"rule_files": ["churn.yml", "fraud.yml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False

@@ -220,7 +220,7 @@ def test_openapi_describes_every_route(client):
 def test_metrics_count_requests_and_predictions(client, rows):
     client.post("/v1/models/churn/predict", json=rows[:3])
     text = client.get("/metrics").text
-    assert 'oddsline_requests_total{route="/v1/models/{name}/predict",status="200"}' in text
+    assert 'oddsline_requests_total{model="churn",route="/v1/models/{name}/predict",status="200"}' in text
     assert "oddsline_predictions_total" in text and "oddsline_request_duration_seconds_bucket" in text
 
 

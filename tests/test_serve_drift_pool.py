@@ -50,8 +50,17 @@ def test_two_workers_measure_drift_on_all_their_rows(tmp_path: Path, telco_model
         for i in range(0, 600, 10):  # a new connection each: the two workers share the listening socket
             response = httpx.post(f"{base}/v1/models/churn/predict", json=rows[i : i + 10], timeout=10)
             assert response.status_code == 200
+        expected = drift_report(telco_model, sent)["columns"]["tenure"]["psi"]
+
+        def measured_on_all(text: str) -> bool:
+            # Each worker publishes its own latest measurement and the export keeps the larger: wait
+            # until both have measured the whole pool (every second), not one of them a moment early.
+            found = re.search(r'oddsline_drift_psi\{column="tenure",model="churn"\} ([0-9.e+-]+)', text)
+            whole = 'oddsline_drift_rows{model="churn"} 600.0' in text
+            return whole and found is not None and float(found.group(1)) == pytest.approx(expected, rel=1e-9)
+
         deadline, text = time.time() + 20, ""
-        while 'oddsline_drift_rows{model="churn"} 600.0' not in text and time.time() < deadline:
+        while not measured_on_all(text) and time.time() < deadline:
             time.sleep(0.5)
             text = httpx.get(f"{base}/metrics", timeout=10).text
         folder = Path(workers(process.pid)[0].environ()["PROMETHEUS_MULTIPROC_DIR"]) / "drift-rows"
@@ -62,6 +71,5 @@ def test_two_workers_measure_drift_on_all_their_rows(tmp_path: Path, telco_model
     # Neither worker alone had 500 rows unless one took them all; both wrote theirs.
     assert 'oddsline_drift_rows{model="churn"} 600.0' in text, text[-2000:]
     assert len(pids) == 2
-    expected = drift_report(telco_model, sent)["columns"]["tenure"]["psi"]
     served = float(re.search(r'oddsline_drift_psi\{column="tenure",model="churn"\} ([0-9.e+-]+)', text).group(1))
     assert served == pytest.approx(expected, rel=1e-9)

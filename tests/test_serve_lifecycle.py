@@ -37,7 +37,7 @@ def rows(telco_table):
 
 
 def _predict_count(metrics_text: str) -> float:
-    pattern = r'oddsline_requests_total\{route="/v1/models/\{name\}/predict",status="200"\} ([0-9.e+]+)'
+    pattern = r'oddsline_requests_total\{model="churn",route="/v1/models/\{name\}/predict",status="200"\} ([0-9.e+]+)'
     return sum(float(v) for v in re.findall(pattern, metrics_text))
 
 

@@ -59,7 +59,7 @@ def test_a_bug_answers_500_counted_and_logged_with_its_request_id(model_path, ca
         request_id = answer.headers["x-request-id"]
         assert "secret" not in answer.text and "Traceback" not in answer.text
         assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
-        assert _series(client, "oddsline_requests_total")['{route="/boom",status="500"}'] == 1.0
+        assert _series(client, "oddsline_requests_total")['{model="",route="/boom",status="500"}'] == 1.0
 
 
 def test_route_labels_are_templates_or_other(model_path, rows) -> None:
@@ -69,8 +69,9 @@ def test_route_labels_are_templates_or_other(model_path, rows) -> None:
         assert client.post("/v1/models/anything-at-all/predict", json={"rows": rows[:20]}).status_code == 413
         assert client.post("/v1/models/churn/predict?explain=true", json=rows[0]).status_code == 200
         series = _series(client, "oddsline_requests_total")
-    assert series['{route="other",status="404"}'] == 3.0
-    assert series['{route="/v1/models/{name}/predict",status="413"}'] == 1.0
+    assert series['{model="",route="other",status="404"}'] == 3.0
+    # A model name no served model has is no label value either.
+    assert series['{model="",route="/v1/models/{name}/predict",status="413"}'] == 1.0
     assert not any("no/such" in k or "anything-at-all" in k for k in series)
 
 
@@ -164,7 +165,7 @@ def test_the_series_alerts_read_exist_from_the_start(model_path, rows) -> None:
     with TestClient(_app(model_path)) as client:
         requests = _series(client, "oddsline_requests_total")
         for status in ("500", "503", "504"):
-            assert requests[f'{{route="/v1/models/{{name}}/predict",status="{status}"}}'] == 0.0
+            assert requests[f'{{model="churn",route="/v1/models/{{name}}/predict",status="{status}"}}'] == 0.0
         assert _series(client, "oddsline_model_loads_total")['{model="churn",outcome="rejected"}'] == 0.0
         assert _series(client, "oddsline_labels_total")['{outcome="unknown"}'] == 0.0
         # The served model's own series: its decisions, its labelled predictions (calibration and log

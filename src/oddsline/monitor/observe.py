@@ -74,8 +74,9 @@ def _with(*matchers: str) -> str:
     return "{" + ",".join(kept) + "}" if kept else ""
 
 
-def _scoring(extra: str = "", job: str = "") -> str:
-    return _with(f'route=~"{SCORING_ROUTES}"', extra, job)
+def _scoring(extra: str = "", scope: str = "") -> str:
+    """The selector of scoring requests, with ``extra`` and ``scope`` (the model's and job's matchers)."""
+    return _with(f'route=~"{SCORING_ROUTES}"', extra, scope)
 
 
 def prometheus_rules(
@@ -102,10 +103,11 @@ def prometheus_rules(
     the alert's name, lower case, as the fragment.
 
     Scoping: every recorded series carries ``model="name"`` and every alert selects it, so the rules of
-    two models loaded side by side never fire on each other's records. The request series carry no
-    model (one server may serve several): with ``job``, the Prometheus job that scrapes this model's
-    servers, they are read from that job only, and the target's ``up`` is alerted on; without it, from
-    every job that exports them.
+    two models loaded side by side never fire on each other's records; the request series are read for
+    this model too (the server labels each request with the model its route names). With ``job``, the
+    Prometheus job that scrapes this model's servers, every series is read from that job only, and the
+    target's ``up`` is alerted on; without it, from every job that exports them (two services serving
+    a model of the same name would share its SLO).
 
     ``speedup`` divides every window, ``for:``, evaluation interval and the label lag by that factor
     (recorded series keep their nominal names, so the dashboards read them unchanged): a rehearsal of
@@ -140,12 +142,12 @@ def prometheus_rules(
         # Divided by at least a tiny rate: with no requests in the window the ratios are 0 (nothing
         # failed, nothing was slow), not NaN, so an idle service's availability panel reads 100%.
         # A real rate is at least one request per window, far above the floor.
-        answered = f"sum by (job) (rate(oddsline_request_duration_seconds_count{_scoring('', j)}[{span(w)}]))"
-        requests = f"sum by (job) (rate(oddsline_requests_total{_scoring('', j)}[{span(w)}]))"
+        answered = f"sum by (job) (rate(oddsline_request_duration_seconds_count{_scoring('', m)}[{span(w)}]))"
+        requests = f"sum by (job) (rate(oddsline_requests_total{_scoring('', m)}[{span(w)}]))"
         records.append(
             {
                 "record": f"oddsline:scoring_errors:ratio_rate{w}",
-                "expr": f"sum by (job) (rate(oddsline_requests_total{_scoring(server_error, j)}[{span(w)}]))"
+                "expr": f"sum by (job) (rate(oddsline_requests_total{_scoring(server_error, m)}[{span(w)}]))"
                 f" / clamp_min({requests}, {_IDLE_RATE})",
                 "labels": {"model": name},
             }
@@ -154,7 +156,7 @@ def prometheus_rules(
             {
                 "record": f"oddsline:scoring_slow:ratio_rate{w}",
                 "expr": f"({answered} - sum by (job) "
-                f"(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough, j)}[{span(w)}])))"
+                f"(rate(oddsline_request_duration_seconds_bucket{_scoring(fast_enough, m)}[{span(w)}])))"
                 f" / clamp_min({answered}, {_IDLE_RATE})",
                 "labels": {"model": name},
             }
@@ -468,7 +470,7 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
             (
                 "Latency p50 / p99",
                 [
-                    f"histogram_quantile({q}, sum by (le) (rate(oddsline_request_duration_seconds_bucket{_scoring(here)}[5m])))"
+                    f"histogram_quantile({q}, sum by (le) (rate(oddsline_request_duration_seconds_bucket{_scoring(m)}[5m])))"
                     for q in (0.5, 0.99)
                 ],
                 "timeseries",
@@ -476,7 +478,7 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
             ),
             (
                 "Requests by status",
-                [f"sum by (status) (rate(oddsline_requests_total{{{here}}}[5m]))"],
+                [f"sum by (status) (rate(oddsline_requests_total{{{m}}}[5m]))"],
                 "timeseries",
                 "reqps",
             ),

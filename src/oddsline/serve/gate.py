@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import orjson
@@ -70,13 +70,14 @@ class Gate:
         max_body_bytes: int,
         timeout: float,
         fast: Callable[[str, dict[str, Any], Any, Any], Awaitable[None]] | None = None,
+        served: Callable[[], Collection[str]] = frozenset,
     ) -> None:
-        self.app, self.metrics, self.fast = app, metrics, fast
+        self.app, self.metrics, self.fast, self.served = app, metrics, fast, served
         self.max_in_flight, self.max_body_bytes, self.timeout = max_in_flight, max_body_bytes, timeout
         self.deadlines = Deadlines(timeout)
         self.in_flight = 0  # requests inside the gate
         self.admitted = 0  # requests admitted by the HTTP protocol and not yet answered (see admit)
-        self._shed_templates: dict[tuple[str, str], str] = {}
+        self._shed_templates: dict[tuple[str, str], tuple[str, str]] = {}
         self._last_active = 0.0  # time.perf_counter() when a request last started or ended
 
     def busy(self, quiet_seconds: float = 0.005) -> bool:
@@ -94,16 +95,17 @@ class Gate:
             self.admitted += 1
             return True
         started = time.perf_counter()
-        template = self._shed_templates.get((method, path))
-        if template is None:
+        labels = self._shed_templates.get((method, path))
+        if labels is None:
             if len(self._shed_templates) >= _SHED_TEMPLATES:  # paths are the client's: keep the memo bounded
                 self._shed_templates.clear()
             scope = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b""}
-            template = FAST_ROUTE if self._fast_name(scope) is not None else self._template(scope)
-            self._shed_templates[(method, path)] = template
+            fast_name = self._fast_name(scope)
+            labels = (self._model(FAST_ROUTE, fast_name), FAST_ROUTE) if fast_name else self._route(scope)
+            self._shed_templates[(method, path)] = labels
         self.metrics.rejected.inc()
-        self.metrics.child(self.metrics.requests, template, "503").inc()
-        self.metrics.child(self.metrics.latency, template).observe(time.perf_counter() - started)
+        self.metrics.child(self.metrics.requests, *labels, "503").inc()
+        self.metrics.child(self.metrics.latency, *labels).observe(time.perf_counter() - started)
         return new_request_id()
 
     def release(self) -> None:
@@ -185,20 +187,35 @@ class Gate:
                 self.metrics.in_flight.dec()
                 self.in_flight -= 1
             self._last_active = time.perf_counter()
-        template = path if path == FAST_ROUTE else self._template(scope)
-        self.metrics.child(self.metrics.requests, template, str(outcome["status"])).inc()
-        self.metrics.child(self.metrics.latency, template).observe(time.perf_counter() - started)
+        labels = (self._model(FAST_ROUTE, fast_name), FAST_ROUTE) if path == FAST_ROUTE else self._route(scope)
+        self.metrics.child(self.metrics.requests, *labels, str(outcome["status"])).inc()
+        self.metrics.child(self.metrics.latency, *labels).observe(time.perf_counter() - started)
 
-    def _template(self, scope: dict[str, Any]) -> str:
-        """The route template of a request, found again for one refused before routing (413, 503);
-        ``OTHER_ROUTE`` for a path no route matches."""
-        route = scope.get("route")
-        if route is not None:
-            return str(route.path)
-        for candidate in getattr(self.app, "routes", ()):
-            if candidate.matches(scope)[0] == Match.FULL:
-                return str(candidate.path)
-        return OTHER_ROUTE
+    def _route(self, scope: dict[str, Any]) -> tuple[str, str]:
+        """The (model, route template) labels of a request, the route found again for one refused
+        before routing (413, 503); ``OTHER_ROUTE`` for a path no route matches."""
+        route, params = scope.get("route"), scope.get("path_params") or {}
+        if route is None:
+            for candidate in getattr(self.app, "routes", ()):
+                match, child = candidate.matches(scope)
+                if match == Match.FULL:
+                    route, params = candidate, child.get("path_params") or {}
+                    break
+            else:
+                return "", OTHER_ROUTE
+        template = str(route.path)
+        return self._model(template, params.get("name")), template
+
+    def _model(self, template: str, name: str | None) -> str:
+        """The model label: the name in the path if a served model has it, the only served model for
+        MLflow's /invocations, else "" (a route of no model, or a name the client made up: labels come
+        from bounded sets)."""
+        served = self.served()
+        if name is not None:
+            return name if name in served else ""
+        if template == "/invocations" and len(served) == 1:
+            return next(iter(served))
+        return ""
 
     @staticmethod
     def _fast_name(scope: dict[str, Any]) -> str | None:

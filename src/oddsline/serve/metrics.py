@@ -54,11 +54,17 @@ class ServiceMetrics:
         self.registry = CollectorRegistry()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
+        # By model too (the served model a route names, "" for routes of none): each model's SLO reads
+        # its own requests, and two models served side by side do not burn each other's budget.
         self.requests = Counter(
-            "oddsline_requests", "HTTP requests by route and status", ["route", "status"], registry=r
+            "oddsline_requests", "HTTP requests by model, route and status", ["model", "route", "status"], registry=r
         )
         self.latency = Histogram(
-            "oddsline_request_duration_seconds", "request latency", ["route"], buckets=_LATENCY_BUCKETS, registry=r
+            "oddsline_request_duration_seconds",
+            "request latency",
+            ["model", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.in_flight = Gauge(
             "oddsline_requests_in_flight", "requests being served", registry=r, multiprocess_mode="livesum"
@@ -163,9 +169,11 @@ class ServiceMetrics:
         (the first 504s, the first rejected reload). The label clock starts at the start, so label lag
         is measured from it rather than from 1970."""
         for route in SCORING_ROUTE_TEMPLATES:
-            for status in STATUSES:
-                self.child(self.requests, route, status)
-            self.child(self.latency, route)
+            # /invocations names no model: labelled with the served one when there is only one.
+            for name in models if route != "/invocations" or len(models) == 1 else ():
+                for status in STATUSES:
+                    self.child(self.requests, name, route, status)
+                self.child(self.latency, name, route)
         for name in models:
             for outcome in ("loaded", "rejected"):
                 self.child(self.model_loads, name, outcome)
