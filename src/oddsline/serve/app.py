@@ -102,7 +102,7 @@ def create_app(
         max_body_bytes=service.settings.max_body_bytes,
         timeout=service.settings.request_timeout,
         fast=functools.partial(native.fast_predict, service),
-        served=lambda: service.models.snapshot().keys(),
+        served=service.models.snapshot,
     )
     service.busy = gate.busy
     admit_with(gate)
