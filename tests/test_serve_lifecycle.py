@@ -264,13 +264,19 @@ def test_a_label_that_names_no_prediction_is_counted_unknown_once_its_wait_is_ov
 
 def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path, telco_table):
     """The supervisor replaces killed workers and marks them dead for the metrics: their requests in
-    flight stop counting (prometheus_client keeps a dead process's live gauges otherwise)."""
+    flight stop counting (prometheus_client keeps a dead process's live gauges otherwise). The label
+    clock stays at the server's start: replacements started later must not make labels look fresh."""
     process, base = _start([str(model_path), "--workers", "2", "--prediction-log", "none", "--drift-seconds", "0"])
 
-    def in_flight() -> float:
-        found = re.search(r"^oddsline_requests_in_flight (\S+)$", httpx.get(f"{base}/metrics").text, re.M)
-        assert found is not None
+    def gauge(name: str) -> float:
+        found = re.search(rf"^{name} (\S+)$", httpx.get(f"{base}/metrics").text, re.M)
+        assert found is not None, name
         return float(found.group(1))
+
+    def in_flight() -> float:
+        return gauge("oddsline_requests_in_flight")
+
+    label_clock = gauge("oddsline_last_label_timestamp_seconds")
 
     many = telco_table.drop(["churn"]).to_pylist() + telco_table.drop(["churn"]).slice(0, 2957).to_pylist()
 
@@ -301,6 +307,7 @@ def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path,
         for thread in posting:
             thread.join(timeout=60)
         assert in_flight() == 0
+        assert gauge("oddsline_last_label_timestamp_seconds") == label_clock
     finally:
         process.terminate()
         process.wait(timeout=60)

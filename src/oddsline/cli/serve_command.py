@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from typing import Any
 
 Subparsers = Any
@@ -144,6 +145,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from .._exceptions import ParameterError
     from ..models import Model
     from ..serve.entry import ENV
+    from ..serve.metrics import STARTED_ENV
     from ..serve.models import load_served
     from ..serve.protocol import CONNECTION_LIMITS_ENV
     from ..serve.settings import Settings
@@ -199,6 +201,7 @@ def run_serve(args: argparse.Namespace) -> int:
         trusted_keys=tuple(args.trust_key or ()),
     )
     os.environ[ENV] = json.dumps({"models": args.models, "challenger": args.challenger, "settings": settings.to_json()})
+    os.environ[STARTED_ENV] = repr(time.time())
     os.environ[CONNECTION_LIMITS_ENV] = json.dumps(
         {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout, "shed_delay": args.shed_delay}
     )

@@ -33,7 +33,22 @@ from .protocol import REFUSAL_REASONS
 # without them the exposition is the same with 1 worker or N (and half as long).
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
-__all__ = ["ServiceMetrics"]
+__all__ = ["STARTED_ENV", "ServiceMetrics", "server_started"]
+
+# Set by ``oddsline serve`` for its workers: when the server started (seconds since the epoch).
+STARTED_ENV = "ODDSLINE_SERVER_STARTED"
+
+
+def server_started() -> float:
+    """When the server started: the label clock's value until a label matches. A worker that replaces
+    a killed one starts it at the server's start, not its own (the exported clock is the workers'
+    maximum, and a later start would hide a label silence behind every crash)."""
+    text = os.environ.get(STARTED_ENV, "")
+    try:
+        return float(text)
+    except ValueError:
+        return time.time()
+
 
 _DELAY_BUCKETS = (60.0, 600.0, 3600.0, 6 * 3600.0, 86400.0, 3 * 86400.0, 7 * 86400.0, 30 * 86400.0)
 # The routes an SLO reads, and the statuses they answer: their series exist from the start.
@@ -183,7 +198,7 @@ class ServiceMetrics:
             self.child(self.logged_rows, outcome)
         for reason in REFUSAL_REASONS:
             self.child(self.connections_refused, reason)
-        self.last_label.set(time.time())
+        self.last_label.set(server_started())
 
     def serving(self, served: Served, previous: tuple[str, str] | None = None) -> None:
         """Record which version of a model this process serves (``oddsline_model_info``), and make the
