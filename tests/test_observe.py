@@ -134,13 +134,21 @@ def test_rules_fire_on_synthetic_series_that_must_and_stay_quiet_on_those_that_m
             [("45m", "OddslineInputDrift", [_expect(rules, "OddslineInputDrift", column="contract")])],
         ),
         _case(
-            {"oddsline_last_label_timestamp_seconds": "0x3000"},
+            {'oddsline_last_label_timestamp_seconds{model="churn"}': "0x3000"},
             [
                 ("47h", "OddslineLabelLag", []),
                 ("49h", "OddslineLabelLag", [_expect(rules, "OddslineLabelLag", 49 * 3600)]),
             ],
         ),
-        _case({"oddsline_last_label_timestamp_seconds": "0+60x3000"}, [("49h", "OddslineLabelLag", [])]),
+        _case({'oddsline_last_label_timestamp_seconds{model="churn"}': "0+60x3000"}, [("49h", "OddslineLabelLag", [])]),
+        # Another model's labels flowing do not keep churn's clock fresh.
+        _case(
+            {
+                'oddsline_last_label_timestamp_seconds{model="churn"}': "0x3000",
+                'oddsline_last_label_timestamp_seconds{model="fraud"}': "0+60x3000",
+            },
+            [("49h", "OddslineLabelLag", [_expect(rules, "OddslineLabelLag", 49 * 3600)])],
+        ),
         _case(
             miscalibrated,
             [

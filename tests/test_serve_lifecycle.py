@@ -276,7 +276,7 @@ def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path,
     def in_flight() -> float:
         return gauge("oddsline_requests_in_flight")
 
-    label_clock = gauge("oddsline_last_label_timestamp_seconds")
+    label_clock = gauge('oddsline_last_label_timestamp_seconds\\{model="churn"\\}')
 
     many = telco_table.drop(["churn"]).to_pylist() + telco_table.drop(["churn"]).slice(0, 2957).to_pylist()
 
@@ -307,7 +307,7 @@ def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path,
         for thread in posting:
             thread.join(timeout=60)
         assert in_flight() == 0
-        assert gauge("oddsline_last_label_timestamp_seconds") == label_clock
+        assert gauge('oddsline_last_label_timestamp_seconds\\{model="churn"\\}') == label_clock
     finally:
         process.terminate()
         process.wait(timeout=60)

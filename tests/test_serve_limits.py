@@ -182,16 +182,16 @@ def test_the_series_alerts_read_exist_from_the_start(model_path, rows) -> None:
         assert len(events) == 2 * len(rows[0]), sorted(events)[:4]
         # The label clock starts at the start (label lag is not 56 years), and labels that match no
         # prediction do not move it.
-        started = _value(client, "oddsline_last_label_timestamp_seconds")
+        started = _series(client, "oddsline_last_label_timestamp_seconds")['{model="churn"}']
         assert before <= started <= time.time()
         time.sleep(0.05)
         answer = client.post("/v1/labels", json={"labels": [{"id": "no-such-prediction", "label": "Yes"}]})
         assert answer.status_code == 200 and answer.json()["unknown"] == 1
-        assert _value(client, "oddsline_last_label_timestamp_seconds") == started
+        assert _series(client, "oddsline_last_label_timestamp_seconds")['{model="churn"}'] == started
         scored = client.post("/v1/models/churn/predict", json=rows[0]).json()
         labels = {"labels": [{"id": scored["request_id"], "label": "Yes"}]}
         assert client.post("/v1/labels", json=labels).json()["matched"] == 1
-        assert _value(client, "oddsline_last_label_timestamp_seconds") > started
+        assert _series(client, "oddsline_last_label_timestamp_seconds")['{model="churn"}'] > started
 
 
 def test_the_latency_histogram_reaches_past_the_request_timeout() -> None:

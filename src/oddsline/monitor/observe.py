@@ -255,7 +255,7 @@ def prometheus_rules(
         },
         {
             "alert": "OddslineLabelLag",
-            "expr": f"time() - max(oddsline_last_label_timestamp_seconds{_with(j)}) > {label_lag_hours * 3600 / speedup:g}",
+            "expr": f"time() - max(oddsline_last_label_timestamp_seconds{{{m}}}) > {label_lag_hours * 3600 / speedup:g}",
             "for": span("15m"),
             "labels": {"severity": "ticket", "model": name},
             "annotations": {
@@ -531,7 +531,7 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
             ),
             (
                 "Hours since the last label",
-                [f"(time() - max(oddsline_last_label_timestamp_seconds{{{here}}})) / 3600"],
+                [f"(time() - max(oddsline_last_label_timestamp_seconds{{{m}}})) / 3600"],
                 "stat",
                 "h",
             ),

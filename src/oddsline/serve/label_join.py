@@ -87,6 +87,7 @@ def join_labels(
     metrics = service.metrics
     now = dt.datetime.now(dt.UTC)
     matched = invalid = repeated = 0
+    labelled_models: set[str] = set()
     waiting: list[dict[str, Any]] = []
     for record, seen in zip(records, found, strict=True):
         if seen is None and wait:
@@ -107,6 +108,7 @@ def join_labels(
             metrics.child(metrics.labels, "repeated").inc()
             continue
         matched += 1
+        labelled_models.add(seen.model)
         metrics.child(metrics.labels, "matched").inc()
         # A label time before its prediction (another machine's clock) is a delay of 0, not a negative one.
         metrics.label_delay.observe(max(0.0, (record["labelled_at"] or now).timestamp() - seen.time))
@@ -120,6 +122,8 @@ def join_labels(
     beyond = service.pending_labels.add(waiting, time.monotonic()) if waiting else []
     for _ in beyond:
         metrics.child(metrics.labels, "unknown").inc()
-    if matched:  # labels that match no prediction say nothing about whether labels flow
-        metrics.last_label.set(now.timestamp())
+    # Per model: labels flowing for one model say nothing of another's; and labels that match no
+    # prediction say nothing about whether labels flow.
+    for model in labelled_models:
+        metrics.child(metrics.last_label, model).set(now.timestamp())
     return matched, invalid, repeated, len(waiting) - len(beyond)

@@ -130,7 +130,8 @@ class ServiceMetrics:
         )
         self.last_label = Gauge(
             "oddsline_last_label_timestamp_seconds",
-            "when the last matched label arrived (the server's start until one has)",
+            "when the last matched label of the model's predictions arrived (the server's start until one has)",
+            ["model"],
             registry=r,
             multiprocess_mode="max",
         )
@@ -198,7 +199,8 @@ class ServiceMetrics:
             self.child(self.logged_rows, outcome)
         for reason in REFUSAL_REASONS:
             self.child(self.connections_refused, reason)
-        self.last_label.set(server_started())
+        for name in models:
+            self.child(self.last_label, name).set(server_started())
 
     def serving(self, served: Served, previous: tuple[str, str] | None = None) -> None:
         """Record which version of a model this process serves (``oddsline_model_info``), and make the
