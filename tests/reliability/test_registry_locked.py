@@ -44,10 +44,12 @@ def test_a_registry_locked_for_ten_seconds_fails_no_prediction_and_no_reload_wit
             holder.execute("BEGIN EXCLUSIVE")  # no other connection may write (nor, outside WAL, read)
             locked_at = time.time()
             reloads = []
-            while time.time() < locked_at + LOCK_SECONDS - 2 * BUSY_SECONDS - 1:
+            # Reloads for as long as one ends before the lock does, then the lock held to its end.
+            while time.time() < locked_at + LOCK_SECONDS - BUSY_SECONDS - 2:
                 t0 = time.time()
                 answer = httpx.post(f"{base}/admin/reload", headers={"authorization": "Bearer s3cret"}, timeout=30)
                 reloads.append((answer.status_code, answer.json(), time.time() - t0))
+            time.sleep(max(0.0, locked_at + LOCK_SECONDS - time.time()))
             holder.execute("ROLLBACK")
             unlocked_at = time.time()
             with Registry() as registry:
@@ -65,9 +67,9 @@ def test_a_registry_locked_for_ten_seconds_fails_no_prediction_and_no_reload_wit
         process.wait(timeout=60)
 
     print(f"\n{len(reloads)} reloads while locked:", {(status, str(body)[:160]) for status, body, _ in reloads})
-    assert unlocked_at - locked_at >= LOCK_SECONDS - 2 * BUSY_SECONDS - 1
+    assert unlocked_at - locked_at >= LOCK_SECONDS
     assert {o.status for o in load.outcomes} == {200}  # serving never touched the lock
-    assert reloads
+    assert any(status == 503 for status, _, _ in reloads), "no reload met the lock: the test proves nothing"
     for status, body, seconds in reloads:
         assert seconds < BUSY_SECONDS + 3, f"a reload took {seconds:.1f} s with a {BUSY_SECONDS:g} s busy timeout"
         # Either it could read the registry (200), or it says to retry: 503, the old version serving.
