@@ -51,3 +51,13 @@ def test_the_document_describes_the_rows_and_the_real_error_body():
     predict = document["paths"]["/v1/models/{name}/predict"]["post"]
     assert predict["requestBody"]["required"]
     assert {"400", "404", "413", "422", "503", "504"} <= set(predict["responses"])
+
+
+def test_the_document_lists_the_statuses_answered_before_the_app_and_the_mlflow_409():
+    """408, 414 and 431 come from the HTTP layer on any route; /invocations answers 409 when several
+    models are served: a client generated from the document knows each."""
+    document = _app().openapi()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert {"408", "414", "431"} <= set(operation["responses"]), (method, path)
+    assert "409" in document["paths"]["/invocations"]["post"]["responses"]

@@ -31,7 +31,12 @@ _STATUS_TEXT = {
     "500": "a bug, logged with the request id",
     "503": "at the concurrency limit or draining; retry (Retry-After)",
     "504": "not answered within the request timeout; send fewer rows",
+    # Answered by the HTTP layer before the app (serve/protocol.py), on every route.
+    "408": "the request's head or body did not arrive within its deadline (the connection is closed)",
+    "414": "the URL is over the limit (the connection is closed)",
+    "431": "a header line, the header count or the whole head is over the limit (the connection is closed)",
 }
+_PROTOCOL_STATUSES = ["408", "414", "431"]
 # JSON types a column of each kind takes (a boolean also as 0/1 or its spellings; null: missing).
 _JSON_TYPES = {
     "numeric": ["number", "string", "null"],
@@ -86,7 +91,7 @@ def service_openapi(app: Any, snapshot: Callable[[], dict[str, Any]], max_rows: 
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             statuses = ["400", "404", "413", "422", "500", "503", "504"] if method == "post" else ["404", "500", "503"]
-            for status in statuses:
+            for status in statuses + _PROTOCOL_STATUSES:
                 responses[status] = {"description": _STATUS_TEXT[status], "content": _json(_ERROR_REF)}
             if path == "/v1/models/{name}/predict":
                 operation["requestBody"] = {
@@ -106,6 +111,10 @@ def service_openapi(app: Any, snapshot: Callable[[], dict[str, Any]], max_rows: 
                     }
                 )
             elif path == "/invocations":
+                responses["409"] = {
+                    "description": "the server serves several models: use /v1/models/{name}/predict",
+                    "content": _json(_ERROR_REF),
+                }
                 operation["requestBody"] = {
                     "required": True,
                     "content": {
