@@ -176,6 +176,24 @@ def test_serve_says_where_it_listens(model_path):
         process.wait(timeout=30)
 
 
+def test_access_log_prints_a_line_per_request_only_when_asked(model_path, rows):
+    for options, expected in (([], False), (["--access-log"], True)):
+        process, base = _start([str(model_path), "--prediction-log", "none", "--labels", "none", *options])
+        try:
+            assert httpx.post(f"{base}{PREDICT}", json=rows[0]).status_code == 200
+            assert httpx.get(f"{base}/no/such/route").status_code == 404
+            deadline = time.time() + 5
+            while expected and "/no/such/route" not in output(process) and time.time() < deadline:
+                time.sleep(0.1)
+            text = output(process)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        logged = [line for line in text.splitlines() if '"POST /v1/models/churn/predict HTTP/1.1" 200' in line]
+        assert bool(logged) == expected, text
+        assert ('"GET /no/such/route HTTP/1.1" 404' in text) == expected, text
+
+
 def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp_path):
     """With two workers, a label reaches one of them; the prediction it names was made by either.
     Each worker's memory knows only its own, so half the labels came back unknown; the prediction log,
