@@ -151,10 +151,24 @@ def test_limits_and_strict_json(small, rows):
         ).status_code
         == 200
     )
+    under = client.post(
+        "/v1/models/churn/predict", content=at_limit[:-1], headers={"content-type": "application/json"}
+    )
+    assert under.status_code == 200
     over = client.post(
         "/v1/models/churn/predict", content=at_limit + b" ", headers={"content-type": "application/json"}
     )
     assert over.status_code == 413 and "limit" in over.json()["error"]
+
+    def chunked(body: bytes):  # a generator: sent chunked, with no Content-Length to refuse it by
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    for body, status in ((at_limit[:-1], 200), (at_limit, 200), (at_limit + b" ", 413)):
+        answer = client.post(
+            "/v1/models/churn/predict", content=chunked(body), headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == status, (len(body), answer.text)
     too_many = client.post("/v1/models/churn/predict", json=[rows[0]] * 51)
     assert too_many.status_code in (413,)
     for constant in (b"NaN", b"Infinity", b"-Infinity"):
