@@ -151,9 +151,7 @@ def test_limits_and_strict_json(small, rows):
         ).status_code
         == 200
     )
-    under = client.post(
-        "/v1/models/churn/predict", content=at_limit[:-1], headers={"content-type": "application/json"}
-    )
+    under = client.post("/v1/models/churn/predict", content=at_limit[:-1], headers={"content-type": "application/json"})
     assert under.status_code == 200
     over = client.post(
         "/v1/models/churn/predict", content=at_limit + b" ", headers={"content-type": "application/json"}
@@ -599,3 +597,56 @@ def test_the_log_writes_in_quiet_moments_and_waits_no_longer_than_max_defer(tmp_
     append()
     log.close()  # closing writes what is queued, whatever is in flight
     assert log.written == 3 and read_predictions(tmp_path / "log").num_rows == 3
+
+
+_LEAKS = ("Traceback", ".py", "site-packages", "object at 0x", "Error(", "/tmp/", "/root/", "/home/")
+
+
+def test_no_error_body_on_any_route_carries_a_traceback_a_path_or_a_class(model_path, rows):
+    """Every documented route, fed bodies and parameters it refuses: each error is the service's
+    {"error", "field"} and names no file, no class and no traceback (the model's own file path
+    included)."""
+    app = create_app([load_served(str(model_path))], Settings(max_rows=50, max_body_bytes=4096))
+    bad_bodies = [
+        b"{not json",
+        b"[" * 5000,
+        b'{"a": 1, "a": 2}',
+        b'"just a string"',
+        b"[]",
+        b"{}",
+        b"\xff\xfe",
+        b" " * 5000,
+    ]
+    errors = 0
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path, operations in app.openapi()["paths"].items():
+            for method in operations:
+                for name in ("churn", "no-such-model", "..%2F..%2Fetc"):
+                    url = path.replace("{name}", name).replace("{version}", "nope")
+                    attempts = bad_bodies if method == "post" else [None]
+                    for body in attempts:
+                        answer = client.request(
+                            method.upper(),
+                            url,
+                            content=body,
+                            params={"explain": "maybe"},
+                            headers={"content-type": "application/json"},
+                        )
+                        assert answer.status_code < 500, (method, url, body, answer.text[:200])
+                        if answer.status_code < 400:
+                            continue
+                        errors += 1
+                        if "json" in answer.headers.get("content-type", ""):
+                            assert set(answer.json()) == {"error", "field"}, (url, answer.text[:200])
+                        leaked = [token for token in _LEAKS if token in answer.text]
+                        assert not leaked, (method, url, leaked, answer.text[:300])
+                        assert str(model_path.parent) not in answer.text
+        # Routing's own refusals too: no route for the path, or not for the method (Allow says which).
+        unknown = client.get("/no/such/route")
+        assert unknown.status_code == 404 and unknown.json() == {
+            "error": "no such route; GET /openapi.json lists them",
+            "field": None,
+        }
+        wrong = client.get("/v1/models/churn/predict")
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and set(wrong.json()) == {"error", "field"}
+    assert errors > 100

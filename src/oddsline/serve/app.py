@@ -24,6 +24,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._exceptions import OddslineError
 from .._version import __version__
@@ -51,8 +52,22 @@ def mount(app: FastAPI, router: APIRouter) -> None:
 def answer_errors(app: FastAPI) -> None:
     """Every failure answered with the service's error body and status, and counted."""
     app.add_exception_handler(RequestValidationError, _on_invalid_parameter)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _on_routing)  # type: ignore[arg-type]
     for kind in (OddslineError, ServiceError, Exception):
         app.add_exception_handler(kind, _on_error)
+
+
+async def _on_routing(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # No route for the path (404), or not for the method (405): the service's error body, not
+    # Starlette's {"detail": ...}; the client's path is not echoed.
+    allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
+    if exc.status_code == 404:
+        message = "no such route; GET /openapi.json lists them"
+    elif exc.status_code == 405 and allowed:
+        message = f"this route does not take {request.method}; it takes {allowed}"
+    else:
+        message = str(exc.detail)
+    return JSONResponse({"error": message, "field": None}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _on_invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
