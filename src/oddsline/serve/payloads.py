@@ -19,7 +19,7 @@ __all__ = ["check_row_count", "parse_json", "rows_from_mlflow", "rows_from_nativ
 
 
 def _reject_constant(name: str) -> Any:
-    raise ServiceError(422, f"{name} is not valid JSON: send null for a missing value", None)
+    raise ServiceError(400, f"the body is not valid JSON: {name} is not a JSON value; send null for a missing value")
 
 
 # msgspec: the parser that also decodes large requests straight into columns (columns.py), so both
