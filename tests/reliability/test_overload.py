@@ -76,7 +76,9 @@ def test_ten_times_the_limit_is_shed_with_503_and_the_server_recovers_at_once(se
     assert not errors, errors[:3]
     statuses = collections.Counter(status for status, *_ in answers)
     assert set(statuses) <= {200, 503}, statuses
-    assert statuses[200] > 100 and statuses[503] > statuses[200], statuses  # admitted, and shed
+    # Admitted, and shed. Clients that retry at once get their 503s held (protocol._hold_for), so
+    # they come back less often: fewer refusals than admissions, where without the hold most were.
+    assert statuses[200] > 100 and statuses[503] > 0, statuses
     assert all(retry == "1" for status, _, retry, _ in answers if status == 503)
 
     with httpx.Client(timeout=30) as client:
