@@ -5,6 +5,7 @@ at limit and refuse at limit + 1 (414, 431); every refusal is counted by reason 
 
 from __future__ import annotations
 
+import json
 import re
 import selectors
 import socket
@@ -22,7 +23,7 @@ from oddsline.serve.protocol import ConnectionLimits
 from serve_process import start_server
 
 LIMITS = ConnectionLimits()
-HEADER_TIMEOUT, BODY_TIMEOUT = 1.0, 2.0
+HEADER_TIMEOUT, BODY_TIMEOUT, KEEP_ALIVE = 1.0, 2.0, 1.0
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,8 @@ def server(telco_model_file):
             "none",
             "--drift-seconds",
             "0",
+            "--keep-alive",
+            str(KEEP_ALIVE),
         ]
     )
     yield base
@@ -208,6 +211,24 @@ def test_a_body_that_stops_arriving_is_answered_408_and_the_server_serves_on(ser
     assert b'"error"' in answer and b"body" in answer
     assert _refused(server, "body_timeout") == before + 1
     assert httpx.post(f"{server}/v1/models/churn/predict", json=row).status_code == 200
+
+
+def test_a_kept_alive_connection_left_idle_is_closed_after_the_keep_alive(server, row):
+    body = json.dumps(row).encode()
+    head = (
+        f"POST /v1/models/churn/predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(_address(server), timeout=10) as s:
+        s.sendall(head + body)
+        received = b""
+        while not _complete(received):
+            received += s.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200"), received[:200]
+        answered = time.perf_counter()
+        assert s.recv(1) == b""  # closed by the server, not by the 10 s socket timeout
+        idle = time.perf_counter() - answered
+    assert KEEP_ALIVE - 0.1 <= idle < KEEP_ALIVE + 2, idle
 
 
 def test_url_length_at_the_limit_passes_and_one_byte_more_is_414(server):
