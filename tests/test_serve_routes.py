@@ -17,7 +17,7 @@ from oddsline.serve.models import load_served
 from oddsline.serve.routes import admin, labels, mlflow, native, oip
 from oddsline.serve.scoring import score_and_record, score_rows
 from oddsline.serve.service import Service
-from oddsline.serve.settings import Settings
+from oddsline.serve.settings import ConnectionLimits, Settings
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +167,7 @@ def test_settings_travel_whole_to_the_workers_but_the_admin_token():
                     321,
                     2.5,
                     ("k",),
+                    ConnectionLimits(1.0, 2.0, 100, 10, 200, 3000, 0.5),  # the HTTP layer's, to the protocol
                 ],
                 strict=True,
             )

@@ -19,10 +19,12 @@ import contextlib
 
 import httpx2 as httpx
 
-from oddsline.serve.protocol import ConnectionLimits
+from oddsline.serve.settings import ConnectionLimits
 from serve_process import start_server
 
-LIMITS = ConnectionLimits()
+# Not the defaults: the limits are given on the command line, so the tests also show that they reach
+# the HTTP layer of the workers.
+LIMITS = ConnectionLimits(max_url_bytes=4000, max_headers=60, max_header_bytes=4000, max_head_bytes=40000)
 HEADER_TIMEOUT, BODY_TIMEOUT, KEEP_ALIVE = 1.0, 2.0, 1.0
 
 
@@ -43,6 +45,8 @@ def server(telco_model_file):
             "0",
             "--keep-alive",
             str(KEEP_ALIVE),
+            *("--max-url-bytes", str(LIMITS.max_url_bytes), "--max-headers", str(LIMITS.max_headers)),
+            *("--max-header-bytes", str(LIMITS.max_header_bytes), "--max-head-bytes", str(LIMITS.max_head_bytes)),
         ]
     )
     yield base
@@ -267,8 +271,10 @@ def test_a_2_mb_header_line_and_an_oversized_head_are_refused_without_buffering_
     huge = _get("/v2/health/live", [b"x-big: " + b"b" * (2 << 20)])
     answer = _exchange(server, huge)
     assert _status(answer) in (431, 0)  # 0: the server closed before we finished sending (reset)
-    many = [f"x-h{i}: ".encode() + b"c" * 4000 for i in range(20)]  # each line allowed, 80 KB in all
-    assert _status(_exchange(server, _get("/v2/health/live", many))) == 431
+    line = LIMITS.max_header_bytes - 10
+    many = [f"x-h{i:02d}: ".encode() + b"c" * line for i in range(LIMITS.max_head_bytes // line + 1)]
+    answer = _exchange(server, _get("/v2/health/live", many))  # each line allowed, the head too large
+    assert _status(answer) == 431 and b"head is larger" in answer, answer[-300:]
     assert _refused(server, "header_too_large") == before + 2
     assert httpx.post(f"{server}/v1/models/churn/predict", json=row).status_code == 200
 

@@ -16,6 +16,9 @@ Subparsers = Any
 
 
 def add_serve(verbs: Subparsers) -> None:
+    from ..serve.settings import ConnectionLimits  # light: no FastAPI (serve/__init__.py)
+
+    limits = ConnectionLimits()
     p = verbs.add_parser(
         "serve",
         help="serve models over HTTP: native JSON, Open Inference Protocol V2, MLflow /invocations, /metrics",
@@ -94,17 +97,26 @@ def add_serve(verbs: Subparsers) -> None:
     p.add_argument(
         "--header-timeout",
         type=float,
-        default=10.0,
+        default=limits.header_timeout,
         metavar="S",
         help="a request's head (request line and headers) must arrive within S seconds: 408 and closed past it (10)",
     )
     p.add_argument(
         "--body-timeout",
         type=float,
-        default=30.0,
+        default=limits.body_timeout,
         metavar="S",
         help="its body within S seconds of the head: 408 and closed past it (30)",
     )
+    for flag, default, what, past in (
+        ("--max-url-bytes", limits.max_url_bytes, "the URL", "414"),
+        ("--max-headers", limits.max_headers, "header fields per request", "431"),
+        ("--max-header-bytes", limits.max_header_bytes, "one header line (name and value)", "431"),
+        ("--max-head-bytes", limits.max_head_bytes, "the request line and all headers", "431"),
+    ):
+        p.add_argument(
+            flag, type=int, default=default, metavar="N", help=f"{what}: {past} and closed past N ({default})"
+        )
     p.add_argument(
         "--access-log",
         action="store_true",
@@ -114,7 +126,7 @@ def add_serve(verbs: Subparsers) -> None:
     p.add_argument(
         "--shed-delay",
         type=float,
-        default=0.25,
+        default=limits.shed_delay,
         metavar="S",
         help="past --max-in-flight a request is refused (503, Retry-After: 1) at once; a client that comes back "
         "sooner than told on the same connection gets its next 503 held 10 ms, then twice as long each time up "
@@ -153,8 +165,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..serve.entry import ENV
     from ..serve.metrics import STARTED_ENV
     from ..serve.models import load_served
-    from ..serve.protocol import CONNECTION_LIMITS_ENV
-    from ..serve.settings import Settings
+    from ..serve.settings import ConnectionLimits, Settings
     from ..serve.supervisor import SUPERVISOR_ENV
 
     # Fail here, with the CLI's one-line error, before any worker starts.
@@ -176,7 +187,17 @@ def run_serve(args: argparse.Namespace) -> int:
                 "binary scores)",
                 file=sys.stderr,
             )
-    for option in ("max_body_bytes", "max_rows", "max_in_flight", "drift_min_rows", "remember_predictions"):
+    for option in (
+        "max_body_bytes",
+        "max_rows",
+        "max_in_flight",
+        "drift_min_rows",
+        "remember_predictions",
+        "max_url_bytes",
+        "max_headers",
+        "max_header_bytes",
+        "max_head_bytes",
+    ):
         if getattr(args, option) < 1:
             raise ParameterError(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     for option in ("header_timeout", "body_timeout", "keep_alive", "request_timeout"):
@@ -205,12 +226,18 @@ def run_serve(args: argparse.Namespace) -> int:
         drift_min_rows=args.drift_min_rows,
         remembered_predictions=args.remember_predictions,
         trusted_keys=tuple(args.trust_key or ()),
+        connection=ConnectionLimits(
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            max_url_bytes=args.max_url_bytes,
+            max_headers=args.max_headers,
+            max_header_bytes=args.max_header_bytes,
+            max_head_bytes=args.max_head_bytes,
+            shed_delay=args.shed_delay,
+        ),
     )
     os.environ[ENV] = json.dumps({"models": args.models, "challenger": args.challenger, "settings": settings.to_json()})
     os.environ[STARTED_ENV] = repr(time.time())
-    os.environ[CONNECTION_LIMITS_ENV] = json.dumps(
-        {"header_timeout": args.header_timeout, "body_timeout": args.body_timeout, "shed_delay": args.shed_delay}
-    )
     if args.workers > 1:
         # Each worker writes its metrics to files here; /metrics sums them (see serve/metrics.py).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oddsline-metrics-")

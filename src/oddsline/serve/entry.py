@@ -8,9 +8,9 @@ import os
 from .app import create_app
 from .gate import Gate
 from .models import load_served
-from .settings import Settings
+from .settings import CONFIG_ENV, Settings
 
-ENV = "ODDSLINE_SERVE_CONFIG"
+ENV = CONFIG_ENV
 
 
 def app_from_env() -> Gate:

@@ -42,25 +42,21 @@ import socket
 import typing
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 
 from .errors import OVERLOADED
+from .settings import CONFIG_ENV, ConnectionLimits, Settings
 
 __all__ = [
-    "CONNECTION_LIMITS_ENV",
     "REFUSAL_REASONS",
     "Admission",
-    "ConnectionLimits",
     "NoDelayProtocol",
     "admit_with",
     "on_refusal",
 ]
 
-# Set by ``oddsline serve`` for its workers: the limits below as JSON (the fields of ConnectionLimits).
-CONNECTION_LIMITS_ENV = "ODDSLINE_CONNECTION_LIMITS"
 # Why a connection was answered by the protocol itself: the label values of the metric that counts them.
 REFUSAL_REASONS = ("header_timeout", "body_timeout", "url_too_long", "header_too_large", "bad_request")
 _STATUS = {408: b"408 Request Timeout", 414: b"414 URI Too Long", 431: b"431 Request Header Fields Too Large"}
@@ -71,22 +67,6 @@ _SHED_HEAD = (
     + b"\r\nretry-after: 1\r\n"
 )
 _RETRY_AFTER = 1.0  # seconds, as the 503 says
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    header_timeout: float = 10.0  # seconds from a request's first byte (or the connection) to its last header
-    body_timeout: float = 30.0  # seconds from the last header to the last body byte
-    max_url_bytes: int = 8192
-    max_headers: int = 100
-    max_header_bytes: int = 8192  # one header line, name and value
-    max_head_bytes: int = 65536  # request line and all headers
-    shed_delay: float = 0.25  # the longest a refused request's 503 is held (see _hold_for); at most Retry-After
-
-    @classmethod
-    def from_env(cls) -> ConnectionLimits:
-        raw = os.environ.get(CONNECTION_LIMITS_ENV)
-        return cls(**json.loads(raw)) if raw else cls()
 
 
 _limits: ConnectionLimits | None = None
@@ -126,9 +106,11 @@ def admit_with(admission: Admission | None) -> None:
 
 
 def _connection_limits() -> ConnectionLimits:
+    """The limits of the settings ``oddsline serve`` hands its workers (the defaults without them)."""
     global _limits
     if _limits is None:
-        _limits = ConnectionLimits.from_env()
+        raw = os.environ.get(CONFIG_ENV)  # the workers' configuration, from ``oddsline serve``
+        _limits = Settings.from_json(json.loads(raw)["settings"]).connection if raw else ConnectionLimits()
     return _limits
 
 

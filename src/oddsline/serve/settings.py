@@ -11,7 +11,23 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Settings"]
+__all__ = ["CONFIG_ENV", "ConnectionLimits", "Settings"]
+
+# Set by ``oddsline serve`` for its workers: the models and these settings, as JSON (serve/entry.py).
+CONFIG_ENV = "ODDSLINE_SERVE_CONFIG"
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What the HTTP layer (protocol.py) allows a connection before the app sees a request."""
+
+    header_timeout: float = 10.0  # seconds from a request's first byte (or the connection) to its last header
+    body_timeout: float = 30.0  # seconds from the last header to the last body byte
+    max_url_bytes: int = 8192
+    max_headers: int = 100
+    max_header_bytes: int = 8192  # one header line, name and value
+    max_head_bytes: int = 65536  # request line and all headers
+    shed_delay: float = 0.25  # the longest a refused request's 503 is held (protocol._hold_for); at most 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,7 @@ class Settings:
     # Public keys a served file must be signed by (--trust-key); () accepts unsigned files. Every load
     # honours them: at start, and on each reload (SIGHUP, /admin/reload, an alias that moved).
     trusted_keys: tuple[str, ...] = ()
+    connection: ConnectionLimits = ConnectionLimits()  # the HTTP layer's deadlines and size limits
 
     def to_json(self) -> str:
         """The settings as JSON for the worker processes; the admin token stays out (it travels in
@@ -50,4 +67,5 @@ class Settings:
         for name in ("pii_columns", "trusted_keys"):
             fields[name] = tuple(fields.get(name) or ())
         fields["admin_token"] = admin_token or None
+        fields["connection"] = ConnectionLimits(**(fields.get("connection") or {}))
         return cls(**fields)
