@@ -6,6 +6,7 @@ tmpfs (CI runs as root); skipped with the reason otherwise."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -91,3 +92,51 @@ def test_a_full_disk_drops_and_counts_rows_leaves_no_partial_file_and_logging_re
     assert sum(pq.read_table(f).num_rows for f in files) == 800  # every file whole and readable
     leftovers = [p.name for p in (small_disk / "log").iterdir() if p.name != ".salt" and p not in files]
     assert leftovers == []  # no temporary or partial file
+
+
+def test_a_server_whose_log_disk_fills_answers_every_request_and_counts_the_dropped_rows(
+    small_disk: Path, telco_model_file, telco_table
+) -> None:
+    """Through ``oddsline serve``: the disk under its prediction log fills while clients post; every
+    request is answered 200, the rows that could not be written are counted as dropped, and once
+    there is room the next rows are written."""
+    pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
+    import httpx2 as httpx
+
+    from serve_process import start_server
+
+    rows = telco_table.drop(["churn"]).slice(0, 50).to_pylist()
+    process, base = start_server(
+        [str(telco_model_file), "--prediction-log", str(small_disk / "log"), "--labels", "none"]
+    )
+
+    def logged(outcome: str) -> float:
+        text = httpx.get(f"{base}/metrics").text
+        found = re.search(rf'^oddsline_prediction_log_rows_total{{outcome="{outcome}"}} (\S+)$', text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    def post(n: int) -> set[int]:
+        return {httpx.post(f"{base}/v1/models/churn/predict", json=rows).status_code for _ in range(n)}
+
+    try:
+        assert post(4) == {200}
+        _wait(lambda: logged("written") >= 200)
+        filler = small_disk / "filler"
+        with open(filler, "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        assert post(40) == {200}  # the full disk fails no request
+        _wait(lambda: logged("dropped") > 0)
+        assert logged("dropped") > 0
+        written = logged("written")
+        filler.unlink()
+        assert post(4) == {200}
+        _wait(lambda: logged("written") > written)
+        assert logged("written") > written, "logging did not resume once there was room"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
