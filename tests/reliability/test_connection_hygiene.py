@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
@@ -26,6 +27,7 @@ from serve_process import start_server
 # the HTTP layer of the workers.
 LIMITS = ConnectionLimits(max_url_bytes=4000, max_headers=60, max_header_bytes=4000, max_head_bytes=40000)
 HEADER_TIMEOUT, BODY_TIMEOUT, KEEP_ALIVE = 1.0, 2.0, 1.0
+LEGITIMATE = 100  # a client's predictions during each attack: their p99 is held under 1 s
 
 
 @pytest.fixture(scope="module")
@@ -155,22 +157,22 @@ class _Attack:
 
     def _legitimate(self, row: dict) -> None:
         with httpx.Client(base_url=self.server, timeout=10) as client:
-            for _ in range(40):
+            for _ in range(LEGITIMATE):
                 t0 = time.perf_counter()
                 self.statuses.append(client.post("/v1/models/churn/predict", json=row).status_code)
                 self.latencies.append(time.perf_counter() - t0)
-                time.sleep(0.05)
+                time.sleep(0.02)
 
     def check(self, deadline: float) -> None:
         """Every socket answered 408 (or reset before it was read) and closed within ``deadline`` plus
-        slack; every legitimate request answered 200, p95 of 40 under 1 s."""
+        slack; every legitimate request answered 200, p99 of 100 under 1 s."""
         n = len(self.sockets)
         assert len(self.closed_at) == n, f"{n - len(self.closed_at)} sockets still open"
         assert max(self.closed_at.values()) < deadline + 2.0
         assert all(_status(self.answers[s]) == 408 for s in self.sockets if s in self.answers)
         assert sum(_status(answer) == 408 for answer in self.answers.values()) >= 0.95 * n
-        assert self.statuses == [200] * 40
-        assert sorted(self.latencies)[-2] < 1.0, sorted(self.latencies)[-5:]  # p95 of 40 under 1 s
+        assert self.statuses == [200] * LEGITIMATE
+        assert np.percentile(self.latencies, 99) < 1.0, sorted(self.latencies)[-5:]
 
 
 def test_idle_half_sent_and_trickling_heads_are_closed_while_requests_are_served(server, row):
