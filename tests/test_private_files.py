@@ -62,3 +62,40 @@ def test_the_prediction_log_and_label_store_are_private(telco_model_file, telco_
 def test_files_asked_for_with_out_follow_the_umask(telco_table, tmp_path, open_umask):
     path = oddsline.train(telco_table, target="churn", positive="Yes").save(tmp_path / "mine.odl")
     assert _mode(path) == 0o644
+
+
+def test_a_served_process_keeps_its_shared_rows_metrics_and_journal_private(
+    telco_model_file, telco_table, tmp_path, open_umask
+):
+    """`oddsline serve --workers 2` under umask 022: the metrics folder the workers share (0700), the
+    recent input rows they pool there for drift (0600: rows may hold PII), and the prediction log's
+    journal and files (0600)."""
+    pytest.importorskip("fastapi", reason="the serve extra is not installed (pip install 'oddsline[serve]')")
+    import time
+
+    import httpx2 as httpx
+
+    from serve_process import start_server, workers
+
+    log = tmp_path / "log"
+    options = ["--workers", "2", "--prediction-log", str(log), "--labels", "none"]
+    process, base = start_server([str(telco_model_file), *options, "--drift-seconds", "1", "--drift-min-rows", "20"])
+    rows = telco_table.drop(["churn"]).slice(0, 10).to_pylist()
+    try:
+        shared = Path(workers(process.pid)[0].environ()["PROMETHEUS_MULTIPROC_DIR"])
+        journals: set[int] = set()
+        deadline = time.time() + 20
+        while time.time() < deadline and not (list(shared.glob("drift-rows/*.arrow")) and journals):
+            httpx.post(f"{base}/v1/models/churn/predict", json=rows)
+            journals |= {_mode(p) for p in log.glob("journal-*")}
+            time.sleep(0.05)
+        pooled = list(shared.glob("drift-rows/*.arrow"))
+        assert pooled, "no worker pooled its rows: the test proves nothing"
+        assert _mode(shared) == 0o700 and _mode(shared / "drift-rows") == 0o700
+        assert {_mode(p) for p in pooled} == {0o600}
+        assert journals == {0o600}, journals
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    written = list(log.glob("*.parquet"))
+    assert written and {_mode(p) for p in written} == {0o600}
