@@ -199,7 +199,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         self._refusal: tuple[int, str, str] | None = None  # set by a parser callback that stops the parse
         self._shedding = False  # the request being read was answered 503 here; its body is discarded
         self._admitted = 0  # requests of this connection counted by the admission and not yet answered
-        self._shed_answer: bytes | None = None  # the 503 of a refused request, written after shed_delay
+        self._shed_answer: bytes | None = None  # the 503 of a refused request, until it is written
         self._shed_close = False  # and the connection closed after it
         self._shed_timer: asyncio.TimerHandle | None = None
         self._hold = 0.0  # how long this connection's last refusal was held
@@ -307,13 +307,13 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
 
     def _hold_for(self, now: float) -> float:
         """How long this refusal's 503 waits. A client told to come back after 1 s (Retry-After) that
-        comes back sooner on the same connection (counted from the 503 it got) is held: 10 ms, then twice as long each time, up to
-        shed_delay. A crowd that retries as soon as it is refused (load generators, clients that
-        ignore Retry-After) otherwise fills every turn of the event loop with refusals, each reading
-        and discarding a body, and the admitted requests wait behind them; refusals made cheaper only
-        came back faster (docs/operations.md, "Overload"). Held, a connection sends nothing until its
-        answer. A first refusal, and one of a client that waited as told, is answered at once: a
-        balancer can try another server without delay."""
+        comes back sooner on the same connection (counted from the 503 it got) is held: 10 ms, then
+        twice as long each time, up to shed_delay. A crowd that retries as soon as it is refused (load
+        generators, clients that ignore Retry-After) otherwise fills every turn of the event loop with
+        refusals, each reading and discarding a body, and the admitted requests wait behind them;
+        refusals made cheaper only came back faster (docs/operations.md, "Overload"). Held, a
+        connection sends nothing until its answer. A first refusal, and one of a client that waited
+        as told, is answered at once: a balancer can try another server without delay."""
         if now - self._last_shed >= _RETRY_AFTER or self.limits.shed_delay <= 0:
             return 0.0
         return min(max(2 * self._hold, 0.01), self.limits.shed_delay)
