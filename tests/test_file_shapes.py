@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -24,6 +25,7 @@ import pytest
 
 import oddsline
 from oddsline.cli.main import main
+from oddsline.features import FeatureSpec
 
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 TARGETS = {"telco_churn": "churn", "credit_scoring": "Status", "islr_default": "default"}
@@ -384,3 +386,19 @@ def test_whole_numbers_with_thousands_dots_in_a_decimal_comma_file_are_thousands
         code, _, err = cli("predict", tmp_path / "clean.odl", source, "--out", out)
         assert code == 0 and err == "", err
     assert pq.read_table(tmp_path / "eu.parquet").equals(pq.read_table(tmp_path / "clean.parquet"))
+
+
+def test_a_row_number_column_is_left_out_whatever_its_name(reference, tmp_path):
+    """An export's row counter ("n", 1 to 7,043) was standardised as a feature: the model learnt the
+    file's order. Left out as an identifier, the model is the clean one; a short run (a year a row)
+    and a shuffled counter stay features."""
+    rows = rows_of("telco_churn")
+    numbered = [["n", *rows[0]], *([str(i), *row] for i, row in enumerate(rows[1:], start=1))]
+    data = write_rows(tmp_path / "numbered.csv", numbered)
+    model = trained(data, "churn", tmp_path / "m.odl")
+    assert_same_model(model, reference["telco_churn"])
+    assert model.info["ignored_columns"]["n"].startswith("identifier: the row number (1 to 7043")
+    short = pa.table({"year": list(range(1990, 2020)), "y": [0, 1] * 15})
+    assert FeatureSpec.infer(short, target="y").columns[0].kind == "numeric"
+    shuffled = pa.table({"k": np.random.default_rng(0).permutation(500), "y": [0, 1] * 250})
+    assert FeatureSpec.infer(shuffled, target="y").columns[0].kind == "numeric"

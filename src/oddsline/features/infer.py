@@ -4,8 +4,10 @@ with the reason, the columns that cannot help a model or would hurt it.
 Left out (never an error, so `oddsline train` works on a raw export):
 - empty columns and constant ones (one value in every row): nothing to learn;
 - identifiers: text whose values are nearly all distinct, integers named like a key (``id``,
-  ``customer_nr``, ``flight``) that are nearly all distinct, and a pandas index stored in the file
-  with one value per row — a row's own label would be memorised;
+  ``customer_nr``, ``flight``) that are nearly all distinct, integers that count the rows (each the
+  one before plus one, over at least ``ROW_NUMBER_MIN_ROWS`` rows: an export's row number, whatever
+  its name), and a pandas index stored in the file with one value per row — a row's own label would
+  be memorised, or the file's order learnt;
 - columns the caller names (``ignore``), the target, pandas' stored index (read away in io).
 
 Kinds: numbers -> numeric (0/1 -> boolean); true/false, yes/no, y/n text -> boolean; ISO-8601 text ->
@@ -26,12 +28,15 @@ from .boolean import looks_boolean
 from .datetime_parts import timestamps_from_text
 from .values import as_category
 
-__all__ = ["IDENTIFIER_SHARE", "ONE_HOT_MAX_LEVELS", "ColumnChoice", "choose_encoding"]
+__all__ = ["IDENTIFIER_SHARE", "ONE_HOT_MAX_LEVELS", "ROW_NUMBER_MIN_ROWS", "ColumnChoice", "choose_encoding"]
 
 # A text column with at most this many levels is one-hot encoded, above it target-encoded; one whose
 # levels are nearly all distinct looks like an identifier and is left out.
 ONE_HOT_MAX_LEVELS = 50
 IDENTIFIER_SHARE = 0.9
+# Consecutive integers over at least this many rows are a row number, not a quantity (a shorter run,
+# 1990..2019 a row each, may well be a year).
+ROW_NUMBER_MIN_ROWS = 100
 # The last word of a column name that says "this integer is a label, not a quantity".
 # ("no" and "num" are not among them: `smoking_yes_cancer_no` and `visits_num` are counts.)
 _CODE_WORDS = frozenset({"id", "key", "code", "nr", "number", "flight", "zip", "zipcode", "postcode"})
@@ -72,6 +77,15 @@ def choose_encoding(name: str, data: pa.ChunkedArray, *, pandas_index: bool = Fa
     )
 
 
+def _counts_rows(data: pa.ChunkedArray, distinct: int) -> bool:
+    if not pa.types.is_integer(data.type) or data.null_count or distinct != len(data):
+        return False
+    if len(data) < ROW_NUMBER_MIN_ROWS:
+        return False
+    values = data.to_numpy()
+    return bool(values[-1] - values[0] == len(values) - 1 and (values[1:] > values[:-1]).all())
+
+
 def _constant_or(name: str, data: pa.ChunkedArray, choice: ColumnChoice) -> ColumnChoice:
     distinct = pc.count_distinct(data, mode="only_valid").as_py()
     if distinct == 1 and data.null_count == 0:
@@ -90,6 +104,11 @@ def _numeric(name: str, data: pa.ChunkedArray, present: int) -> ColumnChoice:
         )
     if distinct <= 2 and looks_boolean(data):
         return ColumnChoice(name, "boolean", "numbers taking only the values 0 and 1")
+    if _counts_rows(data, distinct):
+        first, last = pc.min(data).as_py(), pc.max(data).as_py()
+        return ColumnChoice(
+            name, None, f"identifier: the row number ({first} to {last}, each row the one before plus one)"
+        )
     if pa.types.is_integer(data.type) and _named_like_code(name) and distinct > 2:
         if distinct >= IDENTIFIER_SHARE * present:
             return ColumnChoice(
