@@ -402,3 +402,22 @@ def test_a_row_number_column_is_left_out_whatever_its_name(reference, tmp_path):
     assert FeatureSpec.infer(short, target="y").columns[0].kind == "numeric"
     shuffled = pa.table({"k": np.random.default_rng(0).permutation(500), "y": [0, 1] * 250})
     assert FeatureSpec.infer(shuffled, target="y").columns[0].kind == "numeric"
+
+
+def test_dates_written_month_first_are_left_out_with_the_way_to_use_them(reference, tmp_path):
+    """A spreadsheet's "03/15/2019" dates were 1,000+ text levels, target-encoded as categories no new
+    row shares. Left out, saying why and how to keep them; the model is the clean one."""
+    rows = rows_of("telco_churn")
+    rng = np.random.default_rng(0)
+    days = rng.integers(0, 3 * 365, size=len(rows) - 1)
+    stamps = [str(np.datetime64("2017-01-01") + int(d)) for d in days]
+    us = [f"{s[5:7]}/{s[8:10]}/{s[:4]}" for s in stamps]
+    dated = [[*rows[0], "signed_up"], *([*row, day] for row, day in zip(rows[1:], us, strict=True))]
+    data = write_rows(tmp_path / "dated.csv", dated)
+    model = trained(data, "churn", tmp_path / "m.odl")
+    assert_same_model(model, reference["telco_churn"])
+    reason = model.info["ignored_columns"]["signed_up"]
+    assert reason.startswith("dates not in ISO-8601 form (such as ") and "YYYY-MM-DD" in reason, reason
+    iso = [[*rows[0], "signed_up"], *([*row, day] for row, day in zip(rows[1:], stamps, strict=True))]
+    kept = trained(write_rows(tmp_path / "iso.csv", iso), "churn", tmp_path / "iso.odl")
+    assert any(name.startswith("signed_up.") for name in kept.design_names)  # written as ISO: a date

@@ -42,6 +42,12 @@ ROW_NUMBER_MIN_ROWS = 100
 _CODE_WORDS = frozenset({"id", "key", "code", "nr", "number", "flight", "zip", "zipcode", "postcode"})
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 _SAMPLE = 2000  # values looked at to decide that text holds timestamps (then the whole column is cast)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_OTHER_DATE = re.compile(
+    rf"^(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{1,2}}[ -]{_MONTH}[ -]\d{{2,4}}|{_MONTH} \d{{1,2}},? \d{{4}})"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?)?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,15 @@ def _text(name: str, data: pa.ChunkedArray, present: int) -> ColumnChoice:
         return ColumnChoice(name, "datetime", "ISO-8601 timestamps in text: hour, day of week, month and age")
     if levels <= ONE_HOT_MAX_LEVELS:
         return ColumnChoice(name, "categorical", f"text with {levels} levels: one-hot")
+    example = _other_dates(text)
+    if example is not None:
+        # As categories, dates would be levels no new row shares (or an identifier, for the wrong reason).
+        return ColumnChoice(
+            name,
+            None,
+            f"dates not in ISO-8601 form (such as {example!r}), which is ambiguous between day and month "
+            "first: write them as YYYY-MM-DD to have hour, day of week, month and age from them",
+        )
     if levels >= IDENTIFIER_SHARE * present:
         return ColumnChoice(
             name, None, f"identifier: {levels} distinct values in {present} rows cannot generalise to new rows"
@@ -147,6 +162,14 @@ def _text(name: str, data: pa.ChunkedArray, present: int) -> ColumnChoice:
 def _named_like_code(name: str) -> bool:
     words = [w for w in re.split(r"[^0-9a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()) if w]
     return bool(words) and words[-1] in _CODE_WORDS
+
+
+def _other_dates(text: pa.ChunkedArray) -> str | None:
+    """A sampled value, if nearly all sampled values are dates written some other way than ISO-8601
+    (12/31/2020, 31.12.2020, 31-Dec-2020, Dec 31, 2020; a time of day may follow)."""
+    sample = pc.drop_null(text.slice(0, _SAMPLE)).to_pylist()
+    matched = [v for v in sample if _OTHER_DATE.match(v.strip())]
+    return matched[0] if sample and len(matched) >= 0.95 * len(sample) else None
 
 
 def _holds_timestamps(text: pa.ChunkedArray) -> bool:
