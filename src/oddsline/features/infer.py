@@ -8,6 +8,8 @@ Left out (never an error, so `oddsline train` works on a raw export):
   one before plus one, over at least ``ROW_NUMBER_MIN_ROWS`` rows: an export's row number, whatever
   its name), and a pandas index stored in the file with one value per row — a row's own label would
   be memorised, or the file's order learnt;
+- dates written other than ISO-8601 (12/31/2020: day or month first is a guess), beyond one-hot's
+  levels: as categories no new row would share one; the reason says to write them YYYY-MM-DD;
 - columns the caller names (``ignore``), the target, pandas' stored index (read away in io).
 
 Kinds: numbers -> numeric (0/1 -> boolean); true/false, yes/no, y/n text -> boolean; ISO-8601 text ->
