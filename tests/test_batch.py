@@ -171,3 +171,19 @@ def test_a_column_readable_in_some_batches_is_scored_with_its_bad_values_missing
     pacsv.write_csv(_with_column(_with_column(rows, "tenure", tenure), "monthly_charges", empty), path)
     count, report = score_file(telco_model, path, tmp_path / "s.parquet", batch_rows=64)
     assert count == 300 and report.counts[BAD_VALUE] == {"tenure": 50}
+
+
+def test_text_in_a_numeric_column_of_a_parquet_file_follows_the_bad_value_policy(telco_model, telco_table, tmp_path):
+    """pandas writes text as large_string: it was read by the features' own cast, refused whole
+    whatever --on-bad-value said, where the same values in a CSV were counted or named by row."""
+    rows = telco_table.slice(0, 100)
+    tenure = [str(v) for v in rows.column("tenure").to_pylist()]
+    tenure[7] = "12 months"
+    path = tmp_path / "text.parquet"
+    pq.write_table(
+        rows.set_column(rows.schema.get_field_index("tenure"), "tenure", pa.array(tenure, pa.large_string())), path
+    )
+    count, report = score_file(telco_model, path, tmp_path / "s.parquet")
+    assert count == 100 and report.counts[BAD_VALUE] == {"tenure": 1}
+    with pytest.raises(oddsline.SchemaError, match="column 'tenure', data row 8: '12 months' is not a number"):
+        score_file(telco_model, path, tmp_path / "s.parquet", on_bad_value="error")

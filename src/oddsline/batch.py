@@ -185,6 +185,8 @@ class ChunkReader:
         for name, kind in self.kinds.items():
             i = chunk.schema.get_field_index(name)
             column = chunk.column(i)
+            if pa.types.is_large_string(column.type):
+                column = column.cast(pa.string())  # text as pandas writes it to Parquet
             if not pa.types.is_string(column.type):
                 continue  # typed by the file (Parquet, Arrow): the encoders read it as they always do
             if kind == "number":
