@@ -87,10 +87,11 @@ def join_labels(
     metrics = service.metrics
     now = dt.datetime.now(dt.UTC)
     matched = invalid = repeated = 0
-    labelled_models: set[str] = set()
+    arrivals: dict[str, float] = {}  # per model, when its latest matched label arrived
     waiting: list[dict[str, Any]] = []
     for record, seen in zip(records, found, strict=True):
         if seen is None and wait:
+            record.setdefault("received_at", now)  # a label's delay and clock run from its arrival
             waiting.append(record)
             continue
         served = service.models.snapshot().get(seen.model) if seen else None
@@ -108,10 +109,11 @@ def join_labels(
             metrics.child(metrics.labels, "repeated").inc()
             continue
         matched += 1
-        labelled_models.add(seen.model)
+        arrived = record.get("received_at", now)
+        arrivals[seen.model] = max(arrivals.get(seen.model, 0.0), arrived.timestamp())
         metrics.child(metrics.labels, "matched").inc()
         # A label time before its prediction (another machine's clock) is a delay of 0, not a negative one.
-        metrics.label_delay.observe(max(0.0, (record["labelled_at"] or now).timestamp() - seen.time))
+        metrics.label_delay.observe(max(0.0, (record["labelled_at"] or arrived).timestamp() - seen.time))
         q = min(max(seen.probability, 1e-15), 1 - 1e-15)
         metrics.child(metrics.labelled, seen.model, seen.version).inc()
         metrics.child(metrics.labelled_positive, seen.model, seen.version).inc(1.0 if positive else 0.0)
@@ -124,6 +126,6 @@ def join_labels(
         metrics.child(metrics.labels, "unknown").inc()
     # Per model: labels flowing for one model say nothing of another's; and labels that match no
     # prediction say nothing about whether labels flow.
-    for model in labelled_models:
-        metrics.child(metrics.last_label, model).set(now.timestamp())
+    for model, arrived_at in arrivals.items():
+        metrics.child(metrics.last_label, model).set(arrived_at)
     return matched, invalid, repeated, len(waiting) - len(beyond)

@@ -36,11 +36,11 @@ async def post_labels(request: Request) -> dict[str, Any]:
     return {
         "received": len(records),
         "matched": matched,
-        "unknown": len(records) - matched - invalid - repeated,
+        "unknown": len(records) - matched - invalid - repeated - pending,
         "invalid": invalid,
         "repeated": repeated,
-        # Of the unknown, those tried again for a while (label_join.PENDING_SECONDS: another worker's
-        # prediction reaches the log within seconds); one found then counts as matched in /metrics.
+        # Not found yet, tried again for a while (label_join.PENDING_SECONDS: another worker's
+        # prediction reaches the log within seconds): found then, matched in /metrics; else unknown.
         "pending": pending,
         "stored": bool(folder),
     }
