@@ -258,3 +258,16 @@ def test_a_malformed_label_is_a_422_naming_its_field(telco_model, tmp_path, labe
     with TestClient(create_app([load_served(str(path))], Settings())) as client:
         answer = client.post("/v1/labels", json={"labels": [label]})
     assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+
+
+def test_a_one_row_prediction_is_named_by_its_request_id_or_by_row_0(telco_model, telco_table, tmp_path):
+    """The documented ids are "<request id>" and "<request id>:<row>": row 0 of a one-row request
+    is that prediction too, and its label counts once whichever name it comes under."""
+    path = telco_model.save(tmp_path / "churn.odl")
+    row = telco_table.drop(["churn"]).slice(0, 1).to_pylist()[0]
+    with TestClient(create_app([load_served(str(path))], Settings())) as client:
+        request_id = client.post("/v1/models/churn/predict", json=row).json()["request_id"]
+        first = client.post("/v1/labels", json={"labels": [{"id": f"{request_id}:0", "label": "Yes"}]}).json()
+        again = client.post("/v1/labels", json={"labels": [{"id": request_id, "label": "Yes"}]}).json()
+    assert first["matched"] == 1 and first["unknown"] == 0
+    assert again["repeated"] == 1 and again["matched"] == 0

@@ -75,6 +75,15 @@ def retry_pending(service: Service, now: float | None = None) -> None:
         join_labels(service, [r for r, _ in found], [s for _, s in found])
 
 
+def _label_key(service: Service, prediction_id: str) -> str:
+    """One key per prediction, so that its label counts once: "<id>:0" of a one-row request is "<id>"."""
+    if prediction_id.endswith(":0"):
+        plain = prediction_id[:-2]
+        if service.recent.is_single(plain) or (service.logged is not None and service.logged.find(plain)):
+            return plain
+    return prediction_id
+
+
 def join_labels(
     service: Service, records: list[dict[str, Any]], found: list[Remembered | None], *, wait: bool = False
 ) -> tuple[int, int, int, int]:
@@ -104,7 +113,7 @@ def join_labels(
             invalid += 1
             metrics.child(metrics.labels, "invalid").inc()
             continue
-        if not service.recent.first_label(record["id"]):
+        if not service.recent.first_label(_label_key(service, str(record["id"]))):
             repeated += 1
             metrics.child(metrics.labels, "repeated").inc()
             continue

@@ -62,6 +62,8 @@ class LoggedPredictions:
 
     def find(self, prediction_id: str) -> Remembered | None:
         entry = self._index.get(prediction_id)
+        if entry is None and prediction_id.endswith(":0"):
+            entry = self._index.get(prediction_id[:-2])  # "<id>:0" of a one-row request, logged as "<id>"
         return None if entry is None else Remembered(*entry)
 
     def _add(self, table: pa.Table) -> None:

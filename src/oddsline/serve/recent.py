@@ -96,7 +96,14 @@ class Recent:
         batch = self.predictions.get(request_id) if colon and row.isdigit() else None
         if batch is not None and isinstance(batch[3], list) and int(row) < len(batch[3]):
             return Remembered(batch[0], batch[1], batch[2], batch[3][int(row)])
+        if batch is not None and not isinstance(batch[3], list) and int(row) == 0:
+            return Remembered(*batch)  # type: ignore[arg-type]  # "<id>:0" of a one-row request
         return None
+
+    def is_single(self, prediction_id: str) -> bool:
+        """Whether that id is a remembered one-row request's."""
+        entry = self.predictions.get(prediction_id)
+        return entry is not None and not isinstance(entry[3], list)
 
     def first_label(self, prediction_id: str) -> bool:
         """Whether this is the first label of that prediction here (and remember that it is labelled)."""
