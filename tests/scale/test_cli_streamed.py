@@ -210,6 +210,7 @@ def test_a_glob_over_an_export_skips_its_markers_unless_it_names_them(folder: Pa
     for part in sorted(folder.glob("*.csv")):
         (export / part.name).write_bytes(part.read_bytes())
         (export / f".{part.name}.crc").write_bytes(b"\x00\x01")
+        (export / f"{part.name}.crc").write_bytes(b"\x00\x01")  # Hadoop writes them with and without the dot
     (export / "_SUCCESS").write_bytes(b"")
     (export / "_temporary" / "0" / "part9.csv").write_bytes((folder / "part0.csv").read_bytes())
     done = _cli("train", str(export / "**" / "*"), "--target", "churn", "--out", str(tmp_path / "m.odl"), "--json")

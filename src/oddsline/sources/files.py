@@ -139,14 +139,16 @@ def folder_files(folder: Path) -> list[str]:
 
 def glob_files(pattern: str) -> list[str]:
     """The files a glob pattern matches, sorted, without the markers a folder skips too (``_SUCCESS``,
-    ``.crc``, anything under ``_temporary/``: ``out/*`` over a Spark export) unless the pattern names
-    them itself (its part there begins with "_" or ".")."""
+    ``.crc`` checksums, anything under ``_temporary/``: ``out/*`` over a Spark export) unless the
+    pattern names them itself (its part there begins with "_" or ".", or it ends with ".crc")."""
     wanted = Path(pattern).parts
     literal = next((at for at, part in enumerate(wanted) if glob.has_magic(part)), len(wanted))
     aligned = "**" not in wanted  # the matches' parts are the pattern's, one for one
 
     def marker(path: str) -> bool:
         parts = Path(path).parts
+        if parts[-1].endswith(".crc") and not wanted[-1].endswith(".crc"):
+            return True  # Hadoop's checksum of a part file: part-00000.parquet.crc
         for at in range(literal, len(parts)):
             own = wanted[at] if aligned else (wanted[-1] if at == len(parts) - 1 else "")
             if parts[at].startswith(("_", ".")) and not own.startswith(("_", ".")):
