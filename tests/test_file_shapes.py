@@ -400,8 +400,13 @@ def test_a_row_number_column_is_left_out_whatever_its_name(reference, tmp_path):
     assert model.info["ignored_columns"]["n"].startswith("identifier: the row number (1 to 7043")
     short = pa.table({"year": list(range(1990, 2020)), "y": [0, 1] * 15})
     assert FeatureSpec.infer(short, target="y").columns[0].kind == "numeric"
-    shuffled = pa.table({"k": np.random.default_rng(0).permutation(500), "y": [0, 1] * 250})
-    assert FeatureSpec.infer(shuffled, target="y").columns[0].kind == "numeric"
+    shuffled = pa.table({"rank": np.random.default_rng(0).permutation(500), "y": [0, 1] * 250})
+    assert FeatureSpec.infer(shuffled, target="y").columns[0].kind == "numeric"  # a rank may be a feature
+    # pandas' own index written to a CSV and read back ("Unnamed: 0"), rows sorted since: left out.
+    index = pa.table({"Unnamed: 0": np.random.default_rng(1).permutation(60), "x": np.arange(60.0), "y": [0, 1] * 30})
+    assert dict(FeatureSpec.infer(index, target="y").ignored) == {
+        "Unnamed: 0": "identifier: the index pandas wrote into the file, one value per row"
+    }
 
 
 def test_dates_written_month_first_are_left_out_with_the_way_to_use_them(reference, tmp_path):

@@ -39,6 +39,9 @@ IDENTIFIER_SHARE = 0.9
 # Consecutive integers over at least this many rows are a row number, not a quantity (a shorter run,
 # 1990..2019 a row each, may well be a year).
 ROW_NUMBER_MIN_ROWS = 100
+# What pandas names its unnamed index when it writes a CSV (DataFrame.to_csv without index=False), and
+# reads back: a row number of some earlier order of the rows, whatever their order now.
+_PANDAS_INDEX_NAME = re.compile(r"^Unnamed: \d+$")
 # The last word of a column name that says "this integer is a label, not a quantity".
 # ("no" and "num" are not among them: `smoking_yes_cancer_no` and `visits_num` are counts.)
 _CODE_WORDS = frozenset({"id", "key", "code", "nr", "number", "flight", "zip", "zipcode", "postcode"})
@@ -112,6 +115,8 @@ def _numeric(name: str, data: pa.ChunkedArray, present: int) -> ColumnChoice:
         )
     if distinct <= 2 and looks_boolean(data):
         return ColumnChoice(name, "boolean", "numbers taking only the values 0 and 1")
+    if pa.types.is_integer(data.type) and _PANDAS_INDEX_NAME.match(name) and distinct == len(data):
+        return ColumnChoice(name, None, "identifier: the index pandas wrote into the file, one value per row")
     if _counts_rows(data, distinct):
         first, last = pc.min(data).as_py(), pc.max(data).as_py()
         return ColumnChoice(
