@@ -422,7 +422,13 @@ def test_dates_written_month_first_are_left_out_with_the_way_to_use_them(referen
     model = trained(data, "churn", tmp_path / "m.odl")
     assert_same_model(model, reference["telco_churn"])
     reason = model.info["ignored_columns"]["signed_up"]
-    assert reason.startswith("dates not in ISO-8601 form (such as ") and "YYYY-MM-DD" in reason, reason
+    assert reason.startswith("dates not written YYYY-MM-DD (such as '") and "ISO 8601" in reason, reason
+    slashed = [
+        [*rows[0], "signed_up"],
+        *([*row, day.replace("-", "/")] for row, day in zip(rows[1:], stamps, strict=True)),
+    ]
+    model = trained(write_rows(tmp_path / "slashed.csv", slashed), "churn", tmp_path / "slashed.odl")
+    assert "signed_up" in model.info["ignored_columns"]  # 2019/03/15: not target-encoded text either
     iso = [[*rows[0], "signed_up"], *([*row, day] for row, day in zip(rows[1:], stamps, strict=True))]
     kept = trained(write_rows(tmp_path / "iso.csv", iso), "churn", tmp_path / "iso.odl")
     assert any(name.startswith("signed_up.") for name in kept.design_names)  # written as ISO: a date

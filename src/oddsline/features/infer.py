@@ -8,8 +8,8 @@ Left out (never an error, so `oddsline train` works on a raw export):
   one before plus one, over at least ``ROW_NUMBER_MIN_ROWS`` rows: an export's row number, whatever
   its name), and a pandas index stored in the file with one value per row — a row's own label would
   be memorised, or the file's order learnt;
-- dates written other than ISO-8601 (12/31/2020: day or month first is a guess), beyond one-hot's
-  levels: as categories no new row would share one; the reason says to write them YYYY-MM-DD;
+- dates written other than ISO-8601 (12/31/2020, 2020/12/31, Dec 31, 2020), beyond one-hot's levels:
+  as categories no new row would share one; the reason says to write them YYYY-MM-DD;
 - columns the caller names (``ignore``), the target, pandas' stored index (read away in io).
 
 Kinds: numbers -> numeric (0/1 -> boolean); true/false, yes/no, y/n text -> boolean; ISO-8601 text ->
@@ -49,7 +49,8 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?
 _SAMPLE = 2000  # values looked at to decide that text holds timestamps (then the whole column is cast)
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _OTHER_DATE = re.compile(
-    rf"^(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{1,2}}[ -]{_MONTH}[ -]\d{{2,4}}|{_MONTH} \d{{1,2}},? \d{{4}})"
+    rf"^(?:\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}|\d{{4}}[/.]\d{{1,2}}[/.]\d{{1,2}}|\d{{1,2}}[ -]{_MONTH}[ -]\d{{2,4}}"
+    rf"|{_MONTH} \d{{1,2}},? \d{{4}})"
     r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?)?$",
     re.IGNORECASE,
 )
@@ -154,8 +155,8 @@ def _text(name: str, data: pa.ChunkedArray, present: int) -> ColumnChoice:
         return ColumnChoice(
             name,
             None,
-            f"dates not in ISO-8601 form (such as {example!r}), which is ambiguous between day and month "
-            "first: write them as YYYY-MM-DD to have hour, day of week, month and age from them",
+            f"dates not written YYYY-MM-DD (such as {example!r}): written so (ISO 8601), they give hour, "
+            "day of week, month and age",
         )
     if levels >= IDENTIFIER_SHARE * present:
         return ColumnChoice(
@@ -173,7 +174,7 @@ def _named_like_code(name: str) -> bool:
 
 def _other_dates(text: pa.ChunkedArray) -> str | None:
     """A sampled value, if nearly all sampled values are dates written some other way than ISO-8601
-    (12/31/2020, 31.12.2020, 31-Dec-2020, Dec 31, 2020; a time of day may follow)."""
+    (12/31/2020, 31.12.2020, 2020/12/31, 31-Dec-2020, Dec 31, 2020; a time of day may follow)."""
     sample = pc.drop_null(text.slice(0, _SAMPLE)).to_pylist()
     matched = [v for v in sample if _OTHER_DATE.match(v.strip())]
     return matched[0] if sample and len(matched) >= 0.95 * len(sample) else None
