@@ -29,7 +29,7 @@ def as_float(name: str, data: pa.ChunkedArray) -> NDArray[np.float64]:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SchemaError(
             f"column {name!r} must be numeric but holds {data.type} values ({str(exc).splitlines()[0]}); "
-            "fix the values or declare the column categorical"
+            "fix the values (to train on it as text, declare the column categorical in the spec)"
         ) from None
     return np.asarray(as_double.to_numpy(zero_copy_only=False), dtype=np.float64).copy()
 
@@ -69,7 +69,8 @@ def float_of(name: str, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise SchemaError(
-            f"column {name!r} must be numeric but holds {value!r}; fix the value or declare the column categorical"
+            f"column {name!r} must be numeric but holds {value!r}; fix the value (to train on it as text, "
+            "declare the column categorical in the spec)"
         ) from None
 
 
