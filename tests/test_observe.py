@@ -381,6 +381,8 @@ def test_the_server_exports_every_metric_the_rules_and_dashboards_read(telco_mod
         ({"calibration_gap": 5.0}, "--calibration-gap is a difference of rates, strictly between 0 and 1"),
         ({"input_anomaly_rate": 2.0}, "--input-anomaly-rate is a share of scored rows"),
         ({"performance_window": "foo"}, "--window"),
+        ({"performance_window": "1ms"}, "--window must be at least 1m"),
+        ({"name": 'a"b'}, "--name must be a model name without quotes"),
     ],
 )
 def test_objectives_no_rule_could_use_are_refused(telco_model, options, message):
@@ -388,7 +390,7 @@ def test_objectives_no_rule_could_use_are_refused(telco_model, options, message)
     from oddsline.monitor.observe import LATENCY_BUCKETS, prometheus_rules
 
     with pytest.raises(ParameterError, match=message):
-        prometheus_rules(telco_model, "churn", **options)
+        prometheus_rules(telco_model, options.pop("name", "churn"), **options)
     for bound in LATENCY_BUCKETS:  # every bound of the server's histogram is a valid objective
         assert prometheus_rules(telco_model, "churn", latency_seconds=bound)["groups"]
 

@@ -41,8 +41,12 @@ def add_observe(verbs: Subparsers) -> None:
     rules.add_argument("--availability", type=float, default=0.999, help="availability objective (0.999)")
     rules.add_argument("--latency", type=float, default=0.05, help="latency objective in seconds (0.05)")
     rules.add_argument("--psi", type=float, default=0.2, help="score PSI that alerts (0.2)")
-    rules.add_argument("--calibration-gap", type=float, default=0.05, help="|observed - predicted| that alerts")
-    rules.add_argument("--label-lag-hours", type=float, default=48.0, help="hours without a label that alert")
+    rules.add_argument(
+        "--calibration-gap", type=float, default=0.05, help="|observed - predicted| that alerts (default 0.05)"
+    )
+    rules.add_argument(
+        "--label-lag-hours", type=float, default=48.0, help="hours without a label that alert (default 48)"
+    )
     rules.add_argument(
         "--runbook-url",
         default=RUNBOOKS,

@@ -62,6 +62,21 @@ def _check_objectives(
         )
 
 
+def _check_name(name: str) -> None:
+    """The model name goes into label selectors: a quote, a backslash or a line break would break them."""
+    if not re.fullmatch(r"[^\"\\\n]+", name):
+        raise ParameterError(f"--name must be a model name without quotes, backslashes or line breaks, got {name!r}")
+
+
+def _check_window(window: str) -> float:
+    """The labelled-performance window: a Prometheus duration of at least a minute (an increase over
+    less sees fewer than two scrapes, and the rules and panels would never have a value)."""
+    length = seconds(window, "--window")
+    if length < 60:
+        raise ParameterError(f"--window must be at least 1m (it spans several scrapes), got {window!r}")
+    return length
+
+
 def _bound_label(bound: float) -> str:
     """A histogram bound as the exposition writes its ``le`` label: prometheus_client (Go's float
     formatting) writes 1 as "1.0", and a rule selecting le="1" would match nothing."""
@@ -118,6 +133,7 @@ def prometheus_rules(
             f"--input-anomaly-rate is a share of scored rows, strictly between 0 and 1 (e.g. 0.05), got "
             f"{input_anomaly_rate!r}"
         )
+    _check_name(name)
     if job is not None and not re.fullmatch(r"[^\"\\\n]+", job):
         raise ParameterError(f"--job must be a Prometheus job name without quotes or backslashes, got {job!r}")
     if not 1 <= speedup <= 60:
@@ -125,7 +141,7 @@ def prometheus_rules(
             f"--speedup divides the rules' windows for rehearsals and takes 1 (real time) to 60 (the 1-minute "
             f"window becomes 1 s, about the shortest a scrape can fill); got {speedup!r}"
         )
-    seconds(performance_window, "--window")
+    _check_window(performance_window)
     seconds(drift_for, "drift_for")
 
     def span(nominal: str) -> str:
@@ -407,7 +423,8 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
     here = 'job=~"$job",instance=~"$instance"'  # the dashboard's job and instance variables
     m = f'model="{name}",{here}'
     own = f'{{model="{name}",job=~"$job"}}'  # this model's recorded series (summed over instances)
-    pw = duration(seconds(performance_window, "--window"))
+    _check_name(name)
+    pw = duration(_check_window(performance_window))
     # The labelled performance over the window, from the counters themselves: recorded series would
     # exist only if the rules were generated with the same --window.
     labelled = f'model="{name}",job=~"$job"'
