@@ -187,3 +187,14 @@ def test_text_in_a_numeric_column_of_a_parquet_file_follows_the_bad_value_policy
     assert count == 100 and report.counts[BAD_VALUE] == {"tenure": 1}
     with pytest.raises(oddsline.SchemaError, match="column 'tenure', data row 8: '12 months' is not a number"):
         score_file(telco_model, path, tmp_path / "s.parquet", on_bad_value="error")
+
+
+def test_a_model_input_empty_in_every_row_is_scored_with_a_warning(telco_model, telco_table, tmp_path):
+    rows = telco_table.slice(0, 50)
+    path = tmp_path / "empty.csv"
+    pacsv.write_csv(_with_column(rows, "monthly_charges", [None] * 50), path)
+    model = telco_model.save(tmp_path / "m.odl")
+    code, stdout, stderr = cli("predict", model, path, "--out", tmp_path / "s.csv", "--json")
+    assert code == 0, stderr
+    assert "monthly_charges missing in every one of the 50 rows" in stderr
+    assert json.loads(stdout)["empty_columns"] == ["monthly_charges"]

@@ -430,8 +430,17 @@ def run_predict(args: argparse.Namespace) -> int:
             f"{listed} (--on-bad-value error stops at the first)",
             file=sys.stderr,
         )
+    # A model input missing from every row (a column exported empty): every score rests on its
+    # imputed value, which the per-column counts show but do not say.
+    empty = [column for column, n in report.counts.get("imputed", {}).items() if rows and n == rows]
+    if empty:
+        print(
+            f"oddsline predict: warning: {', '.join(empty)} missing in every one of the {rows} rows: every score "
+            "uses the value the model imputes for it; check the export",
+            file=sys.stderr,
+        )
     if args.json:
-        print_json({"rows": rows, "out": args.out, "events": events, "bad_values": bad_values})
+        print_json({"rows": rows, "out": args.out, "events": events, "bad_values": bad_values, "empty_columns": empty})
         return 0
     print(f"wrote {rows} predictions to {args.out}")
     for event, counts in events.items():
