@@ -330,3 +330,15 @@ def test_a_datetime_part_with_one_training_value_is_not_a_design_column():
     names = FeatureSpec.infer(dates).fit(dates).design_names
     assert not any(n.startswith("d.hour") or n.startswith("d.month") for n in names)
     assert "d.day_of_week=0" in names and "d.age_days" in names
+
+
+def test_a_datetime_column_of_other_dates_says_how_to_write_them():
+    """Arrow's second attempt (with a zone) used to speak: "expected a zone offset ... call
+    assume_timezone", about 03/15/2019."""
+    table = pa.table({"d": ["03/15/2019", "04/16/2019"] * 30})
+    spec = FeatureSpec.from_dict({"columns": [{"name": "d", "kind": "datetime"}]})
+    with pytest.raises(
+        SchemaError, match="'04/16/2019' as a scalar of type timestamp.*write dates as YYYY-MM-DD"
+    ) as raised:
+        spec.fit(table)
+    assert "zone" not in str(raised.value)

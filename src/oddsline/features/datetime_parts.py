@@ -54,7 +54,8 @@ def microseconds(name: str, data: pa.ChunkedArray) -> NDArray[np.float64]:
         micros = pc.cast(pc.cast(data, pa.timestamp("us", tz=data.type.tz)), pa.int64())  # type: ignore[attr-defined]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SchemaError(
-            f"column {name!r} must hold timestamps (ISO-8601 text or datetime values): {str(exc).splitlines()[0]}"
+            f"column {name!r} must hold timestamps (ISO-8601 text or datetime values): {str(exc).splitlines()[0]}; "
+            "write dates as YYYY-MM-DD (times as YYYY-MM-DD HH:MM:SS)"
         ) from None
     return np.asarray(micros.to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -64,8 +65,11 @@ def timestamps_from_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
     zone (``Z``, ``+01:00``; Arrow refuses to mix the two), converted to UTC."""
     try:
         return pc.cast(data, pa.timestamp("us"))
-    except pa.ArrowInvalid:
-        return pc.cast(data, pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid as naive:
+        try:
+            return pc.cast(data, pa.timestamp("us", tz="UTC"))
+        except pa.ArrowInvalid:
+            raise naive from None  # not a zone question: the text is no ISO-8601 timestamp (03/15/2019)
 
 
 def microseconds_of(name: str, value: Any) -> float:
