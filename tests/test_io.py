@@ -64,8 +64,10 @@ def test_unreadable_files_name_the_problem(tmp_path, content, name, match):
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(ReadError, match="no such file"):
         read_table(tmp_path / "absent.csv")
-    with pytest.raises(ReadError, match="is a folder"):
+    with pytest.raises(ReadError, match="is a folder.*oddsline train and oddsline predict read folders"):
         read_table(tmp_path)
+    with pytest.raises(ReadError, match=r"is a pattern: .*name one of its files"):
+        read_table(tmp_path / "*.csv")
 
 
 def test_unsupported_object_is_refused():

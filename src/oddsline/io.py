@@ -18,6 +18,7 @@ becomes an ordinary column, in a Parquet file as in a frame given to ``to_arrow`
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
@@ -94,10 +95,13 @@ def read_file(
 ) -> pa.Table:
     """``read_table`` that also accepts a file with a header and no rows."""
     p = Path(path)
+    many = "oddsline train and oddsline predict read folders and patterns; this reads one file"
+    if not p.exists() and glob.has_magic(str(p)):
+        raise ReadError(f"{p} is a pattern: {many}, name one of its files")
     if not p.exists():
         raise ReadError(f"{p}: no such file; check the path")
     if p.is_dir():
-        raise ReadError(f"{p} is a folder; give a CSV, Parquet or Arrow file")
+        raise ReadError(f"{p} is a folder; give a CSV, Parquet or Arrow file ({many})")
     if p.stat().st_size == 0:
         raise ReadError(f"{p} is empty; give a file with a header row and data rows")
     suffix = p.suffix.lower()
