@@ -177,13 +177,16 @@ def test_serve_says_where_it_listens(model_path):
 
 
 def test_access_log_prints_a_line_per_request_only_when_asked(model_path, rows):
-    for options, expected in (([], False), (["--access-log"], True)):
+    """The app's answers and those the HTTP layer gives itself (here a 414) alike."""
+    for options, expected in (([], False), (["--access-log", "--max-url-bytes", "100"], True)):
         process, base = _start([str(model_path), "--prediction-log", "none", "--labels", "none", *options])
         try:
             assert httpx.post(f"{base}{PREDICT}", json=rows[0]).status_code == 200
             assert httpx.get(f"{base}/no/such/route").status_code == 404
+            if expected:
+                assert httpx.get(f"{base}/v2/{'x' * 200}").status_code == 414
             deadline = time.time() + 5
-            while expected and "/no/such/route" not in output(process) and time.time() < deadline:
+            while expected and " 414" not in output(process) and time.time() < deadline:
                 time.sleep(0.1)
             text = output(process)
         finally:
@@ -192,6 +195,7 @@ def test_access_log_prints_a_line_per_request_only_when_asked(model_path, rows):
         logged = [line for line in text.splitlines() if '"POST /v1/models/churn/predict HTTP/1.1" 200' in line]
         assert bool(logged) == expected, text
         assert ('"GET /no/such/route HTTP/1.1" 404' in text) == expected, text
+        assert (f'"GET /v2/{"x" * 20}' in text and '" 414' in text) == expected, text
 
 
 def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp_path):

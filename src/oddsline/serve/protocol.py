@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import socket
@@ -202,6 +203,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         self._shed_answer: bytes | None = None  # the 503 of a refused request, until it is written
         self._shed_close = False  # and the connection closed after it
         self._shed_timer: asyncio.TimerHandle | None = None
+        self._shed_request = ("-", "-", "1.1")  # its method, path and HTTP version, for the access log
         self._hold = 0.0  # how long this connection's last refusal was held
         self._last_shed = -math.inf  # and when its 503 was written
 
@@ -290,6 +292,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         keep_alive = (
             self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive() and not self.expect_100_continue
         )
+        self._shed_request = self._request_line()
         self._shed_answer = (
             _SHED_HEAD
             + b"x-request-id: "
@@ -326,6 +329,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
         if answer is None or self.transport.is_closing():
             return
         self._last_shed = self.loop.time()
+        self._log_answer(503, self._shed_request)
         self.transport.write(answer)
         if self._shed_close:
             self.transport.close()
@@ -400,6 +404,7 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
             self.cycle is not None and not self.cycle.response_complete and self.cycle.response_started
         )
         if not answered:
+            self._log_answer(status, self._request_line())
             body = json.dumps({"error": detail, "field": None}).encode()
             self.transport.write(
                 b"HTTP/1.1 " + _STATUS[status] + b"\r\ncontent-type: application/json\r\n"
@@ -410,6 +415,24 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         self.transport.close()
+
+    def _request_line(self) -> tuple[str, str, str]:
+        """Method, path and HTTP version of the request being read, as far as it arrived."""
+        try:
+            method = self.parser.get_method().decode("latin-1")
+            version = self.parser.get_http_version()
+        except Exception:  # the request line itself is incomplete or broken
+            method, version = "-", "1.1"
+        path = (self.url or b"-").decode("latin-1")
+        return method, path[:200], version
+
+    def _log_answer(self, status: int, request: tuple[str, str, str]) -> None:
+        """The access line (with --access-log) of an answer the HTTP layer gives itself: uvicorn logs
+        only the app's answers, and refusals are what an operator looks for in it."""
+        if self.access_log and self.access_logger.isEnabledFor(logging.INFO):
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+            method, path, version = request
+            self.access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, path, version, status)
 
     def _arm(self, reason: str) -> None:
         seconds = self.limits.header_timeout if reason == "header_timeout" else self.limits.body_timeout
