@@ -156,7 +156,7 @@ def test_the_server_joins_posted_labels_counts_them_and_stores_them(telco_model,
     assert f'oddsline_labelled_total{{model="churn",version="{version}"}} 10.0' in text
     positives = sum(t == "Yes" for t in truth)
     assert f'oddsline_labelled_positive_total{{model="churn",version="{version}"}} {float(positives)}' in text
-    assert 'oddsline_labels_total{outcome="unknown"} 1.0' in text
+    assert 'oddsline_labels_total{model="",outcome="unknown"} 1.0' in text
     assert read_labels(tmp_path / "labels").num_rows == 11
 
 
@@ -184,8 +184,8 @@ def test_a_label_posted_again_is_not_counted_again_and_an_early_time_is_no_negat
         "stored": False,
     }
     assert re.search(r'oddsline_labelled_total\{model="churn",version="[^"]+"\} 5.0', text)
-    assert 'oddsline_labels_total{outcome="repeated"} 5.0' in text
-    assert "oddsline_label_delay_seconds_sum 0.0" in text
+    assert 'oddsline_labels_total{model="churn",outcome="repeated"} 5.0' in text
+    assert 'oddsline_label_delay_seconds_sum{model="churn"} 0.0' in text
 
 
 def test_a_label_is_read_by_its_spelling_never_silently_negative(telco_model, telco_table, tmp_path):
@@ -219,7 +219,7 @@ def test_a_label_is_read_by_its_spelling_never_silently_negative(telco_model, te
             "stored": False,
         }
         metrics = client.get("/metrics").text
-    assert 'oddsline_labels_total{outcome="invalid"} 1.0' in metrics
+    assert 'oddsline_labels_total{model="churn",outcome="invalid"} 1.0' in metrics
     assert 'oddsline_labelled_positive_total{model="churn"' in metrics
     positives = [line for line in metrics.splitlines() if line.startswith("oddsline_labelled_positive_total{")]
     assert float(positives[0].split()[-1]) == 2.0  # yes and TRUE; no is a negative; perhaps is neither

@@ -242,7 +242,8 @@ def test_labels_posted_before_the_other_worker_logged_their_predictions_join_whe
 
     def counts() -> dict[str, float]:
         text = httpx.get(f"{base}/metrics").text
-        return {o: float(v) for o, v in re.findall(r'^oddsline_labels_total\{outcome="(\w+)"\} (\S+)$', text, re.M)}
+        found = re.findall(r'^oddsline_labels_total\{model="[^"]*",outcome="(\w+)"\} (\S+)$', text, re.M)
+        return {o: float(v) for o, v in found}
 
     try:
         rows = telco_table.drop(["churn"]).slice(0, 80).to_pylist()
@@ -270,7 +271,9 @@ def test_a_label_that_names_no_prediction_is_counted_unknown_once_its_wait_is_ov
     from oddsline.serve.label_join import PENDING_SECONDS, retry_pending
 
     def unknown(client: TestClient) -> str | None:
-        found = re.search(r'^oddsline_labels_total\{outcome="unknown"\} (\S+)$', client.get("/metrics").text, re.M)
+        found = re.search(
+            r'^oddsline_labels_total\{model="",outcome="unknown"\} (\S+)$', client.get("/metrics").text, re.M
+        )
         return found and found.group(1)
 
     settings = Settings(prediction_log=str(tmp_path / "log"), labels_folder=None, drift_seconds=0)
@@ -306,7 +309,7 @@ def test_a_label_that_waited_counts_from_its_arrival_when_its_prediction_turns_u
         text = client.get("/metrics").text
     clock = float(re.search(r'^oddsline_last_label_timestamp_seconds\{model="churn"\} (\S+)$', text, re.M).group(1))
     assert posted <= clock <= arrived_by, (posted, clock, arrived_by)
-    assert 'oddsline_labels_total{outcome="matched"} 1.0' in text
+    assert 'oddsline_labels_total{model="churn",outcome="matched"} 1.0' in text
 
 
 def test_workers_killed_with_requests_in_flight_leave_no_stale_gauge(model_path, telco_table):

@@ -167,7 +167,8 @@ def test_the_series_alerts_read_exist_from_the_start(model_path, rows) -> None:
         for status in ("500", "503", "504"):
             assert requests[f'{{model="churn",route="/v1/models/{{name}}/predict",status="{status}"}}'] == 0.0
         assert _series(client, "oddsline_model_loads_total")['{model="churn",outcome="rejected"}'] == 0.0
-        assert _series(client, "oddsline_labels_total")['{outcome="unknown"}'] == 0.0
+        assert _series(client, "oddsline_labels_total")['{model="",outcome="unknown"}'] == 0.0
+        assert _series(client, "oddsline_labels_total")['{model="churn",outcome="matched"}'] == 0.0
         # The served model's own series: its decisions, its labelled predictions (calibration and log
         # loss read their increase), the unseen and out-of-range inputs of each column (InputAnomalies).
         version = client.get("/v1/models").json()[0]["version"]

@@ -540,8 +540,8 @@ def grafana_dashboards(name: str, performance_window: str = "6h") -> dict[str, d
             (
                 "Labels by outcome / label delay p50",
                 [
-                    f"sum by (outcome) (rate(oddsline_labels_total{{{here}}}[1h]))",
-                    f"histogram_quantile(0.5, sum by (le) (rate(oddsline_label_delay_seconds_bucket{{{here}}}[6h])))",
+                    f'sum by (outcome) (rate(oddsline_labels_total{{model=~"{name}|",{here}}}[1h]))',
+                    f"histogram_quantile(0.5, sum by (le) (rate(oddsline_label_delay_seconds_bucket{{{m}}}[6h])))",
                 ],
                 "timeseries",
                 "short",

@@ -69,7 +69,7 @@ def retry_pending(service: Service, now: float | None = None) -> None:
         elif deadline > now:
             still.append((deadline, record))
         else:
-            service.metrics.child(service.metrics.labels, "unknown").inc()
+            service.metrics.child(service.metrics.labels, "", "unknown").inc()
     service.pending_labels.put_back(still)
     if found:
         join_labels(service, [r for r, _ in found], [s for _, s in found])
@@ -106,23 +106,24 @@ def join_labels(
         served = service.models.snapshot().get(seen.model) if seen else None
         # Only binary predictions are remembered (score_and_record); the kind check says so to the type checker.
         if seen is None or served is None or not isinstance(served.model, Model):
-            metrics.child(metrics.labels, "unknown").inc()
+            metrics.child(metrics.labels, "", "unknown").inc()
             continue
         positive = served.model.target.label_of(record["label"])
         if positive is None:  # neither class: never silently a negative
             invalid += 1
-            metrics.child(metrics.labels, "invalid").inc()
+            metrics.child(metrics.labels, seen.model, "invalid").inc()
             continue
         if not service.recent.first_label(_label_key(service, str(record["id"]))):
             repeated += 1
-            metrics.child(metrics.labels, "repeated").inc()
+            metrics.child(metrics.labels, seen.model, "repeated").inc()
             continue
         matched += 1
         arrived = record.get("received_at", now)
         arrivals[seen.model] = max(arrivals.get(seen.model, 0.0), arrived.timestamp())
-        metrics.child(metrics.labels, "matched").inc()
+        metrics.child(metrics.labels, seen.model, "matched").inc()
         # A label time before its prediction (another machine's clock) is a delay of 0, not a negative one.
-        metrics.label_delay.observe(max(0.0, (record["labelled_at"] or arrived).timestamp() - seen.time))
+        delay = max(0.0, (record["labelled_at"] or arrived).timestamp() - seen.time)
+        metrics.child(metrics.label_delay, seen.model).observe(delay)
         q = min(max(seen.probability, 1e-15), 1 - 1e-15)
         metrics.child(metrics.labelled, seen.model, seen.version).inc()
         metrics.child(metrics.labelled_positive, seen.model, seen.version).inc(1.0 if positive else 0.0)
@@ -132,7 +133,7 @@ def join_labels(
         )
     beyond = service.pending_labels.add(waiting, time.monotonic()) if waiting else []
     for _ in beyond:
-        metrics.child(metrics.labels, "unknown").inc()
+        metrics.child(metrics.labels, "", "unknown").inc()
     # Per model: labels flowing for one model say nothing of another's; and labels that match no
     # prediction say nothing about whether labels flow.
     for model, arrived_at in arrivals.items():

@@ -121,12 +121,16 @@ class ServiceMetrics:
         self.labels = Counter(
             "oddsline_labels",
             "labels received by outcome (matched; unknown: no such prediction; invalid: neither class; "
-            "repeated: its prediction was labelled already)",
-            ["outcome"],
+            'repeated: its prediction was labelled already), by the model of the prediction ("" when unknown)',
+            ["model", "outcome"],
             registry=r,
         )
         self.label_delay = Histogram(
-            "oddsline_label_delay_seconds", "label time - prediction time", buckets=_DELAY_BUCKETS, registry=r
+            "oddsline_label_delay_seconds",
+            "label time - prediction time",
+            ["model"],
+            buckets=_DELAY_BUCKETS,
+            registry=r,
         )
         self.last_label = Gauge(
             "oddsline_last_label_timestamp_seconds",
@@ -193,8 +197,11 @@ class ServiceMetrics:
         for name in models:
             for outcome in ("loaded", "rejected"):
                 self.child(self.model_loads, name, outcome)
-        for outcome in ("matched", "unknown", "invalid", "repeated"):
-            self.child(self.labels, outcome)
+        self.child(self.labels, "", "unknown")  # a label of no known prediction has no model
+        for name in models:
+            for outcome in ("matched", "invalid", "repeated"):
+                self.child(self.labels, name, outcome)
+            self.child(self.label_delay, name)
         for outcome in ("written", "dropped", "recovered"):
             self.child(self.logged_rows, outcome)
         for reason in REFUSAL_REASONS:
