@@ -160,10 +160,13 @@ def test_drift_through_the_prediction_log_with_an_html_report(flights, tmp_path)
             assert client.post("/v1/models/flights/predict", json=rows[start : start + 500]).status_code == 200
     report_file = tmp_path / "monitor.html"
     # Without the serve extra: monitor reads the log through monitor/ alone (None in sys.modules makes
-    # any import of these names fail).
+    # any import of these names fail). The command line's parser reads only serve/settings.py (the
+    # serve command's defaults, no FastAPI); any other serve module imported exits 99.
     without_serve = (
-        "import sys; sys.modules.update(dict.fromkeys(['fastapi', 'uvicorn', 'msgspec', 'oddsline.serve']));"
-        "from oddsline.cli.main import main; sys.exit(main(sys.argv[1:]))"
+        "import sys; sys.modules.update(dict.fromkeys(['fastapi', 'uvicorn', 'msgspec']));"
+        "from oddsline.cli.main import main; code = main(sys.argv[1:]);"
+        "served = [m for m, v in sys.modules.items() if m.startswith('oddsline.serve') and v is not None];"
+        "sys.exit(99 if set(served) - {'oddsline.serve', 'oddsline.serve.settings'} else code)"
     )
     done = subprocess.run(
         [sys.executable, "-c", without_serve, "monitor", "--model", str(path), "--log", str(log), "--window", "1d",
