@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -179,14 +180,19 @@ def test_serve_says_where_it_listens(model_path):
 def test_access_log_prints_a_line_per_request_only_when_asked(model_path, rows):
     """The app's answers and those the HTTP layer gives itself (here a 414) alike."""
     for options, expected in (([], False), (["--access-log", "--max-url-bytes", "100"], True)):
+        options += ["--header-timeout", "1"]
         process, base = _start([str(model_path), "--prediction-log", "none", "--labels", "none", *options])
         try:
+            host, port = base.removeprefix("http://").split(":")
+            idle = socket.create_connection((host, int(port)), timeout=10)  # sends nothing: 408 after 1 s
             assert httpx.post(f"{base}{PREDICT}", json=rows[0]).status_code == 200
             assert httpx.get(f"{base}/no/such/route").status_code == 404
             if expected:
                 assert httpx.get(f"{base}/v2/{'x' * 200}").status_code == 414
+            assert idle.recv(65536).startswith(b"HTTP/1.1 408")  # the deadline holds with the log on too
+            idle.close()
             deadline = time.time() + 5
-            while expected and " 414" not in output(process) and time.time() < deadline:
+            while expected and " 408" not in output(process) and time.time() < deadline:
                 time.sleep(0.1)
             text = output(process)
         finally:
@@ -196,6 +202,7 @@ def test_access_log_prints_a_line_per_request_only_when_asked(model_path, rows):
         assert bool(logged) == expected, text
         assert ('"GET /no/such/route HTTP/1.1" 404' in text) == expected, text
         assert (f'"GET /v2/{"x" * 20}' in text and '" 414' in text) == expected, text
+        assert ('- "- - HTTP/1.1" 408' in text) == expected, text  # the idle socket: no request line
 
 
 def test_labels_join_predictions_made_by_any_worker(model_path, telco_table, tmp_path):

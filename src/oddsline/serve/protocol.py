@@ -168,7 +168,12 @@ class _Watch:
         expired = [(c, seconds, reason) for c, (due, seconds, reason) in self._due.items() if due <= now]
         for connection, seconds, reason in expired:
             del self._due[connection]
-            connection.expire(seconds, reason)
+            try:
+                connection.expire(seconds, reason)
+            except Exception:  # one connection's failure must not stop the deadlines of all the others
+                logging.getLogger("oddsline.serve").exception("closing a connection past its %s failed", reason)
+                with contextlib.suppress(Exception):
+                    connection.transport.close()
         self._timer = self.loop.call_later(self.interval, self._sweep) if self._due else None
 
 
@@ -418,13 +423,17 @@ class NoDelayProtocol(_Base):  # type: ignore[misc]
 
     def _request_line(self) -> tuple[str, str, str]:
         """Method, path and HTTP version of the request being read, as far as it arrived."""
+        # uvicorn sets ``url`` as a request's line arrives: a connection that sent none has none (and
+        # the parser's method and version are then its zero values, DELETE and 0.0: not shown).
+        url = getattr(self, "url", None)
+        if not url:
+            return "-", "-", "1.1"
         try:
             method = self.parser.get_method().decode("latin-1")
             version = self.parser.get_http_version()
         except Exception:  # the request line itself is incomplete or broken
             method, version = "-", "1.1"
-        path = (self.url or b"-").decode("latin-1")
-        return method, path[:200], version
+        return method, url.decode("latin-1")[:200], version
 
     def _log_answer(self, status: int, request: tuple[str, str, str]) -> None:
         """The access line (with --access-log) of an answer the HTTP layer gives itself: uvicorn logs
