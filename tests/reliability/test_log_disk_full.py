@@ -51,6 +51,19 @@ def _batch(i: int, n: int = 200) -> Scored:
     )
 
 
+def _fill(disk: Path) -> Path:
+    """Write a file on ``disk`` until it is full; the file, to free the room again."""
+    filler = disk / "filler"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        except OSError:
+            pass
+    return filler
+
+
 def _wait(condition, seconds: float = 20.0) -> None:
     deadline = time.time() + seconds
     while not condition() and time.time() < deadline:
@@ -68,14 +81,7 @@ def test_a_full_disk_drops_and_counts_rows_leaves_no_partial_file_and_logging_re
         log.append(_batch(0))
         _wait(lambda: outcomes["written"] == 200)
         assert outcomes == {"written": 200, "dropped": 0}
-        filler = small_disk / "filler"
-        with open(filler, "wb") as fh:  # the disk fills up (something else wrote to it)
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
-            except OSError:
-                pass
+        filler = _fill(small_disk)  # the disk fills up (something else wrote to it)
         for i in range(1, 6):
             log.append(_batch(i))
         _wait(lambda: outcomes["dropped"] == 1000)
@@ -121,14 +127,7 @@ def test_a_server_whose_log_disk_fills_answers_every_request_and_counts_the_drop
     try:
         assert post(4) == {200}
         _wait(lambda: logged("written") >= 200)
-        filler = small_disk / "filler"
-        with open(filler, "wb") as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
-            except OSError:
-                pass
+        filler = _fill(small_disk)
         assert post(40) == {200}  # the full disk fails no request
         _wait(lambda: logged("dropped") > 0)
         assert logged("dropped") > 0
