@@ -195,18 +195,17 @@ class ChunkReader:
                 inferred = self.file.inferred.field(name).type if name in self.file.inferred.names else None
                 values = as_inferred_type(column, inferred)
                 if kind == "text" or (kind == "datetime" and not pa.types.is_string(values.type)):
-                    chunk = chunk.set_column(i, name, values)  # categories; or timestamps, all of them read
-                    self.readable[name] = self.readable.get(name, 0) + len(values) - values.null_count
-                    continue
-                bad = _refused(self.checked[name], values)
+                    bad = np.zeros(len(values), dtype=bool)  # categories; or timestamps, all of them read
+                else:
+                    bad = _refused(self.checked[name], values)
             if bad.any():
                 where = int(np.flatnonzero(bad)[0])
                 if first_bad is None or where < first_bad[0]:
                     first_bad = (where, name, column[where].as_py(), kind)
                 n_bad = int(bad.sum())
                 report.add(BAD_VALUE, name, n_bad)
-                seen = self.bad.get(name)
-                self.bad[name] = (n_bad + (seen[0] if seen else 0), seen[1] if seen else column[where].as_py())
+                count, example = self.bad.get(name, (0, column[where].as_py()))
+                self.bad[name] = (count + n_bad, example)
                 values = pc.if_else(pa.array(bad), pa.scalar(None, values.type), values)
             self.readable[name] = self.readable.get(name, 0) + len(values) - values.null_count
             chunk = chunk.set_column(i, name, values)
