@@ -62,10 +62,14 @@ def _check_objectives(
         )
 
 
+def _check_label_value(flag: str, what: str, value: str) -> None:
+    """A value that goes into label selectors: a quote, a backslash or a line break would break them."""
+    if not re.fullmatch(r"[^\"\\\n]+", value):
+        raise ParameterError(f"{flag} must be a {what} without quotes, backslashes or line breaks, got {value!r}")
+
+
 def _check_name(name: str) -> None:
-    """The model name goes into label selectors: a quote, a backslash or a line break would break them."""
-    if not re.fullmatch(r"[^\"\\\n]+", name):
-        raise ParameterError(f"--name must be a model name without quotes, backslashes or line breaks, got {name!r}")
+    _check_label_value("--name", "model name", name)
 
 
 def _check_window(window: str) -> float:
@@ -134,8 +138,8 @@ def prometheus_rules(
             f"{input_anomaly_rate!r}"
         )
     _check_name(name)
-    if job is not None and not re.fullmatch(r"[^\"\\\n]+", job):
-        raise ParameterError(f"--job must be a Prometheus job name without quotes or backslashes, got {job!r}")
+    if job is not None:
+        _check_label_value("--job", "Prometheus job name", job)
     if not 1 <= speedup <= 60:
         raise ParameterError(
             f"--speedup divides the rules' windows for rehearsals and takes 1 (real time) to 60 (the 1-minute "
